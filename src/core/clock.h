@@ -1,0 +1,40 @@
+#pragma once
+// Time sources. The engine stamps each batch from a Clock; tests and simulations use a ManualClock
+// they can advance, so hold timeouts and business deadlines are reproducible.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace capillary {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Nanoseconds since the Unix epoch.
+  virtual std::uint64_t now_ns() const noexcept = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  std::uint64_t now_ns() const noexcept override {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  }
+};
+
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::uint64_t start_ns) : now_ns_(start_ns) {}
+  std::uint64_t now_ns() const noexcept override { return now_ns_.load(); }
+  void advance(std::chrono::nanoseconds by) { now_ns_ += static_cast<std::uint64_t>(by.count()); }
+  void set(std::uint64_t ns) { now_ns_ = ns; }
+
+ private:
+  std::atomic<std::uint64_t> now_ns_;
+};
+
+inline constexpr std::uint64_t ns_per_s = 1'000'000'000ull;
+
+}  // namespace capillary

@@ -1,0 +1,118 @@
+#pragma once
+// The ledger state machine: accounts and transfers with double entry, balance constraints,
+// two-phase holds and linked chains. It is deterministic and single-threaded: the same events at
+// the same timestamps always produce the same results, balances and state hash. It never does I/O;
+// the engine journals events before their results leave the process.
+//
+// Invariants, checked by check_invariants() and asserted where the arithmetic happens:
+// - per ledger, the sum of posted debits equals the sum of posted credits, and the same for pending;
+// - every account honours its balance constraint;
+// - each account's pending totals equal the sum of its holds still pending;
+// - state_hash() equals the hash recomputed from every record.
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger/result.h"
+#include "ledger/types.h"
+
+namespace capillary::ledger {
+
+class Ledger {
+ public:
+  // Reserves room for this many records up front, so a cell of known size never reallocates its
+  // tables while applying a batch.
+  explicit Ledger(std::uint32_t accounts_reserve = 0, std::uint32_t transfers_reserve = 0);
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Applies a batch in order. Event i is stamped `first_timestamp + i`; timestamps must increase
+  // from batch to batch. `results` has one slot per event.
+  void create_accounts(std::span<const AccountSpec> events, std::uint64_t first_timestamp,
+                       std::span<CreateAccountResult> results) noexcept;
+  void create_transfers(std::span<const Transfer> events, std::uint64_t first_timestamp,
+                        std::span<CreateTransferResult> results) noexcept;
+
+  // Releases every hold whose timeout falls at or before `now`; returns how many it released.
+  // The engine calls it at the start of each batch with the batch's timestamp.
+  std::uint32_t expire(std::uint64_t now) noexcept;
+  // When the next hold will expire, if any is pending with a timeout.
+  std::optional<std::uint64_t> next_expiry() noexcept;
+
+  // Lookups return nullptr on a miss. Pointers are valid until the next mutating call.
+  const Account* find_account(std::uint64_t id) const noexcept;
+  const TransferRecord* find_transfer(std::uint64_t id) const noexcept;
+
+  std::span<const Account> accounts() const noexcept { return accounts_; }
+  std::span<const TransferRecord> transfers() const noexcept { return transfers_; }
+  std::uint64_t state_hash() const noexcept { return state_hash_; }
+
+  // When set, every balance change appends one entry here (for the history store); the ledger
+  // only appends, the caller drains it between batches.
+  void set_history_sink(std::vector<HistoryEntry>* sink) noexcept { history_ = sink; }
+
+  // Replaces the whole state with records from a checkpoint and rebuilds the indexes.
+  void restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers);
+
+  // Recomputes every invariant from the records alone. Empty when all hold, else the first broken
+  // one, described for an operator.
+  std::string check_invariants() const;
+
+ private:
+  struct Undo {
+    enum class Kind : std::uint8_t { account_changed, account_created, transfer_created,
+                                     transfer_status_changed };
+    Kind kind;
+    std::uint32_t slot;
+    PendingStatus status;
+    Account account;
+  };
+  struct Expiry {
+    std::uint64_t expires_at;
+    std::uint64_t transfer_id;
+    std::uint32_t slot;
+    bool operator>(const Expiry& other) const { return expires_at > other.expires_at; }
+  };
+
+  CreateAccountResult create_account(const AccountSpec& spec, std::uint64_t timestamp) noexcept;
+  CreateTransferResult create_transfer(const Transfer& transfer, std::uint64_t timestamp) noexcept;
+  CreateTransferResult settle_pending(const Transfer& transfer, std::uint64_t timestamp) noexcept;
+  void insert_transfer(const Transfer& transfer, std::uint64_t timestamp, PendingStatus status);
+  void release_hold(std::uint32_t slot, PendingStatus outcome, std::int64_t posted_amount) noexcept;
+
+  Account& modify_account(std::uint32_t slot) noexcept;
+  void finish_account_change(std::uint32_t slot) noexcept;
+  void set_status(std::uint32_t slot, PendingStatus status) noexcept;
+  void record_history(const TransferRecord& record, std::uint32_t debit_slot,
+                      std::uint32_t credit_slot, std::uint64_t timestamp, bool expired);
+
+  void open_scope() noexcept;
+  void close_scope() noexcept;
+  void rollback_scope() noexcept;
+
+  std::vector<Account> accounts_;
+  std::vector<TransferRecord> transfers_;
+  absl::flat_hash_map<std::uint64_t, std::uint32_t> account_slots_;
+  absl::flat_hash_map<std::uint64_t, std::uint32_t> transfer_slots_;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
+  std::uint64_t state_hash_ = 0;
+  std::vector<HistoryEntry>* history_ = nullptr;
+
+  // A linked chain is applied inside a scope: every change is logged so a failing event can undo
+  // the chain's earlier events. Outside a chain nothing is logged.
+  bool in_scope_ = false;
+  std::vector<Undo> undo_;
+  std::uint64_t scope_state_hash_ = 0;
+  std::size_t scope_history_size_ = 0;
+};
+
+// Expiry time of a hold, or 0 when it has no timeout.
+std::uint64_t expires_at(const TransferRecord& record) noexcept;
+
+}  // namespace capillary::ledger
