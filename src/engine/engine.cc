@@ -1,0 +1,581 @@
+#include "engine/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "core/assert.h"
+#include "core/limits.h"
+#include "engine/replay.h"
+#include "journal/journal.h"
+
+namespace capillary::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Committed batches waiting for the history store. Small: if RocksDB falls behind, the engine
+// waits here rather than buffering history without bound.
+constexpr std::size_t history_queue_batches_max = 8;
+
+struct AccountsRequest {
+  std::vector<ledger::AccountSpec> events;
+  Engine::AccountResults done;
+};
+struct TransfersRequest {
+  std::vector<ledger::Transfer> events;
+  Engine::TransferResults done;
+};
+using Request = std::variant<AccountsRequest, TransfersRequest, Engine::Read>;
+
+journal::EntryKind kind_of(const Request& request) {
+  if (std::holds_alternative<AccountsRequest>(request)) return journal::EntryKind::create_accounts;
+  CAP_ASSERT(std::holds_alternative<TransfersRequest>(request));
+  return journal::EntryKind::create_transfers;
+}
+
+std::size_t events_of(const Request& request) {
+  if (const auto* accounts = std::get_if<AccountsRequest>(&request)) return accounts->events.size();
+  if (const auto* transfers = std::get_if<TransfersRequest>(&request)) return transfers->events.size();
+  return 0;
+}
+
+[[noreturn]] void fatal(const Status& status) {
+  std::fprintf(stderr, "capillary: stopping: %s\n", status.message().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+// Runs one job at a time on its own thread: the journal append of batch N overlaps with applying
+// batch N on the engine thread.
+class JournalThread {
+ public:
+  explicit JournalThread(journal::Writer* writer) : writer_(writer), thread_([this] { run(); }) {}
+  ~JournalThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void start(const journal::EntryHeader& header, std::span<const std::byte> body) {
+    std::lock_guard lock(mutex_);
+    CAP_ASSERT(!busy_);
+    header_ = header;
+    body_ = body;
+    busy_ = true;
+    wake_.notify_all();
+  }
+  Status wait() {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return !busy_; });
+    return std::move(result_);
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return busy_ || stopping_; });
+      if (!busy_) return;
+      lock.unlock();
+      Status result = writer_->append(header_, body_);
+      lock.lock();
+      result_ = std::move(result);
+      busy_ = false;
+      done_.notify_all();
+    }
+  }
+
+  journal::Writer* writer_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  bool busy_ = false, stopping_ = false;
+  journal::EntryHeader header_{};
+  std::span<const std::byte> body_;
+  Status result_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(const Options& options) : options_(options), ledger_(options.accounts_reserve, options.transfers_reserve) {
+    clock_ = options.clock ? options.clock : &system_clock_;
+  }
+
+  Status open();
+  void start();
+  void stop();
+
+  Submit submit(Request request);
+  void wait_for_history();
+  const store::Store& store() const { return *store_; }
+  Stats stats() const;
+
+ private:
+  void run();
+  void run_history();
+  // Takes the next batch's requests (all of one kind, within batch_events_max) off `pending`.
+  void commit(journal::EntryKind kind, std::size_t requests);
+  void commit_tick();
+  void maybe_checkpoint();
+  Status write_checkpoint();
+  Status recover();
+
+  Options options_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  ledger::Ledger ledger_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<journal::Writer> writer_;
+  std::unique_ptr<JournalThread> journal_thread_;
+
+  // Requests from clients.
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_wake_;
+  std::deque<Request> queue_;
+  bool stopping_ = false;
+
+  // Engine-thread state.
+  std::deque<Request> pending_;
+  ReplayBuffers buffers_;
+  std::vector<std::byte> body_;
+  std::vector<ledger::HistoryEntry> history_batch_;
+  std::uint64_t last_timestamp_ = 0;
+  std::uint64_t journal_bytes_at_checkpoint_ = 0;
+
+  // History thread.
+  std::mutex history_mutex_;
+  std::condition_variable history_wake_, history_space_, history_written_;
+  std::deque<std::pair<std::uint64_t, std::vector<ledger::HistoryEntry>>> history_queue_;
+  std::vector<std::vector<ledger::HistoryEntry>> history_spare_;
+  bool history_stopping_ = false;
+
+  std::thread engine_thread_, history_thread_;
+
+  std::atomic<std::uint64_t> last_sequence_ = 0, state_hash_ = 0, batches_ = 0, events_ = 0,
+                             accounts_ = 0, transfers_ = 0, checkpoint_sequence_ = 0,
+                             replayed_batches_ = 0, rejected_overloaded_ = 0, last_ts_ = 0;
+  std::atomic<double> batch_ms_last_ = 0;
+};
+
+Status Engine::Impl::open() {
+  std::error_code error;
+  fs::create_directories(options_.data_dir / "journal", error);
+  if (error) {
+    return Status::invalid_argument(
+        fmt::format("cannot use data directory {}: {}", options_.data_dir.string(), error.message()));
+  }
+  if (Status status = store::Store::open(options_.data_dir / "history", false, &store_); !status.is_ok()) {
+    return status;
+  }
+  if (Status status = recover(); !status.is_ok()) return status;
+  buffers_.transfers.reserve(batch_events_max);
+  buffers_.accounts.reserve(batch_events_max);
+  body_.reserve(batch_events_max * sizeof(ledger::Transfer));
+  return Status::ok();
+}
+
+Status Engine::Impl::recover() {
+  store::Checkpoint checkpoint;
+  if (Status status = store_->read_checkpoint(&checkpoint); status.is_ok()) {
+    ledger_.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
+    if (ledger_.state_hash() != checkpoint.meta.state_hash) {
+      return Status::corruption(fmt::format("checkpoint at sequence {} does not match its state hash",
+                                            checkpoint.meta.sequence));
+    }
+    last_timestamp_ = checkpoint.meta.timestamp;
+    checkpoint_sequence_ = checkpoint.meta.sequence;
+  } else if (status.code() != Status::Code::not_found) {
+    return status;
+  }
+  const std::uint64_t from = checkpoint_sequence_;
+  const std::uint64_t history_from = store_->history_sequence();
+  std::uint64_t replayed = 0;
+  ledger_.set_history_sink(&history_batch_);
+  journal::End end;
+  Status status = journal::recover(
+      options_.data_dir / "journal", true,
+      [&](const journal::EntryHeader& header, std::span<const std::byte> body) -> Status {
+        if (header.sequence <= from) return Status::ok();
+        if (replayed == 0 && header.sequence != from + 1) {
+          return Status::corruption(fmt::format(
+              "journal resumes at sequence {} but the checkpoint ends at {}", header.sequence, from));
+        }
+        history_batch_.clear();
+        if (Status replay = replay_entry(ledger_, header, body, buffers_); !replay.is_ok()) return replay;
+        if (options_.history && header.sequence > history_from) {
+          if (Status write = store_->write_history(header.sequence, history_batch_); !write.is_ok()) {
+            return write;
+          }
+        }
+        last_timestamp_ = std::max(last_timestamp_, header.timestamp + std::max(header.event_count, 1u) - 1);
+        ++replayed;
+        return Status::ok();
+      },
+      &end);
+  history_batch_.clear();
+  if (!status.is_ok()) return status;
+  if (end.last_sequence < from) {
+    return Status::corruption(fmt::format(
+        "journal ends at sequence {} but the checkpoint is at {}: journal segments are missing",
+        end.last_sequence, from));
+  }
+  if (end.torn_bytes_cut > 0) {
+    std::fprintf(stderr, "capillary: cut a torn journal tail of %llu bytes after sequence %llu\n",
+                 static_cast<unsigned long long>(end.torn_bytes_cut),
+                 static_cast<unsigned long long>(end.last_sequence));
+  }
+  if (const std::string broken = ledger_.check_invariants(); !broken.empty()) {
+    return Status::corruption("recovered state breaks an invariant: " + broken);
+  }
+  replayed_batches_ = replayed;
+  last_sequence_ = end.last_sequence;
+  if (!options_.history) ledger_.set_history_sink(nullptr);
+  return journal::Writer::open(options_.data_dir / "journal", end, options_.sync, &writer_);
+}
+
+void Engine::Impl::start() {
+  state_hash_ = ledger_.state_hash();
+  accounts_ = ledger_.accounts().size();
+  transfers_ = ledger_.transfers().size();
+  last_ts_ = last_timestamp_;
+  journal_thread_ = std::make_unique<JournalThread>(writer_.get());
+  history_thread_ = std::thread([this] { run_history(); });
+  engine_thread_ = std::thread([this] { run(); });
+}
+
+void Engine::Impl::stop() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_wake_.notify_all();
+  if (engine_thread_.joinable()) engine_thread_.join();
+  {
+    std::lock_guard lock(history_mutex_);
+    history_stopping_ = true;
+  }
+  history_wake_.notify_all();
+  if (history_thread_.joinable()) history_thread_.join();
+  journal_thread_.reset();
+  if (writer_ && last_sequence_ > checkpoint_sequence_) {
+    if (Status status = write_checkpoint(); !status.is_ok()) {
+      std::fprintf(stderr, "capillary: checkpoint at shutdown failed (the journal still has it all): %s\n",
+                   status.message().c_str());
+    }
+  }
+}
+
+Submit Engine::Impl::submit(Request request) {
+  const std::size_t events = events_of(request);
+  if (!std::holds_alternative<Engine::Read>(request)) {
+    if (events == 0) return Submit::empty;
+    if (events > batch_events_max) return Submit::too_many_events;
+  }
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return Submit::stopped;
+    if (queue_.size() >= sequencer_queue_requests_max) {
+      ++rejected_overloaded_;
+      return Submit::overloaded;
+    }
+    queue_.push_back(std::move(request));
+  }
+  queue_wake_.notify_one();
+  return Submit::accepted;
+}
+
+void Engine::Impl::run() {
+  while (true) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      if (queue_.empty() && !stopping_) {
+        // Wake in time for the next hold to expire by itself, even when no request comes.
+        const auto next = ledger_.next_expiry();
+        const auto idle = next ? std::chrono::milliseconds(10) : std::chrono::milliseconds(200);
+        queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_; });
+      }
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty()) {
+        pending_.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+      if (pending_.empty()) {
+      const auto next = ledger_.next_expiry();
+      if (next && *next <= clock_->now_ns()) commit_tick();
+      continue;
+    }
+    while (!pending_.empty()) {
+      if (auto* read = std::get_if<Engine::Read>(&pending_.front())) {
+        (*read)(ledger_);
+        pending_.pop_front();
+        continue;
+      }
+      const journal::EntryKind kind = kind_of(pending_.front());
+      std::size_t requests = 0, events = 0;
+      for (const Request& request : pending_) {
+        if (std::holds_alternative<Engine::Read>(request) || kind_of(request) != kind) break;
+        if (events + events_of(request) > batch_events_max) break;
+        events += events_of(request);
+        ++requests;
+      }
+      commit(kind, requests);
+    }
+    maybe_checkpoint();
+  }
+}
+
+void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::size_t event_size =
+      kind == journal::EntryKind::create_accounts ? sizeof(ledger::AccountSpec) : sizeof(ledger::Transfer);
+  buffers_.accounts.clear();
+  buffers_.transfers.clear();
+  for (std::size_t i = 0; i < requests; ++i) {
+    if (auto* accounts = std::get_if<AccountsRequest>(&pending_[i])) {
+      buffers_.accounts.insert(buffers_.accounts.end(), accounts->events.begin(), accounts->events.end());
+    } else {
+      auto& transfers = std::get<TransfersRequest>(pending_[i]).events;
+      buffers_.transfers.insert(buffers_.transfers.end(), transfers.begin(), transfers.end());
+    }
+  }
+  const std::size_t events = kind == journal::EntryKind::create_accounts ? buffers_.accounts.size()
+                                                                           : buffers_.transfers.size();
+  CAP_ASSERT(events > 0 && events <= batch_events_max);
+  const void* data = kind == journal::EntryKind::create_accounts
+                         ? static_cast<const void*>(buffers_.accounts.data())
+                         : static_cast<const void*>(buffers_.transfers.data());
+
+  journal::EntryHeader header{};
+  // Timestamps strictly increase across events, even if the wall clock steps back.
+  header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
+  header.state_hash = ledger_.state_hash();
+  header.kind = kind;
+  header.event_count = static_cast<std::uint32_t>(events);
+  header.body_bytes = static_cast<std::uint32_t>(events * event_size);
+  journal_thread_->start(header, {static_cast<const std::byte*>(data), header.body_bytes});
+
+  // Applied while the journal thread makes the batch durable; nothing leaves until it is.
+  history_batch_.clear();
+  apply_batch(ledger_, header, buffers_);
+  if (Status status = journal_thread_->wait(); !status.is_ok()) fatal(status);
+  last_timestamp_ = header.timestamp + events - 1;
+  const std::uint64_t sequence = writer_->next_sequence() - 1;
+
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < requests; ++i) {
+    if (auto* accounts = std::get_if<AccountsRequest>(&pending_[i])) {
+      const std::size_t count = accounts->events.size();
+      accounts->done({buffers_.account_results.data() + offset, count});
+      offset += count;
+    } else {
+      auto& transfers = std::get<TransfersRequest>(pending_[i]);
+      const std::size_t count = transfers.events.size();
+      transfers.done({buffers_.transfer_results.data() + offset, count});
+      offset += count;
+    }
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
+
+  if (options_.history) {
+    std::unique_lock lock(history_mutex_);
+    history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
+    std::vector<ledger::HistoryEntry> next;
+    if (!history_spare_.empty()) {
+      next = std::move(history_spare_.back());
+      history_spare_.pop_back();
+    }
+    history_queue_.emplace_back(sequence, std::move(history_batch_));
+    history_batch_ = std::move(next);
+    history_batch_.clear();
+    history_wake_.notify_one();
+  }
+  last_sequence_ = sequence;
+  state_hash_ = ledger_.state_hash();
+  accounts_ = ledger_.accounts().size();
+  transfers_ = ledger_.transfers().size();
+  last_ts_ = last_timestamp_;
+  ++batches_;
+  events_ += events;
+  batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
+void Engine::Impl::commit_tick() {
+  journal::EntryHeader header{};
+  header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
+  header.state_hash = ledger_.state_hash();
+  header.kind = journal::EntryKind::tick;
+  if (Status status = writer_->append(header, {}); !status.is_ok()) fatal(status);
+  history_batch_.clear();
+  apply_batch(ledger_, header, buffers_);
+  last_timestamp_ = header.timestamp;
+  const std::uint64_t sequence = writer_->next_sequence() - 1;
+  if (options_.history) {
+    std::unique_lock lock(history_mutex_);
+    history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
+    history_queue_.emplace_back(sequence, std::move(history_batch_));
+    history_batch_ = {};
+    history_wake_.notify_one();
+  }
+  last_sequence_ = sequence;
+  state_hash_ = ledger_.state_hash();
+  last_ts_ = last_timestamp_;
+}
+
+void Engine::Impl::run_history() {
+  std::unique_lock lock(history_mutex_);
+  while (true) {
+    history_wake_.wait(lock, [this] { return !history_queue_.empty() || history_stopping_; });
+    if (history_queue_.empty()) return;
+    auto [sequence, entries] = std::move(history_queue_.front());
+    history_queue_.pop_front();
+    history_space_.notify_all();
+    lock.unlock();
+    if (Status status = store_->write_history(sequence, entries); !status.is_ok()) fatal(status);
+    entries.clear();
+    lock.lock();
+    if (history_spare_.size() < history_queue_batches_max) history_spare_.push_back(std::move(entries));
+    history_written_.notify_all();
+  }
+}
+
+void Engine::Impl::wait_for_history() {
+  if (!options_.history) return;
+  const std::uint64_t target = last_sequence_;
+  std::unique_lock lock(history_mutex_);
+  history_written_.wait(lock, [&] { return store_->history_sequence() >= target || history_stopping_; });
+}
+
+void Engine::Impl::maybe_checkpoint() {
+  if (writer_->bytes_written() - journal_bytes_at_checkpoint_ < options_.checkpoint_journal_bytes) {
+    return;
+  }
+  wait_for_history();
+  if (Status status = write_checkpoint(); !status.is_ok()) fatal(status);
+}
+
+// Runs on the engine thread between batches (or after it stopped), so the ledger is quiet.
+Status Engine::Impl::write_checkpoint() {
+  const store::CheckpointMeta meta{last_sequence_, last_timestamp_, ledger_.state_hash(),
+                                   ledger_.accounts().size(), ledger_.transfers().size()};
+  if (Status status = store_->write_checkpoint(meta, ledger_.accounts(), ledger_.transfers());
+      !status.is_ok()) {
+    return status;
+  }
+  checkpoint_sequence_ = meta.sequence;
+  journal_bytes_at_checkpoint_ = writer_->bytes_written();
+  return writer_->remove_segments_before(meta.sequence + 1);
+}
+
+Stats Engine::Impl::stats() const {
+  Stats stats;
+  stats.last_sequence = last_sequence_;
+  stats.last_timestamp = last_ts_;
+  stats.state_hash = state_hash_;
+  stats.batches = batches_;
+  stats.events = events_;
+  stats.journal_bytes = writer_ ? writer_->bytes_written() : 0;
+  stats.accounts = accounts_;
+  stats.transfers = transfers_;
+  stats.history_sequence = store_->history_sequence();
+  stats.checkpoint_sequence = checkpoint_sequence_;
+  stats.replayed_batches = replayed_batches_;
+  {
+    std::lock_guard lock(queue_mutex_);
+    stats.queue_depth = queue_.size();
+  }
+  stats.rejected_overloaded = rejected_overloaded_;
+  stats.batch_ms_last = batch_ms_last_;
+  return stats;
+}
+
+Status Engine::open(const Options& options, std::unique_ptr<Engine>* engine) {
+  auto impl = std::make_unique<Impl>(options);
+  if (Status status = impl->open(); !status.is_ok()) return status;
+  impl->start();
+  engine->reset(new Engine(std::move(impl)));
+  return Status::ok();
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { impl_->stop(); }
+
+Submit Engine::submit_accounts(std::vector<ledger::AccountSpec> events, AccountResults done) {
+  return impl_->submit(AccountsRequest{std::move(events), std::move(done)});
+}
+
+Submit Engine::submit_transfers(std::vector<ledger::Transfer> events, TransferResults done) {
+  return impl_->submit(TransfersRequest{std::move(events), std::move(done)});
+}
+
+Submit Engine::submit_read(Read read) { return impl_->submit(std::move(read)); }
+
+namespace {
+
+// Retries a submission while the queue is full; the blocking API is for tools, which would
+// rather wait than fail.
+template <typename Submitter>
+void submit_waiting(Submitter submitter) {
+  while (true) {
+    const Submit result = submitter();
+    if (result == Submit::accepted) return;
+    CAP_ASSERT(result == Submit::overloaded);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+std::vector<ledger::CreateAccountResult> Engine::create_accounts(std::vector<ledger::AccountSpec> events) {
+  std::promise<std::vector<ledger::CreateAccountResult>> promise;
+  auto future = promise.get_future();
+  submit_waiting([&] {
+    return submit_accounts(events, [&promise](std::span<const ledger::CreateAccountResult> results) {
+      promise.set_value({results.begin(), results.end()});
+    });
+  });
+  return future.get();
+}
+
+std::vector<ledger::CreateTransferResult> Engine::create_transfers(std::vector<ledger::Transfer> events) {
+  std::promise<std::vector<ledger::CreateTransferResult>> promise;
+  auto future = promise.get_future();
+  submit_waiting([&] {
+    return submit_transfers(events, [&promise](std::span<const ledger::CreateTransferResult> results) {
+      promise.set_value({results.begin(), results.end()});
+    });
+  });
+  return future.get();
+}
+
+void Engine::read(const Read& read) {
+  std::promise<void> promise;
+  auto future = promise.get_future();
+  submit_waiting([&] {
+    return submit_read([&](const ledger::Ledger& ledger) {
+      read(ledger);
+      promise.set_value();
+    });
+  });
+  future.get();
+}
+
+void Engine::wait_for_history() { impl_->wait_for_history(); }
+const store::Store& Engine::store() const { return impl_->store(); }
+Stats Engine::stats() const { return impl_->stats(); }
+
+}  // namespace capillary::engine

@@ -1,0 +1,227 @@
+#include "store/store.h"
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/assert.h"
+
+namespace capillary::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char history_prefix = 'h';
+const std::string history_sequence_key = "m:history";
+const std::string checkpoint_meta_key = "c:meta...";
+
+void put_big_endian(std::string* out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+void put_big_endian32(std::string* out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+std::string history_key(std::uint64_t account_id, std::uint64_t timestamp,
+                        std::uint64_t transfer_id) {
+  std::string key;
+  key.reserve(25);
+  key.push_back(history_prefix);
+  put_big_endian(&key, account_id);
+  put_big_endian(&key, timestamp);
+  put_big_endian(&key, transfer_id);
+  return key;
+}
+
+std::string chunk_key(char table, std::uint32_t chunk) {
+  std::string key = {'c', table, ':', ':'};
+  put_big_endian32(&key, chunk);
+  key.push_back(':');
+  return key;
+}
+
+template <typename Record>
+rocksdb::Slice slice_of(const Record* records, std::size_t count) {
+  return {reinterpret_cast<const char*>(records), count * sizeof(Record)};
+}
+
+template <typename Record>
+Record decode(const rocksdb::Slice& value) {
+  CAP_ASSERT(value.size() == sizeof(Record));
+  Record record;
+  std::memcpy(&record, value.data(), sizeof record);
+  return record;
+}
+
+Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return Status::ok();
+  if (status.IsNotFound()) return Status::not_found(std::string(what));
+  if (status.IsCorruption()) return Status::corruption(fmt::format("{}: {}", what, status.ToString()));
+  return Status::io_error(fmt::format("{}: {}", what, status.ToString()));
+}
+
+template <typename Record>
+Status write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records) {
+  for (std::size_t start = 0, chunk = 0; start < records.size();
+       start += checkpoint_chunk_records, ++chunk) {
+    const std::size_t count = std::min<std::size_t>(checkpoint_chunk_records, records.size() - start);
+    const auto status = batch->Put(chunk_key(table, static_cast<std::uint32_t>(chunk)),
+                                   slice_of(records.data() + start, count));
+    if (!status.ok()) return from_rocksdb(status, "checkpoint batch");
+  }
+  return Status::ok();
+}
+
+template <typename Record>
+Status read_chunks(rocksdb::DB* db, char table, std::uint64_t count, std::vector<Record>* out) {
+  out->resize(count);
+  std::string value;
+  for (std::uint64_t start = 0, chunk = 0; start < count; start += checkpoint_chunk_records, ++chunk) {
+    const std::uint64_t expected = std::min<std::uint64_t>(checkpoint_chunk_records, count - start);
+    const auto status = db->Get(rocksdb::ReadOptions(), chunk_key(table, static_cast<std::uint32_t>(chunk)), &value);
+    if (!status.ok()) return from_rocksdb(status, fmt::format("checkpoint chunk {}{}", table, chunk));
+    if (value.size() != expected * sizeof(Record)) {
+      return Status::corruption(fmt::format("checkpoint chunk {}{} has {} bytes, expected {}",
+                                            table, chunk, value.size(), expected * sizeof(Record)));
+    }
+    std::memcpy(out->data() + start, value.data(), value.size());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Store::Store(rocksdb::DB* db) : db_(db) {}
+
+Store::~Store() { delete db_; }
+
+Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<Store>* store) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  // History arrives in large sorted-by-batch writes; a big memtable keeps flushes rare.
+  options.write_buffer_size = 256ull << 20;
+  options.max_write_buffer_number = 3;
+  options.compression = rocksdb::kLZ4Compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  const auto status = read_only ? rocksdb::DB::OpenForReadOnly(options, directory.string(), &db)
+                                : rocksdb::DB::Open(options, directory.string(), &db);
+  if (!status.ok()) return from_rocksdb(status, fmt::format("open history store {}", directory.string()));
+  std::unique_ptr<Store> opened(new Store(db));
+  std::string value;
+  const auto read = db->Get(rocksdb::ReadOptions(), history_sequence_key, &value);
+  if (read.ok()) {
+    opened->history_sequence_ = decode<std::uint64_t>(value);
+  } else if (!read.IsNotFound()) {
+    return from_rocksdb(read, "read history sequence");
+  }
+  *store = std::move(opened);
+  return Status::ok();
+}
+
+Status Store::write_history(std::uint64_t sequence, std::span<const ledger::HistoryEntry> entries) {
+  // Keys go into the memtable in sorted order: each insert then starts its search from the
+  // previous one instead of from the top of the skip list, which more than halves the cost.
+  struct Line {
+    std::string key;
+    StatementLine value;
+  };
+  std::vector<Line> lines;
+  lines.reserve(entries.size() * 2);
+  for (const ledger::HistoryEntry& entry : entries) {
+    const ledger::Transfer& transfer = entry.transfer.transfer;
+    lines.push_back({history_key(transfer.debit_account_id, entry.timestamp, transfer.id),
+                     {entry.transfer, entry.timestamp, entry.expired, entry.debit_after}});
+    lines.push_back({history_key(transfer.credit_account_id, entry.timestamp, transfer.id),
+                     {entry.transfer, entry.timestamp, entry.expired, entry.credit_after}});
+  }
+  std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return a.key < b.key; });
+  rocksdb::WriteBatch batch(lines.size() * (25 + sizeof(StatementLine) + 8) + 64);
+  for (const Line& line : lines) batch.Put(line.key, slice_of(&line.value, 1));
+  batch.Put(history_sequence_key, slice_of(&sequence, 1));
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
+  if (Status status = from_rocksdb(db_->Write(options, &batch), "write history"); !status.is_ok()) {
+    return status;
+  }
+  history_sequence_ = sequence;
+  return Status::ok();
+}
+
+std::uint64_t Store::history_sequence() const { return history_sequence_; }
+
+Status Store::statement(std::uint64_t account_id, std::uint64_t from_ns, std::uint64_t to_ns,
+                        std::uint32_t limit, std::vector<StatementLine>* lines) const {
+  lines->clear();
+  const std::string start = history_key(account_id, from_ns, 0);
+  const std::string end = history_key(account_id, to_ns, 0);
+  rocksdb::ReadOptions options;
+  const rocksdb::Slice upper(end);
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(start); it->Valid() && lines->size() < limit; it->Next()) {
+    lines->push_back(decode<StatementLine>(it->value()));
+  }
+  return from_rocksdb(it->status(), "read statement");
+}
+
+Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
+                            StatementLine* line) const {
+  const std::string lower = history_key(account_id, 0, 0);
+  rocksdb::ReadOptions options;
+  const rocksdb::Slice lower_bound(lower);
+  options.iterate_lower_bound = &lower_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  it->SeekForPrev(history_key(account_id, at_ns, UINT64_MAX));
+  if (!it->Valid()) {
+    if (Status status = from_rocksdb(it->status(), "read balance"); !status.is_ok()) return status;
+    return Status::not_found(fmt::format("account {} had no balance change by {}", account_id, at_ns));
+  }
+  *line = decode<StatementLine>(it->value());
+  return Status::ok();
+}
+
+Status Store::write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
+                               std::span<const ledger::TransferRecord> transfers) {
+  CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
+  if (Status status = from_rocksdb(db_->Flush(rocksdb::FlushOptions()), "flush history");
+      !status.is_ok()) {
+    return status;
+  }
+  rocksdb::WriteBatch batch;
+  if (Status status = write_chunks(&batch, 'a', accounts); !status.is_ok()) return status;
+  if (Status status = write_chunks(&batch, 't', transfers); !status.is_ok()) return status;
+  batch.Put(checkpoint_meta_key, slice_of(&meta, 1));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return from_rocksdb(db_->Write(options, &batch), "write checkpoint");
+}
+
+Status Store::read_checkpoint(Checkpoint* checkpoint) const {
+  std::string value;
+  const auto status = db_->Get(rocksdb::ReadOptions(), checkpoint_meta_key, &value);
+  if (!status.ok()) return from_rocksdb(status, "no checkpoint");
+  if (value.size() != sizeof(CheckpointMeta)) {
+    return Status::corruption("checkpoint meta has the wrong size");
+  }
+  checkpoint->meta = decode<CheckpointMeta>(value);
+  if (Status read = read_chunks(db_, 'a', checkpoint->meta.accounts, &checkpoint->accounts);
+      !read.is_ok()) {
+    return read;
+  }
+  return read_chunks(db_, 't', checkpoint->meta.transfers, &checkpoint->transfers);
+}
+
+}  // namespace capillary::store

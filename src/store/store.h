@@ -1,0 +1,93 @@
+#pragma once
+// The history store and checkpoints, in RocksDB. Written only from committed batches, off the
+// commit path: the journal stays the source of truth, and everything here can be rebuilt from it.
+//
+// Keys (big-endian integers, so RocksDB's byte order is numeric order):
+//   'h' account_id u64  timestamp u64  transfer_id u64  -> StatementLine   one per balance change
+//   'm' "history"                                        -> u64            last sequence written
+//   'c' "meta"                                           -> CheckpointMeta
+//   'c' 'a' chunk u32                                    -> Account[<= checkpoint_chunk_records]
+//   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
+// History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
+// is written after a flush, in one synced batch, so a checkpoint never points past history that
+// could still be lost.
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "ledger/types.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace capillary::store {
+
+// One line of an account's statement: the transfer (or expired hold) and the account's balances
+// right after it.
+struct StatementLine {
+  ledger::TransferRecord transfer;
+  std::uint64_t timestamp;  // when the balances changed
+  std::uint64_t expired;    // 1 when a hold expired here
+  ledger::Balances balances_after;
+};
+static_assert(sizeof(StatementLine) == 128);
+
+struct CheckpointMeta {
+  std::uint64_t sequence;     // last journal entry the checkpoint includes
+  std::uint64_t timestamp;    // that entry's timestamp
+  std::uint64_t state_hash;
+  std::uint64_t accounts;
+  std::uint64_t transfers;
+};
+static_assert(sizeof(CheckpointMeta) == 40);
+
+struct Checkpoint {
+  CheckpointMeta meta{};
+  std::vector<ledger::Account> accounts;
+  std::vector<ledger::TransferRecord> transfers;
+};
+
+inline constexpr std::uint32_t checkpoint_chunk_records = 4096;
+
+class Store {
+ public:
+  // `read_only` opens beside a running engine (for verify) and allows no writes.
+  static Status open(const std::filesystem::path& directory, bool read_only,
+                     std::unique_ptr<Store>* store);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Records one committed batch's balance changes. Idempotent: writing a sequence again writes
+  // the same keys and values.
+  Status write_history(std::uint64_t sequence, std::span<const ledger::HistoryEntry> entries);
+  // Last sequence whose history is written (0 when none).
+  std::uint64_t history_sequence() const;
+
+  // Statement lines of `account_id` with from_ns <= timestamp < to_ns, oldest first, at most
+  // `limit`. To page, call again with from_ns = last line's timestamp + 1.
+  Status statement(std::uint64_t account_id, std::uint64_t from_ns, std::uint64_t to_ns,
+                   std::uint32_t limit, std::vector<StatementLine>* lines) const;
+  // The account's balances after its last change at or before `at_ns`; not_found when it had
+  // none by then.
+  Status balance_as_of(std::uint64_t account_id, std::uint64_t at_ns, StatementLine* line) const;
+
+  // Writes a whole checkpoint: flushes history first, then records in one synced batch.
+  Status write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
+                          std::span<const ledger::TransferRecord> transfers);
+  // The latest checkpoint; not_found when there is none.
+  Status read_checkpoint(Checkpoint* checkpoint) const;
+
+ private:
+  explicit Store(rocksdb::DB* db);
+  rocksdb::DB* db_;
+  std::atomic<std::uint64_t> history_sequence_ = 0;
+};
+
+}  // namespace capillary::store
