@@ -1,0 +1,298 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/limits.h"
+
+namespace capillary::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using ledger::AccountSpec;
+using ledger::CreateAccountResult;
+using ledger::CreateTransferResult;
+using ledger::Transfer;
+
+constexpr std::uint64_t start_ns = 1'800'000'000ull * ns_per_s;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = fs::temp_directory_path() /
+                ("capillary_engine_" + std::to_string(::getpid()) + "_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(data_dir_);
+  }
+  void TearDown() override { fs::remove_all(data_dir_); }
+
+  std::unique_ptr<Engine> open(std::uint64_t checkpoint_bytes = 1ull << 30) {
+    Options options;
+    options.data_dir = data_dir_;
+    options.clock = &clock_;
+    options.checkpoint_journal_bytes = checkpoint_bytes;
+    std::unique_ptr<Engine> engine;
+    const Status status = Engine::open(options, &engine);
+    EXPECT_TRUE(status.is_ok()) << status.message();
+    return engine;
+  }
+
+  static AccountSpec wallet(std::uint64_t id) {
+    return {.id = id, .owner = id, .user_data = 0, .credit_limit = 0, .ledger = 156, .code = 1,
+            .flags = ledger::account_debits_must_not_exceed_credits};
+  }
+  static AccountSpec open_account(std::uint64_t id) {
+    return {.id = id, .owner = id, .user_data = 0, .credit_limit = 0, .ledger = 156, .code = 2,
+            .flags = 0};
+  }
+  static Transfer transfer(std::uint64_t id, std::uint64_t debit, std::uint64_t credit,
+                           std::int64_t amount, std::uint16_t flags = 0,
+                           std::uint32_t timeout_s = 0, std::uint64_t pending_id = 0) {
+    return {.id = id, .debit_account_id = debit, .credit_account_id = credit, .amount = amount,
+            .pending_id = pending_id, .user_data = 0, .timeout_s = timeout_s, .ledger = 156,
+            .code = 1, .flags = flags, .reserved = 0};
+  }
+
+  static std::int64_t available(Engine& engine, std::uint64_t id) {
+    std::int64_t balance = -1;
+    engine.read([&](const ledger::Ledger& ledger) {
+      const auto* account = ledger.find_account(id);
+      if (account) balance = account->credits_posted - account->debits_posted - account->debits_pending;
+    });
+    return balance;
+  }
+
+  static std::uint64_t hash(Engine& engine) {
+    std::uint64_t value = 0;
+    engine.read([&](const ledger::Ledger& ledger) { value = ledger.state_hash(); });
+    return value;
+  }
+
+  // Lets every hold with a timeout expire, so no tick can change the state behind a test's back.
+  void settle_holds(Engine& engine) {
+    clock_.advance(std::chrono::seconds(10));
+    for (int i = 0; i < 500; ++i) {
+      bool due = false;
+      engine.read([&](const ledger::Ledger& ledger) {
+        for (const auto& record : ledger.transfers()) {
+          due |= record.status == ledger::PendingStatus::pending && record.transfer.timeout_s != 0;
+        }
+      });
+      if (!due) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "holds did not expire";
+  }
+
+  // A random workload: accounts, funding, payments that sometimes overdraw, holds posted,
+  // voided or left to expire, linked chains.
+  void run_workload(Engine& engine, std::uint64_t seed, int batches) {
+    std::mt19937_64 random(seed);
+    std::vector<AccountSpec> accounts = {open_account(1)};
+    for (std::uint64_t id = 2; id <= 50; ++id) accounts.push_back(wallet(id));
+    engine.create_accounts(accounts);
+    std::vector<Transfer> funding;
+    for (std::uint64_t id = 2; id <= 50; ++id) funding.push_back(transfer(next_id_++, 1, id, 10'000));
+    engine.create_transfers(funding);
+    for (int b = 0; b < batches; ++b) {
+      std::vector<Transfer> events;
+      const int size = 1 + static_cast<int>(random() % 200);
+      for (int i = 0; i < size; ++i) {
+        const std::uint64_t debit = 2 + random() % 49;
+        std::uint64_t credit = 2 + random() % 49;
+        if (credit == debit) credit = credit == 50 ? 2 : credit + 1;
+        const int kind = static_cast<int>(random() % 10);
+        if (kind < 6) {
+          events.push_back(transfer(next_id_++, debit, credit, 1 + random() % 3000));
+        } else if (kind < 8) {
+          holds_.push_back(next_id_);
+          events.push_back(transfer(next_id_++, debit, credit, 1 + random() % 2000,
+                                    ledger::transfer_pending, static_cast<std::uint32_t>(random() % 3)));
+        } else if (!holds_.empty()) {
+          const std::uint64_t hold = holds_[random() % holds_.size()];
+          const bool post = kind == 8;
+          events.push_back(transfer(next_id_++, 0, 0, 0,
+                                    post ? ledger::transfer_post_pending : ledger::transfer_void_pending,
+                                    0, hold));
+          events.back().ledger = 0;
+          events.back().code = 0;
+        }
+        if (!events.empty() && random() % 7 == 0 && i + 1 < size) events.back().flags |= ledger::transfer_linked;
+      }
+      if (!events.empty()) engine.create_transfers(events);
+      clock_.advance(std::chrono::milliseconds(random() % 700));
+    }
+  }
+
+  fs::path data_dir_;
+  ManualClock clock_{start_ns};
+  std::uint64_t next_id_ = 1;
+  std::vector<std::uint64_t> holds_;
+};
+
+TEST_F(EngineTest, ResultsComeBackOncePerEventInOrder) {
+  auto engine = open();
+  EXPECT_EQ(engine->create_accounts({open_account(1), wallet(2), wallet(2)}),
+            (std::vector{CreateAccountResult::ok, CreateAccountResult::ok, CreateAccountResult::exists}));
+  EXPECT_EQ(engine->create_transfers({transfer(1, 1, 2, 500), transfer(2, 2, 1, 501),
+                                      transfer(3, 2, 1, 200), transfer(1, 1, 2, 500)}),
+            (std::vector{CreateTransferResult::ok, CreateTransferResult::exceeds_credits,
+                         CreateTransferResult::ok, CreateTransferResult::exists}));
+  EXPECT_EQ(available(*engine, 2), 300);
+}
+
+TEST_F(EngineTest, RejectsEmptyAndOversizedRequests) {
+  auto engine = open();
+  EXPECT_EQ(engine->submit_transfers({}, [](auto) {}), Submit::empty);
+  std::vector<Transfer> too_many(batch_events_max + 1, transfer(1, 1, 2, 1));
+  EXPECT_EQ(engine->submit_transfers(too_many, [](auto) {}), Submit::too_many_events);
+  EXPECT_EQ(engine->stats().last_sequence, 0u);
+}
+
+TEST_F(EngineTest, ReopenReplaysToTheSameStateHash) {
+  std::uint64_t before = 0;
+  {
+    auto engine = open();
+    run_workload(*engine, 7, 60);
+    settle_holds(*engine);
+    before = hash(*engine);
+  }
+  // Remove the checkpoint written at shutdown so the reopen replays the whole journal.
+  fs::remove_all(data_dir_ / "history");
+  auto engine = open();
+  EXPECT_EQ(hash(*engine), before);
+  EXPECT_GT(engine->stats().replayed_batches, 60u);
+}
+
+TEST_F(EngineTest, VerifyReplaysTheJournalAloneToTheLiveStateHash) {
+  std::uint64_t live = 0;
+  {
+    auto engine = open();
+    run_workload(*engine, 11, 80);
+    settle_holds(*engine);
+    live = hash(*engine);
+    VerifyReport report;
+    ASSERT_TRUE(verify(data_dir_, false, &report).is_ok());
+    EXPECT_EQ(report.state_hash, live);
+    EXPECT_TRUE(report.invariant_error.empty()) << report.invariant_error;
+  }
+  VerifyReport report;
+  ASSERT_TRUE(verify(data_dir_, true, &report).is_ok());
+  EXPECT_EQ(report.state_hash, live);
+  EXPECT_GT(report.checkpoint_sequence, 0u);
+  EXPECT_EQ(report.batches_replayed, 0u);
+}
+
+TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
+  std::uint64_t before = 0;
+  {
+    auto engine = open(64 << 10);  // a checkpoint every 64 KiB of journal
+    run_workload(*engine, 3, 150);
+    settle_holds(*engine);
+    before = hash(*engine);
+    EXPECT_GT(engine->stats().checkpoint_sequence, 0u);
+  }
+  auto engine = open();
+  EXPECT_EQ(hash(*engine), before);
+  VerifyReport report;
+  ASSERT_TRUE(verify(data_dir_, true, &report).is_ok());
+  EXPECT_EQ(report.state_hash, before);
+}
+
+TEST_F(EngineTest, HoldsExpireByThemselvesWithoutTraffic) {
+  auto engine = open();
+  engine->create_accounts({open_account(1), wallet(2)});
+  engine->create_transfers({transfer(1, 1, 2, 1000), transfer(2, 2, 1, 600, ledger::transfer_pending, 5)});
+  EXPECT_EQ(available(*engine, 2), 400);
+  clock_.advance(std::chrono::seconds(6));
+  // The engine notices the due hold on its own and journals a tick that releases it.
+  for (int i = 0; i < 200 && available(*engine, 2) != 1000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(available(*engine, 2), 1000);
+  EXPECT_EQ(engine->create_transfers({transfer(3, 0, 0, 0, ledger::transfer_post_pending, 0, 2)})[0],
+            CreateTransferResult::pending_transfer_expired);
+}
+
+TEST_F(EngineTest, StatementAndBalanceAsOfFollowTheHistory) {
+  auto engine = open();
+  engine->create_accounts({open_account(1), wallet(2)});
+  std::vector<std::uint64_t> stamps;
+  for (std::uint64_t id = 1; id <= 30; ++id) {
+    engine->create_transfers({transfer(id, 1, 2, static_cast<std::int64_t>(id))});
+    engine->read([&](const ledger::Ledger& ledger) { stamps.push_back(ledger.find_transfer(id)->timestamp); });
+    clock_.advance(std::chrono::seconds(1));
+  }
+  engine->wait_for_history();
+  std::vector<store::StatementLine> page;
+  ASSERT_TRUE(engine->store().statement(2, 0, UINT64_MAX, 10, &page).is_ok());
+  ASSERT_EQ(page.size(), 10u);
+  EXPECT_EQ(page[0].transfer.transfer.id, 1u);
+  EXPECT_EQ(page[9].balances_after.credits_posted, 55);  // 1 + 2 + ... + 10
+  ASSERT_TRUE(engine->store().statement(2, page.back().timestamp + 1, UINT64_MAX, 100, &page).is_ok());
+  EXPECT_EQ(page.size(), 20u);
+  EXPECT_EQ(page.front().transfer.transfer.id, 11u);
+
+  store::StatementLine line;
+  ASSERT_TRUE(engine->store().balance_as_of(2, stamps[4], &line).is_ok());
+  EXPECT_EQ(line.balances_after.credits_posted, 15);
+  ASSERT_TRUE(engine->store().balance_as_of(2, stamps[5] - 1, &line).is_ok());
+  EXPECT_EQ(line.balances_after.credits_posted, 15);
+  EXPECT_EQ(engine->store().balance_as_of(2, stamps[0] - 1, &line).code(), Status::Code::not_found);
+}
+
+TEST_F(EngineTest, ConcurrentClientsGetEveryResultExactlyOnce) {
+  auto engine = open();
+  std::vector<AccountSpec> accounts = {open_account(1)};
+  for (std::uint64_t id = 2; id <= 9; ++id) accounts.push_back(wallet(id));
+  engine->create_accounts(accounts);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok = 0;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 200; ++i) {
+        const std::uint64_t id = 1000 + static_cast<std::uint64_t>(c * 1000 + i);
+        const auto results = engine->create_transfers({transfer(id, 1, 2 + static_cast<std::uint64_t>(c), 1)});
+        if (results.size() == 1 && results[0] == CreateTransferResult::ok) ++ok;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(ok, 800);
+  for (std::uint64_t id = 2; id <= 5; ++id) EXPECT_EQ(available(*engine, id), 200);
+}
+
+TEST_F(EngineTest, RefusesAJournalThatDisagreesWithItsStateHash) {
+  {
+    auto engine = open();
+    run_workload(*engine, 5, 10);
+  }
+  fs::remove_all(data_dir_ / "history");
+  // Give the journal a checkpoint from another run: replay then starts from a state the journal
+  // does not describe, and the first entry's recorded state hash must stop it.
+  const fs::path other = data_dir_.string() + "_other";
+  fs::remove_all(other);
+  {
+    Options options;
+    options.data_dir = other;
+    options.clock = &clock_;
+    std::unique_ptr<Engine> engine;
+    ASSERT_TRUE(Engine::open(options, &engine).is_ok());
+    engine->create_accounts({open_account(999)});
+  }
+  fs::rename(other / "history", data_dir_ / "history");
+  fs::remove_all(other);
+  Options options;
+  options.data_dir = data_dir_;
+  std::unique_ptr<Engine> engine;
+  const Status status = Engine::open(options, &engine);
+  EXPECT_EQ(status.code(), Status::Code::corruption) << status.message();
+}
+
+}  // namespace
+}  // namespace capillary::engine
