@@ -1,0 +1,37 @@
+# The front door: `make run` and `make test` work on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8080
+CAPILLARY := $(BUILD_DIR)/capillary
+
+.PHONY: all bootstrap build run test test-all bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@ninja -C $(BUILD_DIR)
+
+run: build
+	@echo "Capillary API on http://$(LISTEN) (data in $(DATA_DIR)); try: curl http://$(LISTEN)/v1/status"
+	@echo "API reference: docs/api.md. Stop with Ctrl-C."
+	$(CAPILLARY) serve --listen $(LISTEN) --data $(DATA_DIR)
+
+# Every test but the long crash run; CI runs exactly this.
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j2
+
+# Also the 25-kill crash run.
+test-all: test
+	python3 tests/crash_test.py $(CAPILLARY) --kills 25
+
+bench: build
+	@mkdir -p bench/out
+	bench/ledger.sh
+	bench/peers.sh
+
+clean:
+	rm -rf $(BUILD_DIR)
