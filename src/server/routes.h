@@ -1,0 +1,82 @@
+#pragma once
+// The API's routes: each turns a request into engine submissions, reads or history lookups and
+// answers exactly once. Free of any HTTP library, so the handlers compile without Beast and can
+// be driven directly; server.cc owns the sockets.
+//
+// Threads: handle() runs on an io thread and never blocks. Engine callbacks only copy what they
+// need and hand formatting back to the io threads (`post_io`), so the engine thread is never
+// held up by JSON. History reads wait for the history store (Engine::wait_for_history blocks
+// for milliseconds while it catches up), so they run on a separate small pool (`post_blocking`)
+// and never stall an io thread that other connections share.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/engine.h"
+#include "server/metrics.h"
+
+namespace capillary::server {
+
+struct Request {
+  std::string_view method;
+  std::string_view target;        // path and query, as sent
+  std::string_view content_type;  // empty when absent
+  std::string& body;              // JSON parsers pad it in place
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string body;
+  std::string_view content_type = "application/json";
+  std::uint32_t retry_after_s = 0;  // sent as Retry-After when not zero
+  std::string allow;                // sent as Allow with a 405
+};
+
+// Delivers the response; callable once, from any thread.
+using Respond = std::function<void(Response)>;
+// Runs a task on another thread.
+using Post = std::function<void(std::function<void()>)>;
+
+class Routes {
+ public:
+  // `stopping` turns /readyz to 503 while the server drains.
+  Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
+         const std::atomic<bool>& stopping);
+  Routes(const Routes&) = delete;
+  Routes& operator=(const Routes&) = delete;
+
+  // Answers through `respond`, now or later. Request views need only live until it returns.
+  void handle(const Request& request, Respond respond) noexcept;
+
+ private:
+  class Call;
+
+  void create_accounts(const Request& request, const Call& call);
+  void create_transfers(const Request& request, const Call& call);
+  template <typename Result, typename Event, typename Submit>
+  void submit_events(std::vector<Event> events, const Call& call, Submit submit);
+  void get_account(std::uint64_t id, const Call& call);
+  void get_transfer(std::uint64_t id, const Call& call);
+  void lookup_accounts(const Request& request, const Call& call);
+  void lookup_transfers(const Request& request, const Call& call);
+  void statement(std::uint64_t id, std::string_view query, const Call& call);
+  void balance(std::uint64_t id, std::string_view query, const Call& call);
+  void status(const Call& call);
+  void readyz(const Call& call);
+  void metrics(const Call& call);
+  // Runs `read` on the engine thread, then `answer(read's value)` on an io thread.
+  template <typename Read, typename Answer>
+  void read_then(const Call& call, Read read, Answer answer);
+
+  engine::Engine& engine_;
+  Metrics& metrics_;
+  Post post_io_;
+  Post post_blocking_;
+  const std::atomic<bool>& stopping_;
+};
+
+}  // namespace capillary::server

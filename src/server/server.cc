@@ -1,0 +1,382 @@
+// Sockets and HTTP framing (Boost.Beast). The only translation unit that includes Beast, which
+// is slow to compile; everything about routes and JSON lives in routes.cc and json_codec.cc.
+//
+// Each connection runs on its own strand and holds at most one request at a time: the next is
+// read only after the response is written, so connections_max bounds the work in flight.
+
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "server/json_codec.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+
+namespace capillary::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// How long a connection being closed after an error keeps reading (and dropping) what the client
+// still sends, so the client reads our error response instead of a connection reset.
+constexpr std::chrono::seconds linger_timeout{2};
+
+class Session;
+
+std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
+beast::string_view to_beast(std::string_view text) { return {text.data(), text.size()}; }
+
+// What the listener and every session share. Lives in run_server's frame, which outlives them.
+struct Shared {
+  const ServerOptions& options;
+  Routes& routes;
+  Metrics& metrics;
+  const std::atomic<bool>& stopping;
+  std::function<void()> resume_accepting;
+
+  std::mutex mutex;
+  std::condition_variable sessions_changed;
+  std::list<std::weak_ptr<Session>> sessions;  // guarded by mutex
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  ~Session() {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.sessions.erase(registration_);
+    }
+    shared_.sessions_changed.notify_all();
+    shared_.resume_accepting();
+  }
+
+  // Registers the session (so stop can reach it) and starts reading. Returns the number of
+  // sessions now open.
+  std::size_t start() {
+    std::size_t open;
+    {
+      std::lock_guard lock(shared_.mutex);
+      registration_ = shared_.sessions.insert(shared_.sessions.end(), weak_from_this());
+      open = shared_.sessions.size();
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    return open;
+  }
+
+  // Closes the connection if it is waiting for a request; one being handled finishes, is
+  // answered with Connection: close, and then closes.
+  void stop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::reading) self->close();
+    });
+  }
+
+ private:
+  enum class State { reading, handling, writing };
+
+  void read_header() {
+    if (shared_.stopping.load()) return close();
+    state_ = State::reading;
+    parser_.emplace();
+    parser_->body_limit(shared_.options.body_bytes_max);
+    stream_.expires_after(shared_.options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code error, std::size_t) {
+                              self->on_header(error);
+                            });
+  }
+
+  void on_header(beast::error_code error) {
+    if (error) return on_read_error(error);
+    // Room for the JSON parser's padding, reserved before the body arrives so it is never copied.
+    if (const auto length = parser_->content_length()) {
+      parser_->get().body().reserve(*length + json_padding_bytes);
+    }
+    const auto expect = parser_->get()[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      static constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(continue_response.data(), continue_response.size()),
+                       [self = shared_from_this()](beast::error_code error, std::size_t) {
+                         if (error) return self->close();
+                         self->read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       if (error) return self->on_read_error(error);
+                       self->handle();
+                     });
+  }
+
+  void on_read_error(beast::error_code error) {
+    if (error == http::error::body_limit) {
+      return send_error({413, "body_too_large",
+                         fmt::format("the body is larger than {} bytes",
+                                     shared_.options.body_bytes_max),
+                         {}});
+    }
+    // Any other HTTP framing error is the client's malformed request; end_of_stream and
+    // partial_message only mean it hung up.
+    if (error.category() == http::make_error_code(http::error::end_of_stream).category() &&
+        error != http::error::end_of_stream && error != http::error::partial_message) {
+      return send_error({400, "bad_request", fmt::format("malformed HTTP: {}", error.message()),
+                         {}});
+    }
+    close();  // the client left, timed out, or the server is stopping
+  }
+
+  // An error found before routing; the rest of the request is unread, so the connection closes.
+  void send_error(const ApiError& error) {
+    state_ = State::handling;
+    keep_alive_ = false;
+    version_ = 11;
+    Response response;
+    response.status = error.http_status;
+    write_error(response.body, error);
+    shared_.metrics.record_request(Route::unmatched, error.http_status, {});
+    send(std::move(response));
+  }
+
+  void handle() {
+    state_ = State::handling;
+    auto& message = parser_->get();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    const Request request{to_std(message.method_string()), to_std(message.target()),
+                          to_std(message[http::field::content_type]), message.body()};
+    shared_.routes.handle(request, [self = shared_from_this()](Response response) {
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)]() mutable { self->send(std::move(response)); });
+    });
+  }
+
+  void send(Response response) {
+    // Routes answer once; should a failure path answer twice, the first answer stands.
+    if (state_ != State::handling) return;
+    state_ = State::writing;
+    const bool keep_alive = keep_alive_ && !shared_.stopping.load();
+    response_ = {};
+    response_.version(version_);
+    response_.result(response.status);
+    response_.set(http::field::server, "capillary");
+    response_.set(http::field::content_type, to_beast(response.content_type));
+    if (response.retry_after_s != 0) {
+      response_.set(http::field::retry_after, std::to_string(response.retry_after_s));
+    }
+    if (!response.allow.empty()) response_.set(http::field::allow, response.allow);
+    response_.body() = std::move(response.body);
+    response_.keep_alive(keep_alive);
+    response_.prepare_payload();
+    stream_.expires_after(shared_.options.idle_timeout);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this(), keep_alive](beast::error_code error, std::size_t) {
+                        if (error) return self->close();
+                        if (keep_alive) return self->read_header();
+                        // A request cut short leaves bytes unread; linger so they do not turn
+                        // the response into a reset.
+                        if (!self->parser_->is_done()) return self->linger();
+                        self->close();
+                      });
+  }
+
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(linger_timeout);
+    drain();
+  }
+
+  void drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code error, std::size_t) {
+                              if (error) return self->close();
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  State state_ = State::reading;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+  Shared& shared_;
+  std::list<std::weak_ptr<Session>>::iterator registration_;
+};
+
+// Accepts connections until stopped, pausing while connections_max are open.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& io, Shared& shared)
+      : io_(io), acceptor_(net::make_strand(io)), shared_(shared) {}
+
+  Status listen() {
+    beast::error_code error;
+    tcp::resolver resolver(io_);
+    const auto endpoints =
+        resolver.resolve(shared_.options.host, std::to_string(shared_.options.port), error);
+    if (error || endpoints.empty()) {
+      return Status::invalid_argument(
+          fmt::format("cannot resolve {}: {}", shared_.options.host, error.message()));
+    }
+    const tcp::endpoint endpoint = *endpoints.begin();
+    acceptor_.open(endpoint.protocol(), error);
+    if (!error) acceptor_.set_option(net::socket_base::reuse_address(true), error);
+    if (!error) acceptor_.bind(endpoint, error);
+    if (!error) acceptor_.listen(net::socket_base::max_listen_connections, error);
+    if (error) {
+      return Status::io_error(fmt::format("cannot listen on {}:{}: {}", shared_.options.host,
+                                          shared_.options.port, error.message()));
+    }
+    return Status::ok();
+  }
+
+  tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+  void start() {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->accept(); });
+  }
+
+  void resume() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      if (!self->paused_) return;
+      self->paused_ = false;
+      self->accept();
+    });
+  }
+
+  void stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->acceptor_.close(ignored);
+    });
+  }
+
+ private:
+  void accept() {
+    if (!acceptor_.is_open()) return;
+    acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](
+                                                      beast::error_code error, tcp::socket socket) {
+      if (error == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+      std::size_t open = 0;
+      if (!error) {
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        open = std::make_shared<Session>(std::move(socket), self->shared_)->start();
+      }
+      // Otherwise the connection failed before we saw it (reset in the backlog, out of file
+      // descriptors); keep accepting the others.
+      if (open >= self->shared_.options.connections_max) {
+        self->paused_ = true;  // the next session to end resumes
+        return;
+      }
+      self->accept();
+    });
+  }
+
+  net::io_context& io_;
+  tcp::acceptor acceptor_;
+  Shared& shared_;
+  bool paused_ = false;  // on the acceptor's strand
+};
+
+}  // namespace
+
+Status run_server(engine::Engine& engine, const ServerOptions& options,
+                  const std::atomic<bool>& stop) {
+  const auto log = [&options](std::string_view line) {
+    if (options.log) return options.log(line);
+    fmt::print(stderr, "{}\n", line);
+  };
+  Metrics metrics;
+  std::atomic<bool> stopping{false};
+  net::io_context io(options.threads);
+  net::thread_pool blocking(static_cast<std::size_t>(options.blocking_threads));
+  Routes routes(
+      engine, metrics, [&io](std::function<void()> task) { net::post(io, std::move(task)); },
+      [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); },
+      stopping);
+
+  std::shared_ptr<Listener> listener;
+  Shared shared{options, routes, metrics, stopping, [&listener] { listener->resume(); }, {}, {},
+                {}};
+  listener = std::make_shared<Listener>(io, shared);
+  if (Status status = listener->listen(); !status.is_ok()) return status;
+  const tcp::endpoint endpoint = listener->local_endpoint();
+  log(fmt::format("capillary: listening on http://{}:{}", endpoint.address().to_string(),
+                  endpoint.port()));
+
+  auto work = net::make_work_guard(io);
+  listener->start();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, options.threads); ++i) threads.emplace_back([&io] { io.run(); });
+
+  while (!stop.load()) std::this_thread::sleep_for(stop_poll_interval);
+
+  // Drain: no new connections, idle ones closed, busy ones answered and then closed. Requests
+  // already with the engine always complete (the engine finishes what it accepted), so waiting
+  // for the last session is bounded by a batch commit plus the write timeout.
+  stopping.store(true);
+  listener->stop();
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(shared.mutex);
+    for (const std::weak_ptr<Session>& weak : shared.sessions) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  // Outside the lock: dropping the last reference runs a session's destructor, which takes it.
+  for (const auto& session : open) session->stop();
+  open.clear();
+  {
+    std::unique_lock lock(shared.mutex);
+    shared.sessions_changed.wait(lock, [&shared] { return shared.sessions.empty(); });
+  }
+
+  work.reset();
+  io.stop();
+  for (std::thread& thread : threads) thread.join();
+  blocking.join();
+  log("capillary: server stopped");
+  return Status::ok();
+}
+
+}  // namespace capillary::server

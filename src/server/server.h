@@ -1,0 +1,63 @@
+#pragma once
+// The HTTP/JSON API in front of one engine (routes and wire formats: docs/api.md).
+//
+// Usage, as `capillary serve` does it:
+//
+//   std::atomic<bool> stop{false};            // set from the SIGINT/SIGTERM handler
+//   server::ServerOptions options;
+//   options.host = "127.0.0.1";
+//   options.port = 8080;
+//   Status status = server::run_server(*engine, options, stop);
+//
+// run_server blocks until `stop` becomes true (checked every stop_poll_interval), then stops
+// accepting, closes idle connections, lets every request already handed to the engine finish
+// and get its response, and returns. The engine must outlive the call; destroy it afterwards.
+// The server prints nothing itself: one line when it listens and one per unexpected failure go
+// to `options.log` (stderr when unset).
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/limits.h"
+#include "core/status.h"
+#include "engine/engine.h"
+
+namespace capillary::server {
+
+// Largest request body. A full batch of transfers with every field spelled out and 20-digit ids
+// takes about 350 bytes per transfer, 2.9 MiB for batch_events_max of them; 8 MiB leaves room
+// for whitespace and string-encoded numbers while bounding what one connection can make us hold.
+inline constexpr std::size_t request_body_bytes_max = 8u << 20;
+static_assert(request_body_bytes_max >= batch_events_max * 400,
+              "a full batch of transfers must fit in one request body");
+
+// Connections served at once; further clients wait in the listen backlog until one closes. Each
+// holds at most one request in flight (no pipelining), so this also bounds the requests the
+// server has handed to the engine and the blocking history reads queued behind them.
+inline constexpr std::size_t connections_max = 1024;
+
+inline constexpr std::chrono::milliseconds stop_poll_interval{20};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;     // 0 picks a free port (the log line names it)
+  int threads = 2;               // io threads: parse, route, format, write
+  int blocking_threads = 2;      // history reads that wait for the history store
+  std::size_t body_bytes_max = request_body_bytes_max;
+  std::size_t connections_max = server::connections_max;
+  // A connection idle this long between requests, or this slow to send one or to take its
+  // response, is closed.
+  std::chrono::seconds idle_timeout{60};
+  std::function<void(std::string_view line)> log;
+};
+
+// Serves until `stop` is set. An error Status when the address cannot be bound.
+Status run_server(engine::Engine& engine, const ServerOptions& options,
+                  const std::atomic<bool>& stop);
+
+}  // namespace capillary::server
