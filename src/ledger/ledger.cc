@@ -313,6 +313,11 @@ CreateTransferResult Ledger::settle_pending(const Transfer& t, std::uint64_t tim
     case PendingStatus::pending: break;
     case PendingStatus::none: CAP_ASSERT(false);
   }
+  // A hold is dead from its deadline on, even when expire() has not yet run for that instant (an
+  // event later in the batch than the timestamp expire() was called with); expire() releases it.
+  if (const std::uint64_t deadline = expires_at(hold); deadline != 0 && deadline <= timestamp) {
+    return R::pending_transfer_expired;
+  }
   const std::int64_t amount = post ? (t.amount == 0 ? hold.transfer.amount : t.amount)
                                    : hold.transfer.amount;
   const std::uint32_t debit_slot = account_slots_.at(hold.transfer.debit_account_id);
@@ -384,8 +389,10 @@ std::uint32_t Ledger::expire(std::uint64_t now) noexcept {
 std::optional<std::uint64_t> Ledger::next_expiry() noexcept {
   while (!expiries_.empty()) {
     const Expiry& due = expiries_.top();
+    // Same staleness test as expire(): a rolled-back hold's id may be reused in its slot.
     if (due.slot < transfers_.size() && transfers_[due.slot].transfer.id == due.transfer_id &&
-        transfers_[due.slot].status == PendingStatus::pending) {
+        transfers_[due.slot].status == PendingStatus::pending &&
+        expires_at(transfers_[due.slot]) == due.expires_at) {
       return due.expires_at;
     }
     expiries_.pop();
