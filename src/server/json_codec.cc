@@ -154,12 +154,17 @@ bool fail_type(ApiError* error, const std::string& path, std::string_view expect
               fmt::format("{} must be {}, not {}", subject, expected, json_type_name(got)), path);
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Length of the run of digits `text` starts with.
+std::size_t digits_prefix(std::string_view text) {
+  std::size_t count = 0;
+  while (count < text.size() && is_digit(text[count])) ++count;
+  return count;
+}
+
 bool is_digits(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
+  return !text.empty() && digits_prefix(text) == text.size();
 }
 
 // The text of an integer sent as a JSON number or as a decimal string: an optional '-' and
@@ -175,12 +180,14 @@ bool integer_text(ondemand::value& value, const Location& at, std::string_view* 
                               token.back() == '\n' || token.back() == '\r')) {
       token.remove_suffix(1);
     }
-    if (token.find_first_of(".eE") != std::string_view::npos) {
+    const std::string_view digits = token.starts_with('-') ? token.substr(1) : token;
+    const std::size_t count = digits_prefix(digits);
+    if (count < digits.size() &&
+        (digits[count] == '.' || digits[count] == 'e' || digits[count] == 'E')) {
       return fail(error, "wrong_type", fmt::format("{} must be an integer", at.path()), at.path());
     }
-    std::string_view digits = token.starts_with('-') ? token.substr(1) : token;
     // JSON forbids leading zeros in numbers; a string may carry them.
-    if (!is_digits(digits) || (digits.size() > 1 && digits.front() == '0')) {
+    if (count == 0 || count != digits.size() || (count > 1 && digits.front() == '0')) {
       return fail(error, "malformed_json", fmt::format("{} is not a valid number", at.path()),
                   at.path());
     }
@@ -348,8 +355,7 @@ bool parse_record(ondemand::value& element, const std::array<Field, count>& fiel
     }
     *seen |= bit(slot);
     expected = slot + 1;
-    ondemand::value value = field.value();
-    if (!read_field(value, fields[slot], at, reinterpret_cast<std::byte*>(record), error)) {
+    if (!read_field(field.value(), fields[slot], at, reinterpret_cast<std::byte*>(record), error)) {
       return false;
     }
   }
@@ -473,12 +479,16 @@ void write_flags(std::string& out, std::uint16_t flags, std::span<const FlagName
 
 template <typename Result>
 void write_results_of(std::string& out, std::span<const Result> results) {
-  // About 28 bytes per accepted event; rejections grow the string once more at most.
-  out.reserve(out.size() + 16 + results.size() * 28);
+  // Plain appends rather than a format call per entry: this is every batch's response.
+  out.reserve(out.size() + 16 + results.size() * 32);
   out += "{\"results\":[";
   for (std::size_t i = 0; i < results.size(); ++i) {
-    fmt::format_to(std::back_inserter(out), "{}{{\"index\":{},\"result\":\"{}\"",
-                   i == 0 ? "" : ",", i, ledger::name(results[i]));
+    out += i == 0 ? "{\"index\":" : ",{\"index\":";
+    const fmt::format_int index(i);
+    out.append(index.data(), index.size());
+    out += ",\"result\":\"";
+    out += ledger::name(results[i]);
+    out += '"';
     if (results[i] != Result::ok) {
       out += ",\"description\":";
       write_string(out, ledger::description(results[i]));
