@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
@@ -44,6 +45,11 @@ using tcp = net::ip::tcp;
 // still sends, so the client reads our error response instead of a connection reset.
 constexpr std::chrono::seconds linger_timeout{2};
 
+// Bytes read from a socket at a time; Beast's own cap per read.
+constexpr std::size_t read_buffer_bytes = 64 * 1024;
+
+constexpr std::chrono::milliseconds accept_retry_interval{100};
+
 class Session;
 
 std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
@@ -55,6 +61,7 @@ struct Shared {
   Routes& routes;
   Metrics& metrics;
   const std::atomic<bool>& stopping;
+  std::function<void(std::string_view)> log;
   std::function<void()> resume_accepting;
 
   std::mutex mutex;
@@ -64,7 +71,11 @@ struct Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    // Beast reads no more than the buffer's free capacity at a time (at least 512 bytes): without
+    // room reserved, a batch body of ~1 MiB would arrive in a thousand small reads.
+    buffer_.reserve(read_buffer_bytes);
+  }
 
   ~Session() {
     {
@@ -218,7 +229,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void drain() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(64 * 1024),
+    stream_.async_read_some(buffer_.prepare(read_buffer_bytes),
                             [self = shared_from_this()](beast::error_code error, std::size_t) {
                               if (error) return self->close();
                               self->drain();
@@ -246,7 +257,10 @@ class Session : public std::enable_shared_from_this<Session> {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& io, Shared& shared)
-      : io_(io), acceptor_(net::make_strand(io)), shared_(shared) {}
+      : io_(io),
+        acceptor_(net::make_strand(io)),
+        retry_timer_(acceptor_.get_executor()),
+        shared_(shared) {}
 
   Status listen() {
     beast::error_code error;
@@ -296,14 +310,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](
                                                       beast::error_code error, tcp::socket socket) {
       if (error == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-      std::size_t open = 0;
-      if (!error) {
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        open = std::make_shared<Session>(std::move(socket), self->shared_)->start();
-      }
-      // Otherwise the connection failed before we saw it (reset in the backlog, out of file
-      // descriptors); keep accepting the others.
+      if (error) return self->retry_accept(error);
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      const std::size_t open = std::make_shared<Session>(std::move(socket), self->shared_)->start();
       if (open >= self->shared_.options.connections_max) {
         self->paused_ = true;  // the next session to end resumes
         return;
@@ -312,8 +322,17 @@ class Listener : public std::enable_shared_from_this<Listener> {
     });
   }
 
+  // Accepting failed (out of file descriptors, a connection reset in the backlog): try again
+  // shortly instead of spinning on an error that will not clear at once.
+  void retry_accept(beast::error_code error) {
+    shared_.log(fmt::format("capillary: accept failed: {}; retrying", error.message()));
+    retry_timer_.expires_after(accept_retry_interval);
+    retry_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->accept(); });
+  }
+
   net::io_context& io_;
   tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
   Shared& shared_;
   bool paused_ = false;  // on the acceptor's strand
 };
@@ -336,8 +355,8 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
       stopping);
 
   std::shared_ptr<Listener> listener;
-  Shared shared{options, routes, metrics, stopping, [&listener] { listener->resume(); }, {}, {},
-                {}};
+  Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },
+                {}, {}, {}};
   listener = std::make_shared<Listener>(io, shared);
   if (Status status = listener->listen(); !status.is_ok()) return status;
   const tcp::endpoint endpoint = listener->local_endpoint();
