@@ -220,7 +220,7 @@ for c in $clients; do
   read -r processed tps <<<"$res"
   applied="$(pg_verify)"
   rejected=$((processed - applied))
-  log "postgresql 1_per_tx: clients=$c $tps transfers/s ($processed attempted, $rejected rejected)"
+  log "postgresql 1_per_tx: clients=$c $(printf '%.0f' "$tps") transfers/s ($processed attempted, $rejected rejected)"
   if awk -v a="$tps" -v b="$best_tps" 'BEGIN { exit !(a > b) }'; then
     best_tps="$tps" best_clients="$c" best_rejected="$rejected"
   fi

@@ -3,6 +3,7 @@
 -- Loaded afresh before every configuration so each one starts from the same state.
 
 \set ON_ERROR_STOP on
+SET client_min_messages = warning;
 
 DROP TABLE IF EXISTS transfers;
 DROP TABLE IF EXISTS accounts;

@@ -113,11 +113,16 @@ int main(int argc, char **argv) {
 
   if (sqlite3_open(path, &db) != SQLITE_OK) die(path);
   /* Durable and tuned: WAL with an fsync per commit; a 1 GiB page cache like PostgreSQL's
-   * shared_buffers; memory-mapped reads. */
+   * shared_buffers; memory-mapped reads. Checkpoints run inside the timed loop, as they would in
+   * service, at the interval best for each mode: with 1,000 transfers per commit (~2,000 pages
+   * each) every 10,000 WAL pages instead of the default 1,000 roughly doubles throughput; with
+   * one transfer per commit the default is faster, because a small WAL is reused from its start
+   * sooner, and an fsync that does not extend the file is cheaper. */
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA cache_size=-1048576");
   exec("PRAGMA mmap_size=1073741824");
+  exec(per_tx > 1 ? "PRAGMA wal_autocheckpoint=10000" : "PRAGMA wal_autocheckpoint=1000");
   if (query_int("PRAGMA synchronous") != 2) die("synchronous=FULL not in effect");
 
   exec("DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS accounts;"
@@ -128,7 +133,9 @@ int main(int argc, char **argv) {
        "  debit_account_id INTEGER NOT NULL, credit_account_id INTEGER NOT NULL,"
        "  amount INTEGER NOT NULL CHECK (amount > 0), ts INTEGER NOT NULL);");
 
-  /* Load in one transaction, then checkpoint so the timed run starts with an empty WAL. */
+  /* Load in one transaction, then checkpoint so the timed run starts with an empty WAL. RESTART,
+   * not TRUNCATE: the WAL file keeps its size and is overwritten from the start, as in a store
+   * that has been running for a while. */
   exec("BEGIN");
   sqlite3_stmt *ins_acc = prepare("INSERT INTO accounts (id, balance) VALUES (?1, ?2)");
   for (int64_t id = 1; id <= accounts; id++) {
@@ -138,7 +145,7 @@ int main(int argc, char **argv) {
   }
   sqlite3_finalize(ins_acc);
   exec("COMMIT");
-  exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  exec("PRAGMA wal_checkpoint(RESTART)");
   /* Warm the page cache, as PostgreSQL's is warm after its load. */
   (void)query_int("SELECT sum(balance) FROM accounts");
 
