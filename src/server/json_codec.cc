@@ -5,8 +5,9 @@
 
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <cstddef>
+#include <cstring>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
 
@@ -54,12 +55,31 @@ constexpr std::array<Field, 10> transfer_fields{{
 
 // Bit i of a "seen" mask is field i of its table.
 constexpr std::uint32_t bit(std::size_t field) { return 1u << field; }
-constexpr std::uint32_t account_required = bit(0) | bit(4) | bit(5);  // id, ledger, code
-constexpr std::uint32_t transfer_required_always = bit(0);            // id
+
+// The mask of the named fields. A name missing from the table sets bit `count`, which the
+// static_asserts below reject at compile time.
+template <std::size_t count>
+constexpr std::uint32_t mask_of(const std::array<Field, count>& fields,
+                                std::initializer_list<std::string_view> names) {
+  std::uint32_t mask = 0;
+  for (std::string_view name : names) {
+    std::size_t i = 0;
+    while (i < count && fields[i].name != name) ++i;
+    mask |= bit(i);
+  }
+  return mask;
+}
+
+constexpr std::uint32_t account_required = mask_of(account_fields, {"id", "ledger", "code"});
+constexpr std::uint32_t transfer_required_always = mask_of(transfer_fields, {"id"});
 // A new transfer names both sides, what and in which currency; a post or void inherits all that
 // from its hold and names the hold instead.
-constexpr std::uint32_t transfer_required_new = bit(1) | bit(2) | bit(3) | bit(7) | bit(8);
-constexpr std::uint32_t transfer_required_settle = bit(4);  // pending_id
+constexpr std::uint32_t transfer_required_new =
+    mask_of(transfer_fields, {"debit_account_id", "credit_account_id", "amount", "ledger", "code"});
+constexpr std::uint32_t transfer_required_settle = mask_of(transfer_fields, {"pending_id"});
+static_assert(account_required < bit(account_fields.size()));
+static_assert((transfer_required_always | transfer_required_new | transfer_required_settle) <
+              bit(transfer_fields.size()));
 
 struct FlagName {
   std::string_view name;
@@ -102,12 +122,18 @@ bool fail_malformed(ApiError* error, simdjson::error_code code) {
 
 std::string_view json_type_name(ondemand::json_type type) {
   switch (type) {
-    case ondemand::json_type::array: return "an array";
-    case ondemand::json_type::object: return "an object";
-    case ondemand::json_type::number: return "a number";
-    case ondemand::json_type::string: return "a string";
-    case ondemand::json_type::boolean: return "a boolean";
-    case ondemand::json_type::null: return "null";
+    case ondemand::json_type::array:
+      return "an array";
+    case ondemand::json_type::object:
+      return "an object";
+    case ondemand::json_type::number:
+      return "a number";
+    case ondemand::json_type::string:
+      return "a string";
+    case ondemand::json_type::boolean:
+      return "a boolean";
+    case ondemand::json_type::null:
+      return "null";
   }
   return "unknown";
 }
@@ -176,8 +202,8 @@ bool integer_text(ondemand::value& value, const Location& at, std::string_view* 
   if (auto code = value.type().get(type)) return fail_malformed(error, code);
   if (type == ondemand::json_type::number) {
     std::string_view token = value.raw_json_token();
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
-                              token.back() == '\n' || token.back() == '\r')) {
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
+                              token.back() == '\r')) {
       token.remove_suffix(1);
     }
     const std::string_view digits = token.starts_with('-') ? token.substr(1) : token;
@@ -198,10 +224,10 @@ bool integer_text(ondemand::value& value, const Location& at, std::string_view* 
     std::string_view string;
     if (auto code = value.get_string().get(string)) return fail_malformed(error, code);
     if (!is_digits(string.starts_with('-') ? string.substr(1) : string)) {
-      return fail(error, "wrong_type",
-                  fmt::format("{} must be an integer: a number or a string of decimal digits",
-                              at.path()),
-                  at.path());
+      return fail(
+          error, "wrong_type",
+          fmt::format("{} must be an integer: a number or a string of decimal digits", at.path()),
+          at.path());
     }
     *text = string;
     return true;
@@ -222,11 +248,11 @@ bool read_integer(ondemand::value& value, const Location& at, Integer* out, ApiE
   Integer parsed{};
   auto [end, code] = std::from_chars(text.data(), text.data() + text.size(), parsed);
   if (code != std::errc() || end != text.data() + text.size()) {
-    return fail(error, "out_of_range",
-                fmt::format("{} must be from {} to {}", at.path(),
-                            std::numeric_limits<Integer>::min(),
-                            std::numeric_limits<Integer>::max()),
-                at.path());
+    return fail(
+        error, "out_of_range",
+        fmt::format("{} must be from {} to {}", at.path(), std::numeric_limits<Integer>::min(),
+                    std::numeric_limits<Integer>::max()),
+        at.path());
   }
   *out = parsed;
   return true;
@@ -279,22 +305,25 @@ bool read_flags(ondemand::value& value, const Location& at, std::span<const Flag
 // Members are written through memcpy: the records are standard layout and the offsets come from
 // offsetof, so this is a typed store without a twin parser per record type.
 template <typename Integer>
-bool read_member(ondemand::value& value, const Location& at, std::byte* member,
-                 ApiError* error) {
+bool read_member(ondemand::value& value, const Location& at, std::byte* member, ApiError* error) {
   Integer parsed{};
   if (!read_integer(value, at, &parsed, error)) return false;
   std::memcpy(member, &parsed, sizeof(parsed));
   return true;
 }
 
-bool read_field(ondemand::value& value, const Field& field, const Location& at,
-                std::byte* record, ApiError* error) {
+bool read_field(ondemand::value& value, const Field& field, const Location& at, std::byte* record,
+                ApiError* error) {
   std::byte* member = record + field.offset;
   switch (field.kind) {
-    case Kind::u64: return read_member<std::uint64_t>(value, at, member, error);
-    case Kind::i64: return read_member<std::int64_t>(value, at, member, error);
-    case Kind::u32: return read_member<std::uint32_t>(value, at, member, error);
-    case Kind::u16: return read_member<std::uint16_t>(value, at, member, error);
+    case Kind::u64:
+      return read_member<std::uint64_t>(value, at, member, error);
+    case Kind::i64:
+      return read_member<std::int64_t>(value, at, member, error);
+    case Kind::u32:
+      return read_member<std::uint32_t>(value, at, member, error);
+    case Kind::u16:
+      return read_member<std::uint16_t>(value, at, member, error);
     case Kind::account_flags:
     case Kind::transfer_flags: {
       const auto names = field.kind == Kind::account_flags
@@ -324,8 +353,8 @@ std::size_t find_field(const std::array<Field, count>& fields, std::string_view 
 
 // One record object; `seen` returns which fields it had.
 template <typename Record, std::size_t count>
-bool parse_record(ondemand::value& element, const std::array<Field, count>& fields,
-                  Location at, Record* record, std::uint32_t* seen, ApiError* error) {
+bool parse_record(ondemand::value& element, const std::array<Field, count>& fields, Location at,
+                  Record* record, std::uint32_t* seen, ApiError* error) {
   static_assert(count <= 32 && std::is_standard_layout_v<Record>);
   ondemand::json_type type;
   if (auto code = element.type().get(type)) return fail_malformed(error, code);
@@ -346,9 +375,8 @@ bool parse_record(ondemand::value& element, const std::array<Field, count>& fiel
     const std::size_t slot = find_field(fields, key, expected);
     at.field = key;
     if (slot == count) {
-      return fail(error, "unknown_field", fmt::format("{} is not a field of this record",
-                                                      at.path()),
-                  at.path());
+      return fail(error, "unknown_field",
+                  fmt::format("{} is not a field of this record", at.path()), at.path());
     }
     if (*seen & bit(slot)) {
       return fail(error, "duplicate_field", fmt::format("{} appears twice", at.path()), at.path());
@@ -415,12 +443,13 @@ bool parse_list(std::string& body, std::string_view list, ApiError* error,
     std::string_view key;
     if (auto code = field.unescaped_key().get(key)) return fail_malformed(error, code);
     if (key != list) {
-      return fail(error, "unknown_field",
-                  fmt::format("{} is not a field of this request; send {{\"{}\":[...]}}", key,
-                              list),
-                  std::string(key));
+      return fail(
+          error, "unknown_field",
+          fmt::format("{} is not a field of this request; send {{\"{}\":[...]}}", key, list),
+          std::string(key));
     }
-    if (found) return fail(error, "duplicate_field", fmt::format("{} appears twice", key), std::string(key));
+    if (found)
+      return fail(error, "duplicate_field", fmt::format("{} appears twice", key), std::string(key));
     found = true;
 
     ondemand::value value = field.value();
@@ -500,8 +529,7 @@ void write_results_of(std::string& out, std::span<const Result> results) {
 
 }  // namespace
 
-bool parse_accounts(std::string& body, std::vector<ledger::AccountSpec>* events,
-                    ApiError* error) {
+bool parse_accounts(std::string& body, std::vector<ledger::AccountSpec>* events, ApiError* error) {
   events->clear();
   events->reserve(events_estimate(body.size()));
   return parse_list(body, "accounts", error, [&](ondemand::value& element, std::size_t index) {
@@ -513,8 +541,7 @@ bool parse_accounts(std::string& body, std::vector<ledger::AccountSpec>* events,
   });
 }
 
-bool parse_transfers(std::string& body, std::vector<ledger::Transfer>* events,
-                     ApiError* error) {
+bool parse_transfers(std::string& body, std::vector<ledger::Transfer>* events, ApiError* error) {
   events->clear();
   events->reserve(events_estimate(body.size()));
   return parse_list(body, "transfers", error, [&](ondemand::value& element, std::size_t index) {
@@ -524,10 +551,10 @@ bool parse_transfers(std::string& body, std::vector<ledger::Transfer>* events,
     if (!parse_record(element, transfer_fields, at, &transfer, &seen, error)) return false;
     const bool settles =
         (transfer.flags & (ledger::transfer_post_pending | ledger::transfer_void_pending)) != 0;
-    return check_required(seen,
-                          transfer_required_always |
-                              (settles ? transfer_required_settle : transfer_required_new),
-                          transfer_fields, at, error);
+    return check_required(
+        seen,
+        transfer_required_always | (settles ? transfer_required_settle : transfer_required_new),
+        transfer_fields, at, error);
   });
 }
 
@@ -583,8 +610,8 @@ void write_account(std::string& out, const ledger::Account& account) {
   fmt::format_to(std::back_inserter(out),
                  "{{\"id\":\"{}\",\"owner\":\"{}\",\"user_data\":\"{}\",\"credit_limit\":\"{}\","
                  "\"ledger\":{},\"code\":{},\"flags\":",
-                 account.id, account.owner, account.user_data, account.credit_limit,
-                 account.ledger, account.code);
+                 account.id, account.owner, account.user_data, account.credit_limit, account.ledger,
+                 account.code);
   write_flags(out, account.flags, account_flag_names);
   out += ",\"timestamp\":";
   write_u64(out, account.timestamp);
@@ -623,11 +650,21 @@ void write_string(std::string& out, std::string_view text) {
   out += '"';
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
@@ -641,11 +678,16 @@ void write_string(std::string& out, std::string_view text) {
 
 std::string_view name(ledger::PendingStatus status) {
   switch (status) {
-    case ledger::PendingStatus::none: return "none";
-    case ledger::PendingStatus::pending: return "pending";
-    case ledger::PendingStatus::posted: return "posted";
-    case ledger::PendingStatus::voided: return "voided";
-    case ledger::PendingStatus::expired: return "expired";
+    case ledger::PendingStatus::none:
+      return "none";
+    case ledger::PendingStatus::pending:
+      return "pending";
+    case ledger::PendingStatus::posted:
+      return "posted";
+    case ledger::PendingStatus::voided:
+      return "voided";
+    case ledger::PendingStatus::expired:
+      return "expired";
   }
   return "unknown";
 }

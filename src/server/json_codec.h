@@ -27,9 +27,9 @@ namespace capillary::server {
 // {"error":{"code":..., "message":..., "field":...}}.
 struct ApiError {
   unsigned http_status = 400;
-  std::string_view code;   // stable, machine-readable: malformed_json, unknown_field, ...
-  std::string message;     // for a person
-  std::string field;       // path of the offending field ("transfers[3].amount"), or empty
+  std::string_view code;  // stable, machine-readable: malformed_json, unknown_field, ...
+  std::string message;    // for a person
+  std::string field;      // path of the offending field ("transfers[3].amount"), or empty
 };
 
 // Spare capacity a body needs past its end for parsing in place; the server reserves it before

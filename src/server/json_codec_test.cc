@@ -171,14 +171,14 @@ TEST(JsonCodec, DuplicateField) {
 
 TEST(JsonCodec, ErrorNamesTheElement) {
   std::string element = "{" + std::string(transfer_fields) + "}";
-  expect_error(transfers_error("{\"transfers\":[" + element + "," + element +
-                               R"(,{"id":3,"bogus":1}]})"),
-               "unknown_field", "transfers[2].bogus");
+  expect_error(
+      transfers_error("{\"transfers\":[" + element + "," + element + R"(,{"id":3,"bogus":1}]})"),
+      "unknown_field", "transfers[2].bogus");
 }
 
 TEST(JsonCodec, WrongTypes) {
-  for (std::string_view value : {"true", "null", "[1]", "{}", "\"12a\"", "\"\"", "\" 1\"",
-                                 "\"+1\"", "\"1.0\""}) {
+  for (std::string_view value :
+       {"true", "null", "[1]", "{}", "\"12a\"", "\"\"", "\" 1\"", "\"+1\"", "\"1.0\""}) {
     expect_error(transfers_error(transfers_body(
                      std::string(transfer_fields).replace(0, 6, "\"id\":" + std::string(value)))),
                  "wrong_type", "transfers[0].id");
@@ -187,16 +187,18 @@ TEST(JsonCodec, WrongTypes) {
 
 TEST(JsonCodec, FractionsAreNotIntegers) {
   for (std::string_view value : {"1.5", "100.0", "1e3", "1E2"}) {
-    std::string fields = "\"amount\":" + std::string(value) +
-                         R"(,"id":1,"debit_account_id":2,"credit_account_id":3,"ledger":1,"code":1)";
+    std::string fields =
+        "\"amount\":" + std::string(value) +
+        R"(,"id":1,"debit_account_id":2,"credit_account_id":3,"ledger":1,"code":1)";
     expect_error(transfers_error(transfers_body(fields)), "wrong_type", "transfers[0].amount");
   }
 }
 
 TEST(JsonCodec, InvalidNumberToken) {
-  expect_error(transfers_error(transfers_body(
-                   R"("id":01,"debit_account_id":2,"credit_account_id":3,"amount":1,"ledger":1,"code":1)")),
-               "malformed_json", "transfers[0].id");
+  expect_error(
+      transfers_error(transfers_body(
+          R"("id":01,"debit_account_id":2,"credit_account_id":3,"amount":1,"ledger":1,"code":1)")),
+      "malformed_json", "transfers[0].id");
 }
 
 TEST(JsonCodec, OutOfRange) {
@@ -204,13 +206,12 @@ TEST(JsonCodec, OutOfRange) {
     std::string_view field;
     std::string_view value;
   };
-  for (const Case& c : {Case{"id", "18446744073709551616"}, Case{"id", "\"18446744073709551616\""},
-                        Case{"id", "-1"}, Case{"id", "\"-1\""},
-                        Case{"amount", "9223372036854775808"},
-                        Case{"amount", "-9223372036854775809"},
-                        Case{"ledger", "4294967296"}, Case{"code", "65536"}, Case{"code", "-1"},
-                        Case{"timeout_s", "4294967296"}, Case{"flags", "65536"},
-                        Case{"user_data", "99999999999999999999999"}}) {
+  for (const Case& c :
+       {Case{"id", "18446744073709551616"}, Case{"id", "\"18446744073709551616\""},
+        Case{"id", "-1"}, Case{"id", "\"-1\""}, Case{"amount", "9223372036854775808"},
+        Case{"amount", "-9223372036854775809"}, Case{"ledger", "4294967296"}, Case{"code", "65536"},
+        Case{"code", "-1"}, Case{"timeout_s", "4294967296"}, Case{"flags", "65536"},
+        Case{"user_data", "99999999999999999999999"}}) {
     std::string fields = std::string(transfer_fields);
     if (fields.find("\"" + std::string(c.field) + "\"") != std::string::npos) {
       // Replace the existing value with the out-of-range one.
@@ -231,11 +232,14 @@ TEST(JsonCodec, MissingRequiredFields) {
   expect_error(transfers_error(transfers_body(
                    R"("debit_account_id":2,"credit_account_id":3,"amount":1,"ledger":1,"code":1)")),
                "missing_field", "transfers[0].id");
-  expect_error(transfers_error(transfers_body(R"("id":1,"credit_account_id":3,"amount":1,"ledger":1,"code":1)")),
+  expect_error(transfers_error(transfers_body(
+                   R"("id":1,"credit_account_id":3,"amount":1,"ledger":1,"code":1)")),
                "missing_field", "transfers[0].debit_account_id");
-  expect_error(transfers_error(transfers_body(R"("id":1,"debit_account_id":2,"credit_account_id":3,"ledger":1,"code":1)")),
+  expect_error(transfers_error(transfers_body(
+                   R"("id":1,"debit_account_id":2,"credit_account_id":3,"ledger":1,"code":1)")),
                "missing_field", "transfers[0].amount");
-  expect_error(transfers_error(transfers_body(R"("id":1,"debit_account_id":2,"credit_account_id":3,"amount":1,"code":1)")),
+  expect_error(transfers_error(transfers_body(
+                   R"("id":1,"debit_account_id":2,"credit_account_id":3,"amount":1,"code":1)")),
                "missing_field", "transfers[0].ledger");
   expect_error(transfers_error(transfers_body(R"("id":1,"flags":["void_pending"])")),
                "missing_field", "transfers[0].pending_id");
@@ -248,15 +252,18 @@ TEST(JsonCodec, MissingRequiredFields) {
 }
 
 TEST(JsonCodec, Flags) {
-  expect_error(transfers_error(transfers_body(std::string(transfer_fields) + R"(,"flags":["hold"])")),
-               "unknown_flag", "transfers[0].flags[0]");
-  expect_error(transfers_error(transfers_body(std::string(transfer_fields) +
-                                              R"(,"flags":["linked","debits_must_not_exceed_credits"])")),
-               "unknown_flag", "transfers[0].flags[1]");
+  expect_error(
+      transfers_error(transfers_body(std::string(transfer_fields) + R"(,"flags":["hold"])")),
+      "unknown_flag", "transfers[0].flags[0]");
+  expect_error(
+      transfers_error(transfers_body(std::string(transfer_fields) +
+                                     R"(,"flags":["linked","debits_must_not_exceed_credits"])")),
+      "unknown_flag", "transfers[0].flags[1]");
   expect_error(transfers_error(transfers_body(std::string(transfer_fields) + R"(,"flags":[1])")),
                "wrong_type", "transfers[0].flags[0]");
-  expect_error(transfers_error(transfers_body(std::string(transfer_fields) + R"(,"flags":"linked")")),
-               "wrong_type", "transfers[0].flags");
+  expect_error(
+      transfers_error(transfers_body(std::string(transfer_fields) + R"(,"flags":"linked")")),
+      "wrong_type", "transfers[0].flags");
   expect_error(accounts_error(R"({"accounts":[{"id":1,"ledger":1,"code":1,"flags":["pending"]}]})"),
                "unknown_flag", "accounts[0].flags[0]");
 }
@@ -331,8 +338,10 @@ TEST(JsonCodec, WritesResults) {
       ledger::CreateTransferResult::ok, ledger::CreateTransferResult::exceeds_credits};
   std::string out;
   write_results(out, std::span<const ledger::CreateTransferResult>(results));
-  EXPECT_EQ(out, R"({"results":[{"index":0,"result":"ok"},{"index":1,"result":"exceeds_credits",)"
-                 R"("description":"the debit account would owe more than its credits and credit limit"}]})");
+  EXPECT_EQ(
+      out,
+      R"({"results":[{"index":0,"result":"ok"},{"index":1,"result":"exceeds_credits",)"
+      R"("description":"the debit account would owe more than its credits and credit limit"}]})");
 }
 
 TEST(JsonCodec, WritesAccountsWithStringsForWideIntegers) {

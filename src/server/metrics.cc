@@ -40,8 +40,7 @@ void render_results(std::string& out, std::string_view metric, std::string_view 
   auto it = std::back_inserter(out);
   fmt::format_to(it, "# HELP {} {}\n# TYPE {} counter\n", metric, help, metric);
   for (std::size_t i = 0; i < count; ++i) {
-    fmt::format_to(it, "{}{{result=\"{}\"}} {}\n", metric,
-                   ledger::name(static_cast<Result>(i)),
+    fmt::format_to(it, "{}{{result=\"{}\"}} {}\n", metric, ledger::name(static_cast<Result>(i)),
                    totals[i].load(std::memory_order_relaxed));
   }
 }
@@ -117,12 +116,12 @@ std::string Metrics::render(const engine::Stats& stats) const {
                    route_names[route], cumulative);
   }
 
-  render_results<ledger::CreateAccountResult>(
-      out, "capillary_account_results_total", "Account events answered, by result code.",
-      account_results_);
-  render_results<ledger::CreateTransferResult>(
-      out, "capillary_transfer_results_total", "Transfer events answered, by result code.",
-      transfer_results_);
+  render_results<ledger::CreateAccountResult>(out, "capillary_account_results_total",
+                                              "Account events answered, by result code.",
+                                              account_results_);
+  render_results<ledger::CreateTransferResult>(out, "capillary_transfer_results_total",
+                                               "Transfer events answered, by result code.",
+                                               transfer_results_);
 
   struct Value {
     std::string_view metric;
@@ -142,8 +141,8 @@ std::string Metrics::render(const engine::Stats& stats) const {
        static_cast<double>(stats.rejected_overloaded)},
       {"capillary_engine_last_sequence", "gauge", "Sequence number of the last committed batch.",
        static_cast<double>(stats.last_sequence)},
-      {"capillary_engine_history_sequence", "gauge",
-       "Last batch written to the history store.", static_cast<double>(stats.history_sequence)},
+      {"capillary_engine_history_sequence", "gauge", "Last batch written to the history store.",
+       static_cast<double>(stats.history_sequence)},
       {"capillary_engine_checkpoint_sequence", "gauge", "Last batch in the latest checkpoint.",
        static_cast<double>(stats.checkpoint_sequence)},
       {"capillary_engine_replayed_batches", "gauge", "Journal batches replayed at open.",

@@ -108,7 +108,8 @@ bool parse_query(std::string_view query, const std::array<std::string_view, coun
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
     const std::string_view key = pair.substr(0, eq);
-    const std::string_view text = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    const std::string_view text =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     std::size_t slot = 0;
     while (slot < count && names[slot] != key) ++slot;
     if (slot == count) {
@@ -135,7 +136,9 @@ ApiError refused(engine::Submit outcome) {
     case engine::Submit::stopped:
       return {503, "stopping", "the engine is shutting down", {}};
     case engine::Submit::too_many_events:
-      return {413, "too_many_events", fmt::format("at most {} events per request", batch_events_max),
+      return {413,
+              "too_many_events",
+              fmt::format("at most {} events per request", batch_events_max),
               {}};
     case engine::Submit::empty:
       return {400, "empty_batch", "the request holds no events", {}};
@@ -239,8 +242,9 @@ void Routes::handle(const Request& request, Respond respond) noexcept {
       }
       Response response;
       response.status = 405;
-      write_error(response.body, {405, "method_not_allowed",
-                                  fmt::format("{} takes {}", request.target, allow), {}});
+      write_error(
+          response.body,
+          {405, "method_not_allowed", fmt::format("{} takes {}", request.target, allow), {}});
       response.allow = std::move(allow);
       return call.answer(std::move(response));
     }
@@ -260,19 +264,32 @@ void Routes::handle(const Request& request, Respond respond) noexcept {
                         "id"});
     }
     switch (found->route) {
-      case Route::create_accounts: return create_accounts(request, call);
-      case Route::create_transfers: return create_transfers(request, call);
-      case Route::get_account: return get_account(id, call);
-      case Route::get_transfer: return get_transfer(id, call);
-      case Route::lookup_accounts: return lookup_accounts(request, call);
-      case Route::lookup_transfers: return lookup_transfers(request, call);
-      case Route::statement: return statement(id, query, call);
-      case Route::balance: return balance(id, query, call);
-      case Route::status: return status(call);
-      case Route::healthz: return call.answer(ok("{\"status\":\"ok\"}"));
-      case Route::readyz: return readyz(call);
-      case Route::metrics: return metrics(call);
-      case Route::unmatched: break;
+      case Route::create_accounts:
+        return create_accounts(request, call);
+      case Route::create_transfers:
+        return create_transfers(request, call);
+      case Route::get_account:
+        return get_account(id, call);
+      case Route::get_transfer:
+        return get_transfer(id, call);
+      case Route::lookup_accounts:
+        return lookup_accounts(request, call);
+      case Route::lookup_transfers:
+        return lookup_transfers(request, call);
+      case Route::statement:
+        return statement(id, query, call);
+      case Route::balance:
+        return balance(id, query, call);
+      case Route::status:
+        return status(call);
+      case Route::healthz:
+        return call.answer(ok("{\"status\":\"ok\"}"));
+      case Route::readyz:
+        return readyz(call);
+      case Route::metrics:
+        return metrics(call);
+      case Route::unmatched:
+        break;
     }
     call.fail({500, "internal", "route without a handler", {}});
   });
@@ -320,9 +337,7 @@ void Routes::read_then(const Call& call, Read read, Answer answer) {
   const engine::Submit outcome =
       engine_.submit_read([this, call, read, answer](const ledger::Ledger& ledger) {
         call.guarded([&] {
-          post_io_([call, answer, value = read(ledger)] {
-            call.guarded([&] { answer(value); });
-          });
+          post_io_([call, answer, value = read(ledger)] { call.guarded([&] { answer(value); }); });
         });
       });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));
@@ -352,7 +367,8 @@ void Routes::get_transfer(std::uint64_t id, const Call& call) {
       },
       [call, id](const std::optional<ledger::TransferRecord>& record) {
         if (!record) {
-          return call.fail({404, "transfer_not_found", fmt::format("no transfer has id {}", id), {}});
+          return call.fail(
+              {404, "transfer_not_found", fmt::format("no transfer has id {}", id), {}});
         }
         Response response;
         write_transfer(response.body, *record);
@@ -425,7 +441,8 @@ void Routes::statement(std::uint64_t id, std::string_view query, const Call& cal
             std::vector<store::StatementLine> lines;
             const Status status = engine_.store().statement(
                 id, from_ns, to_ns, static_cast<std::uint32_t>(limit), &lines);
-            if (!status.is_ok()) return call.fail({500, "history_unavailable", status.message(), {}});
+            if (!status.is_ok())
+              return call.fail({500, "history_unavailable", status.message(), {}});
             Response response;
             response.body.reserve(64 + lines.size() * 700);
             fmt::format_to(std::back_inserter(response.body), "{{\"account_id\":\"{}\",\"lines\":[",
@@ -466,10 +483,10 @@ void Routes::balance(std::uint64_t id, std::string_view query, const Call& call)
       [this, call, id, at_ns](const std::optional<ledger::Account>& account) {
         if (!account) return call.fail(account_not_found(id));
         if (account->timestamp > at_ns) {
-          return call.fail({404, "account_not_yet_created",
-                            fmt::format("account {} was created at {}, after {}", id,
-                                        account->timestamp, at_ns),
-                            "at"});
+          return call.fail(
+              {404, "account_not_yet_created",
+               fmt::format("account {} was created at {}, after {}", id, account->timestamp, at_ns),
+               "at"});
         }
         post_blocking_([this, call, id, at_ns, created_ns = account->timestamp] {
           call.guarded([&] {
@@ -481,9 +498,10 @@ void Routes::balance(std::uint64_t id, std::string_view query, const Call& call)
             }
             const bool changed = status.is_ok();
             Response response;
-            fmt::format_to(std::back_inserter(response.body),
-                           "{{\"account_id\":\"{}\",\"at\":\"{}\",\"timestamp\":\"{}\",\"balances\":",
-                           id, at_ns, changed ? line.timestamp : created_ns);
+            fmt::format_to(
+                std::back_inserter(response.body),
+                "{{\"account_id\":\"{}\",\"at\":\"{}\",\"timestamp\":\"{}\",\"balances\":", id,
+                at_ns, changed ? line.timestamp : created_ns);
             write_balances(response.body, changed ? line.balances_after : ledger::Balances{});
             response.body += '}';
             call.answer(std::move(response));
@@ -495,16 +513,17 @@ void Routes::balance(std::uint64_t id, std::string_view query, const Call& call)
 void Routes::status(const Call& call) {
   const engine::Stats stats = engine_.stats();
   Response response;
-  fmt::format_to(std::back_inserter(response.body),
-                 "{{\"last_sequence\":\"{}\",\"last_timestamp\":\"{}\",\"state_hash\":\"{:016x}\","
-                 "\"batches\":\"{}\",\"events\":\"{}\",\"journal_bytes\":\"{}\",\"accounts\":\"{}\","
-                 "\"transfers\":\"{}\",\"history_sequence\":\"{}\",\"checkpoint_sequence\":\"{}\","
-                 "\"replayed_batches\":\"{}\",\"queue_depth\":\"{}\",\"rejected_overloaded\":\"{}\","
-                 "\"batch_ms_last\":{}}}",
-                 stats.last_sequence, stats.last_timestamp, stats.state_hash, stats.batches,
-                 stats.events, stats.journal_bytes, stats.accounts, stats.transfers,
-                 stats.history_sequence, stats.checkpoint_sequence, stats.replayed_batches,
-                 stats.queue_depth, stats.rejected_overloaded, stats.batch_ms_last);
+  fmt::format_to(
+      std::back_inserter(response.body),
+      "{{\"last_sequence\":\"{}\",\"last_timestamp\":\"{}\",\"state_hash\":\"{:016x}\","
+      "\"batches\":\"{}\",\"events\":\"{}\",\"journal_bytes\":\"{}\",\"accounts\":\"{}\","
+      "\"transfers\":\"{}\",\"history_sequence\":\"{}\",\"checkpoint_sequence\":\"{}\","
+      "\"replayed_batches\":\"{}\",\"queue_depth\":\"{}\",\"rejected_overloaded\":\"{}\","
+      "\"batch_ms_last\":{}}}",
+      stats.last_sequence, stats.last_timestamp, stats.state_hash, stats.batches, stats.events,
+      stats.journal_bytes, stats.accounts, stats.transfers, stats.history_sequence,
+      stats.checkpoint_sequence, stats.replayed_batches, stats.queue_depth,
+      stats.rejected_overloaded, stats.batch_ms_last);
   call.answer(std::move(response));
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,7 +20,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <list>
@@ -151,17 +151,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read_error(beast::error_code error) {
     if (error == http::error::body_limit) {
-      return send_error({413, "body_too_large",
-                         fmt::format("the body is larger than {} bytes",
-                                     shared_.options.body_bytes_max),
-                         {}});
+      return send_error(
+          {413,
+           "body_too_large",
+           fmt::format("the body is larger than {} bytes", shared_.options.body_bytes_max),
+           {}});
     }
     // Any other HTTP framing error is the client's malformed request; end_of_stream and
     // partial_message only mean it hung up.
     if (error.category() == http::make_error_code(http::error::end_of_stream).category() &&
         error != http::error::end_of_stream && error != http::error::partial_message) {
-      return send_error({400, "bad_request", fmt::format("malformed HTTP: {}", error.message()),
-                         {}});
+      return send_error(
+          {400, "bad_request", fmt::format("malformed HTTP: {}", error.message()), {}});
     }
     close();  // the client left, timed out, or the server is stopping
   }
@@ -186,8 +187,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const Request request{to_std(message.method_string()), to_std(message.target()),
                           to_std(message[http::field::content_type]), message.body()};
     shared_.routes.handle(request, [self = shared_from_this()](Response response) {
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable { self->send(std::move(response)); });
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->send(std::move(response));
+      });
     });
   }
 
@@ -209,15 +211,16 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
     stream_.expires_after(shared_.options.idle_timeout);
-    http::async_write(stream_, response_,
-                      [self = shared_from_this(), keep_alive](beast::error_code error, std::size_t) {
-                        if (error) return self->close();
-                        if (keep_alive) return self->read_header();
-                        // A request cut short leaves bytes unread; linger so they do not turn
-                        // the response into a reset.
-                        if (!self->parser_->is_done()) return self->linger();
-                        self->close();
-                      });
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this(), keep_alive](beast::error_code error, std::size_t) {
+          if (error) return self->close();
+          if (keep_alive) return self->read_header();
+          // A request cut short leaves bytes unread; linger so they do not turn
+          // the response into a reset.
+          if (!self->parser_->is_done()) return self->linger();
+          self->close();
+        });
   }
 
   void linger() {
@@ -351,12 +354,11 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   net::thread_pool blocking(static_cast<std::size_t>(options.blocking_threads));
   Routes routes(
       engine, metrics, [&io](std::function<void()> task) { net::post(io, std::move(task)); },
-      [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); },
-      stopping);
+      [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping);
 
   std::shared_ptr<Listener> listener;
   Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },
-                {}, {}, {}};
+                {},      {},     {}};
   listener = std::make_shared<Listener>(io, shared);
   if (Status status = listener->listen(); !status.is_ok()) return status;
   const tcp::endpoint endpoint = listener->local_endpoint();

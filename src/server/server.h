@@ -45,9 +45,9 @@ inline constexpr std::chrono::milliseconds stop_poll_interval{20};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;     // 0 picks a free port (the log line names it)
-  int threads = 2;               // io threads: parse, route, format, write
-  int blocking_threads = 2;      // history reads that wait for the history store
+  std::uint16_t port = 8080;  // 0 picks a free port (the log line names it)
+  int threads = 2;            // io threads: parse, route, format, write
+  int blocking_threads = 2;   // history reads that wait for the history store
   std::size_t body_bytes_max = request_body_bytes_max;
   std::size_t connections_max = server::connections_max;
   // A connection idle this long between requests, or this slow to send one or to take its
