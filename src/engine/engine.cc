@@ -203,6 +203,7 @@ Status Engine::Impl::recover() {
   const std::uint64_t from = checkpoint_sequence_;
   const std::uint64_t history_from = store_->history_sequence();
   std::uint64_t replayed = 0;
+  ledger_.reserve_transfers(journal::events_bound(options_.data_dir / "journal"));
   ledger_.set_history_sink(&history_batch_);
   journal::End end;
   Status status = journal::recover(

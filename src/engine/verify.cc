@@ -32,6 +32,7 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
       return status;
     }
   }
+  ledger.reserve_transfers(journal::events_bound(data_dir / "journal"));
   const auto started = std::chrono::steady_clock::now();
   ReplayBuffers buffers;
   journal::End end;

@@ -35,6 +35,9 @@ enum class EntryKind : std::uint16_t {
   tick = 3,              // no body: only moves time on, so holds expire without traffic
 };
 
+// The smallest event of any kind (an AccountSpec); bounds events per byte of journal.
+inline constexpr std::uint64_t smallest_event_bytes = 40;
+
 inline constexpr std::uint32_t entry_magic = 0x4a504143;  // "CAPJ"
 inline constexpr std::uint16_t format_version = 1;
 inline constexpr std::uint64_t entry_alignment = 64;

@@ -128,6 +128,15 @@ fs::path segment_path(const fs::path& directory, std::uint64_t first_sequence) {
   return directory / fmt::format("{:020}.seg", first_sequence);
 }
 
+std::uint64_t events_bound(const fs::path& directory) {
+  std::vector<std::pair<std::uint64_t, fs::path>> segments;
+  if (!list_segments(directory, &segments).is_ok()) return 0;
+  std::uint64_t bytes = 0;
+  std::error_code error;
+  for (const auto& segment : segments) bytes += fs::file_size(segment.second, error);
+  return bytes / smallest_event_bytes;
+}
+
 Status recover(const fs::path& directory, bool repair, const Visitor& visit, End* end) {
   std::vector<std::pair<std::uint64_t, fs::path>> segments;
   if (Status status = list_segments(directory, &segments); !status.is_ok()) return status;

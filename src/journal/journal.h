@@ -68,6 +68,10 @@ class Writer {
   std::uint64_t bytes_written_ = 0;
 };
 
+// An upper bound on the events the journal holds (its segments' bytes over the smallest event),
+// for sizing tables before a replay.
+std::uint64_t events_bound(const std::filesystem::path& directory);
+
 std::filesystem::path segment_path(const std::filesystem::path& directory,
                                    std::uint64_t first_sequence);
 

@@ -160,6 +160,7 @@ void Ledger::create_transfers(std::span<const Transfer> events, std::uint64_t fi
   std::size_t chain_start = 0;
   bool in_chain = false, chain_broken = false;
   for (std::size_t i = 0; i < events.size(); ++i) {
+    prefetch(events, i);
     const bool linked = events[i].flags & transfer_linked;
     if (linked && !in_chain) {
       in_chain = true;
@@ -188,6 +189,28 @@ void Ledger::create_transfers(std::span<const Transfer> events, std::uint64_t fi
     }
   }
   CAP_ASSERT(!in_scope_);
+}
+
+// With a million accounts nearly every lookup misses the cache. The batch is known up front, so
+// the index slots of the event `prefetch_index_distance` ahead and the account records of the
+// event `prefetch_record_distance` ahead are requested early; by the time the loop reaches an
+// event, its memory is on the way or there. Prefetching changes no result, only timing.
+void Ledger::prefetch(std::span<const Transfer> events, std::size_t i) const noexcept {
+  constexpr std::size_t prefetch_index_distance = 16;
+  constexpr std::size_t prefetch_record_distance = 8;
+  if (i + prefetch_index_distance < events.size()) {
+    const Transfer& ahead = events[i + prefetch_index_distance];
+    transfer_slots_.prefetch(ahead.id);
+    account_slots_.prefetch(ahead.debit_account_id);
+    account_slots_.prefetch(ahead.credit_account_id);
+  }
+  if (i + prefetch_record_distance < events.size()) {
+    const Transfer& ahead = events[i + prefetch_record_distance];
+    for (const std::uint64_t id : {ahead.debit_account_id, ahead.credit_account_id}) {
+      const auto it = account_slots_.find(id);
+      if (it != account_slots_.end()) __builtin_prefetch(&accounts_[it->second], 1);
+    }
+  }
 }
 
 CreateAccountResult Ledger::create_account(const AccountSpec& spec,
@@ -494,6 +517,12 @@ void Ledger::rollback_scope() noexcept {
   if (history_) history_->resize(scope_history_size_);
   in_scope_ = false;
   undo_.clear();
+}
+
+void Ledger::reserve_transfers(std::size_t more) {
+  const std::size_t wanted = std::min<std::size_t>(transfers_.size() + more, transfers_max);
+  transfers_.reserve(wanted);
+  transfer_slots_.reserve(wanted);
 }
 
 void Ledger::restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers) {

@@ -58,6 +58,9 @@ class Ledger {
   // only appends, the caller drains it between batches.
   void set_history_sink(std::vector<HistoryEntry>* sink) noexcept { history_ = sink; }
 
+  // Makes room for this many more transfers, so a replay of known length never rehashes.
+  void reserve_transfers(std::size_t more);
+
   // Replaces the whole state with records from a checkpoint and rebuilds the indexes.
   void restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers);
 
@@ -81,6 +84,7 @@ class Ledger {
     bool operator>(const Expiry& other) const { return expires_at > other.expires_at; }
   };
 
+  void prefetch(std::span<const Transfer> events, std::size_t i) const noexcept;
   CreateAccountResult create_account(const AccountSpec& spec, std::uint64_t timestamp) noexcept;
   CreateTransferResult create_transfer(const Transfer& transfer, std::uint64_t timestamp) noexcept;
   CreateTransferResult settle_pending(const Transfer& transfer, std::uint64_t timestamp) noexcept;
