@@ -129,6 +129,9 @@ class Engine::Impl {
   // Takes the next batch's requests (all of one kind, within batch_events_max) off `pending`.
   void commit(journal::EntryKind kind, std::size_t requests);
   void commit_tick();
+  std::uint64_t append_and_apply(journal::EntryKind kind, std::size_t events,
+                                 std::span<const std::byte> body);
+  void publish(std::uint64_t sequence, std::size_t events);
   void maybe_checkpoint();
   Status write_checkpoint();
   Status recover();
@@ -215,13 +218,17 @@ Status Engine::Impl::recover() {
               "journal resumes at sequence {} but the checkpoint ends at {}", header.sequence, from));
         }
         history_batch_.clear();
-        if (Status replay = replay_entry(ledger_, header, body, buffers_); !replay.is_ok()) return replay;
+        std::uint64_t last_timestamp = 0;
+        if (Status replay = replay_entry(ledger_, header, body, buffers_, &last_timestamp);
+            !replay.is_ok()) {
+          return replay;
+        }
         if (options_.history && header.sequence > history_from) {
           if (Status write = store_->write_history(header.sequence, history_batch_); !write.is_ok()) {
             return write;
           }
         }
-        last_timestamp_ = std::max(last_timestamp_, header.timestamp + std::max(header.event_count, 1u) - 1);
+        last_timestamp_ = last_timestamp;
         ++replayed;
         return Status::ok();
       },
@@ -341,8 +348,6 @@ void Engine::Impl::run() {
 
 void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
   const auto started = std::chrono::steady_clock::now();
-  const std::size_t event_size =
-      kind == journal::EntryKind::create_accounts ? sizeof(ledger::AccountSpec) : sizeof(ledger::Transfer);
   buffers_.accounts.clear();
   buffers_.transfers.clear();
   for (std::size_t i = 0; i < requests; ++i) {
@@ -353,44 +358,55 @@ void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
       buffers_.transfers.insert(buffers_.transfers.end(), transfers.begin(), transfers.end());
     }
   }
-  const std::size_t events = kind == journal::EntryKind::create_accounts ? buffers_.accounts.size()
-                                                                           : buffers_.transfers.size();
+  const bool accounts = kind == journal::EntryKind::create_accounts;
+  const std::size_t events = accounts ? buffers_.accounts.size() : buffers_.transfers.size();
   CAP_ASSERT(events > 0 && events <= batch_events_max);
-  const void* data = kind == journal::EntryKind::create_accounts
-                         ? static_cast<const void*>(buffers_.accounts.data())
-                         : static_cast<const void*>(buffers_.transfers.data());
+  const auto* data = accounts ? reinterpret_cast<const std::byte*>(buffers_.accounts.data())
+                              : reinterpret_cast<const std::byte*>(buffers_.transfers.data());
+  const std::size_t bytes =
+      events * (accounts ? sizeof(ledger::AccountSpec) : sizeof(ledger::Transfer));
+  const std::uint64_t sequence = append_and_apply(kind, events, {data, bytes});
 
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < requests; ++i) {
+    if (auto* request = std::get_if<AccountsRequest>(&pending_[i])) {
+      request->done({buffers_.account_results.data() + offset, request->events.size()});
+      offset += request->events.size();
+    } else {
+      auto& request_transfers = std::get<TransfersRequest>(pending_[i]);
+      request_transfers.done({buffers_.transfer_results.data() + offset, request_transfers.events.size()});
+      offset += request_transfers.events.size();
+    }
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
+  publish(sequence, events);
+  batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
+void Engine::Impl::commit_tick() { publish(append_and_apply(journal::EntryKind::tick, 0, {}), 0); }
+
+// Journals one batch on the journal thread while applying it here; returns once it is durable,
+// with its sequence. Nothing of the batch is visible to anyone before that.
+std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_t events,
+                                             std::span<const std::byte> body) {
   journal::EntryHeader header{};
-  // Timestamps strictly increase across events, even if the wall clock steps back.
+  // Timestamps strictly increase across balance changes, even if the wall clock steps back.
   header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
   header.state_hash = ledger_.state_hash();
   header.kind = kind;
   header.event_count = static_cast<std::uint32_t>(events);
-  header.body_bytes = static_cast<std::uint32_t>(events * event_size);
-  journal_thread_->start(header, {static_cast<const std::byte*>(data), header.body_bytes});
-
-  // Applied while the journal thread makes the batch durable; nothing leaves until it is.
+  header.body_bytes = static_cast<std::uint32_t>(body.size());
+  journal_thread_->start(header, body);
   history_batch_.clear();
-  apply_batch(ledger_, header, buffers_);
+  const std::uint64_t last_timestamp = apply_batch(ledger_, header, buffers_);
   if (Status status = journal_thread_->wait(); !status.is_ok()) fatal(status);
-  last_timestamp_ = header.timestamp + events - 1;
-  const std::uint64_t sequence = writer_->next_sequence() - 1;
+  last_timestamp_ = last_timestamp;
+  return writer_->next_sequence() - 1;
+}
 
-  std::size_t offset = 0;
-  for (std::size_t i = 0; i < requests; ++i) {
-    if (auto* accounts = std::get_if<AccountsRequest>(&pending_[i])) {
-      const std::size_t count = accounts->events.size();
-      accounts->done({buffers_.account_results.data() + offset, count});
-      offset += count;
-    } else {
-      auto& transfers = std::get<TransfersRequest>(pending_[i]);
-      const std::size_t count = transfers.events.size();
-      transfers.done({buffers_.transfer_results.data() + offset, count});
-      offset += count;
-    }
-  }
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
-
+// Hands a durable batch's history to the history thread (waiting while its queue is full, which
+// is how a slow history store slows the engine instead of growing memory) and updates the stats.
+void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
   if (options_.history) {
     std::unique_lock lock(history_mutex_);
     history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
@@ -411,29 +427,6 @@ void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
   last_ts_ = last_timestamp_;
   ++batches_;
   events_ += events;
-  batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-}
-
-void Engine::Impl::commit_tick() {
-  journal::EntryHeader header{};
-  header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
-  header.state_hash = ledger_.state_hash();
-  header.kind = journal::EntryKind::tick;
-  if (Status status = writer_->append(header, {}); !status.is_ok()) fatal(status);
-  history_batch_.clear();
-  apply_batch(ledger_, header, buffers_);
-  last_timestamp_ = header.timestamp;
-  const std::uint64_t sequence = writer_->next_sequence() - 1;
-  if (options_.history) {
-    std::unique_lock lock(history_mutex_);
-    history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
-    history_queue_.emplace_back(sequence, std::move(history_batch_));
-    history_batch_ = {};
-    history_wake_.notify_one();
-  }
-  last_sequence_ = sequence;
-  state_hash_ = ledger_.state_hash();
-  last_ts_ = last_timestamp_;
 }
 
 void Engine::Impl::run_history() {

@@ -246,6 +246,34 @@ TEST_F(EngineTest, StatementAndBalanceAsOfFollowTheHistory) {
   EXPECT_EQ(engine->store().balance_as_of(2, stamps[0] - 1, &line).code(), Status::Code::not_found);
 }
 
+TEST_F(EngineTest, StatementPagesOneLineAtATimeMissNothingWhenHoldsExpireTogether) {
+  auto engine = open();
+  engine->create_accounts({open_account(1), wallet(2)});
+  engine->create_transfers({transfer(1, 1, 2, 1000)});
+  engine->create_transfers({transfer(2, 2, 1, 10, ledger::transfer_pending, 1),
+                            transfer(3, 2, 1, 20, ledger::transfer_pending, 1),
+                            transfer(4, 2, 1, 30, ledger::transfer_pending, 1)});
+  clock_.advance(std::chrono::seconds(2));
+  // The three holds fall due together and are released in one batch, before its event.
+  engine->create_transfers({transfer(5, 2, 1, 1)});
+  engine->wait_for_history();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;  // (transfer id, expired)
+  std::uint64_t from = 0, previous = 0;
+  std::vector<store::StatementLine> page;
+  do {
+    ASSERT_TRUE(engine->store().statement(2, from, UINT64_MAX, 1, &page).is_ok());
+    for (const auto& line : page) {
+      EXPECT_GT(line.timestamp, previous);
+      previous = line.timestamp;
+      seen.emplace_back(line.transfer.transfer.id, line.expired);
+      from = line.timestamp + 1;
+    }
+  } while (!page.empty());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{
+                      {1, 0}, {2, 0}, {3, 0}, {4, 0}, {2, 1}, {3, 1}, {4, 1}, {5, 0}}));
+  EXPECT_EQ(available(*engine, 2), 999);
+}
+
 TEST_F(EngineTest, ConcurrentClientsGetEveryResultExactlyOnce) {
   auto engine = open();
   std::vector<AccountSpec> accounts = {open_account(1)};

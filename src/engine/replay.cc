@@ -21,25 +21,28 @@ Status decode_body(const journal::EntryHeader& header, std::span<const std::byte
 
 }  // namespace
 
-void apply_batch(ledger::Ledger& ledger, const journal::EntryHeader& header,
-                 ReplayBuffers& buffers) noexcept {
-  ledger.expire(header.timestamp);
+std::uint64_t apply_batch(ledger::Ledger& ledger, const journal::EntryHeader& header,
+                          ReplayBuffers& buffers) noexcept {
+  const std::uint64_t first_event = header.timestamp + ledger.expire(header.timestamp);
   switch (header.kind) {
     case journal::EntryKind::create_accounts:
       buffers.account_results.resize(header.event_count);
-      ledger.create_accounts(buffers.accounts, header.timestamp, buffers.account_results);
+      ledger.create_accounts(buffers.accounts, first_event, buffers.account_results);
       break;
     case journal::EntryKind::create_transfers:
       buffers.transfer_results.resize(header.event_count);
-      ledger.create_transfers(buffers.transfers, header.timestamp, buffers.transfer_results);
+      ledger.create_transfers(buffers.transfers, first_event, buffers.transfer_results);
       break;
     case journal::EntryKind::tick:
       break;
   }
+  const std::uint64_t used = first_event - header.timestamp + header.event_count;
+  return used == 0 ? header.timestamp : header.timestamp + used - 1;
 }
 
 Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
-                    std::span<const std::byte> body, ReplayBuffers& buffers) {
+                    std::span<const std::byte> body, ReplayBuffers& buffers,
+                    std::uint64_t* last_timestamp) {
   if (ledger.state_hash() != header.state_hash) {
     return Status::corruption(fmt::format(
         "replay diverged before journal entry {}: state hash {:016x}, the entry recorded {:016x}",
@@ -63,7 +66,7 @@ Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
                                                static_cast<int>(header.kind)));
   }
   if (!decoded.is_ok()) return decoded;
-  apply_batch(ledger, header, buffers);
+  *last_timestamp = apply_batch(ledger, header, buffers);
   return Status::ok();
 }
 

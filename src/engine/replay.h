@@ -19,15 +19,18 @@ struct ReplayBuffers {
   std::vector<ledger::CreateTransferResult> transfer_results;
 };
 
-// Applies a batch whose events are already in `buffers` (accounts or transfers, by kind): expires
-// due holds at the batch's timestamp, then applies the events, results into `buffers`.
-void apply_batch(ledger::Ledger& ledger, const journal::EntryHeader& header,
-                 ReplayBuffers& buffers) noexcept;
+// Applies a batch whose events are already in `buffers` (accounts or transfers, by kind): releases
+// due holds at the batch's timestamp, then applies the events, results into `buffers`. Every
+// balance change gets its own timestamp: the k-th release `timestamp + k`, then the events. Returns
+// the last timestamp used (the batch's timestamp when nothing changed).
+std::uint64_t apply_batch(ledger::Ledger& ledger, const journal::EntryHeader& header,
+                          ReplayBuffers& buffers) noexcept;
 
 // Checks the entry's recorded state hash against the ledger, then expires due holds and applies
-// the entry's events. A mismatch or a malformed body is corruption: the journal does not
-// describe this state.
+// the entry's events; `last_timestamp` gets apply_batch's result. A mismatch or a malformed body
+// is corruption: the journal does not describe this state.
 Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
-                    std::span<const std::byte> body, ReplayBuffers& buffers);
+                    std::span<const std::byte> body, ReplayBuffers& buffers,
+                    std::uint64_t* last_timestamp);
 
 }  // namespace capillary::engine

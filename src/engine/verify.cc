@@ -46,7 +46,11 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
               report->checkpoint_sequence + 1,
               from_checkpoint ? "" : " (older segments were removed after a checkpoint)"));
         }
-        if (Status replay = replay_entry(ledger, header, body, buffers); !replay.is_ok()) return replay;
+        std::uint64_t last_timestamp = 0;
+        if (Status replay = replay_entry(ledger, header, body, buffers, &last_timestamp);
+            !replay.is_ok()) {
+          return replay;
+        }
         ++report->batches_replayed;
         report->events_replayed += header.event_count;
         return Status::ok();

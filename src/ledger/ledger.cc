@@ -403,7 +403,7 @@ std::uint32_t Ledger::expire(std::uint64_t now) noexcept {
     }
     release_hold(due.slot, PendingStatus::expired, 0);
     record_history(record, account_slots_.at(record.transfer.debit_account_id),
-                   account_slots_.at(record.transfer.credit_account_id), due.expires_at, true);
+                   account_slots_.at(record.transfer.credit_account_id), now + released, true);
     ++released;
   }
   return released;

@@ -40,6 +40,7 @@ class Ledger {
                         std::span<CreateTransferResult> results) noexcept;
 
   // Releases every hold whose timeout falls at or before `now`; returns how many it released.
+  // The k-th release is stamped `now + k`, so a caller stamps its next event after them.
   // The engine calls it at the start of each batch with the batch's timestamp. A post or void
   // stamped at or after a hold's deadline gets pending_transfer_expired even before it runs.
   std::uint32_t expire(std::uint64_t now) noexcept;

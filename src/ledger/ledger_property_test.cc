@@ -268,11 +268,12 @@ std::uint32_t Model::expire(std::uint64_t now) {
   std::sort(due.begin(), due.end(), [](const ModelTransfer* a, const ModelTransfer* b) {
     return a->deadline() < b->deadline();
   });
+  std::uint64_t stamp = now;
   for (ModelTransfer* r : due) {
     accounts.at(r->transfer.debit_account_id).debits_pending -= r->transfer.amount;
     accounts.at(r->transfer.credit_account_id).credits_pending -= r->transfer.amount;
     r->status = PendingStatus::expired;
-    record(*r, r->deadline(), true);
+    record(*r, stamp++, true);
   }
   return static_cast<std::uint32_t>(due.size());
 }

@@ -1018,14 +1018,15 @@ TEST_F(LedgerTest, history_records_balances_after_each_change) {
   EXPECT_EQ(four(history_[3].debit_after), (Four{0, 104, 30, 0}));
   EXPECT_EQ(four(history_[3].credit_after), (Four{30, 0, 0, 104}));
 
-  // Expired later than its deadline, the hold's entry is still stamped with the deadline.
+  // A release is stamped when it happens (each release of one call its own instant), so no two
+  // balance changes of an account share a timestamp and statements page exactly.
   history_.clear();
   EXPECT_EQ(ledger_.expire(t0 + 5 * ns_per_s), 1u);
   ASSERT_EQ(history_.size(), 1u);
   EXPECT_EQ(history_[0].transfer.transfer.id, 11u);
   EXPECT_EQ(history_[0].transfer.status, PendingStatus::expired);
   EXPECT_EQ(history_[0].expired, 1u);
-  EXPECT_EQ(history_[0].timestamp, t0 + 1 + 2 * ns_per_s);
+  EXPECT_EQ(history_[0].timestamp, t0 + 5 * ns_per_s);
   EXPECT_EQ(four(history_[0].debit_after), (Four{0, 0, 0, 104}));
   EXPECT_EQ(four(history_[0].credit_after), (Four{0, 104, 0, 0}));
 }
