@@ -365,7 +365,9 @@ void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
                               : reinterpret_cast<const std::byte*>(buffers_.transfers.data());
   const std::size_t bytes =
       events * (accounts ? sizeof(ledger::AccountSpec) : sizeof(ledger::Transfer));
-  const std::uint64_t sequence = append_and_apply(kind, events, {data, bytes});
+  // Published before any client hears back, so a client that waits for history after its
+  // results always waits for this batch too (read-your-writes on statements).
+  publish(append_and_apply(kind, events, {data, bytes}), events);
 
   std::size_t offset = 0;
   for (std::size_t i = 0; i < requests; ++i) {
@@ -379,7 +381,6 @@ void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
     }
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
-  publish(sequence, events);
   batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
