@@ -376,42 +376,40 @@ void Routes::get_transfer(std::uint64_t id, const Call& call) {
       });
 }
 
-void Routes::lookup_accounts(const Request& request, const Call& call) {
+// Both lookups: parse the ids, copy the records out on the engine thread, write them on an io
+// thread in request order.
+template <typename Record, typename Find, typename Write>
+void Routes::lookup(const Request& request, const Call& call, std::string_view list, Find find,
+                    Write write) {
   std::vector<std::uint64_t> ids;
   ApiError error;
   if (!parse_ids(request.body, &ids, &error)) return call.fail(error);
   read_then(
       call,
-      [ids = std::move(ids)](const ledger::Ledger& ledger) {
-        std::vector<std::optional<ledger::Account>> accounts(ids.size());
+      [ids = std::move(ids), find](const ledger::Ledger& ledger) {
+        std::vector<std::optional<Record>> records(ids.size());
         for (std::size_t i = 0; i < ids.size(); ++i) {
-          if (const ledger::Account* account = ledger.find_account(ids[i])) accounts[i] = *account;
-        }
-        return accounts;
-      },
-      [call](const std::vector<std::optional<ledger::Account>>& accounts) {
-        call.answer(write_lookup("accounts", accounts, write_account));
-      });
-}
-
-void Routes::lookup_transfers(const Request& request, const Call& call) {
-  std::vector<std::uint64_t> ids;
-  ApiError error;
-  if (!parse_ids(request.body, &ids, &error)) return call.fail(error);
-  read_then(
-      call,
-      [ids = std::move(ids)](const ledger::Ledger& ledger) {
-        std::vector<std::optional<ledger::TransferRecord>> records(ids.size());
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-          if (const ledger::TransferRecord* record = ledger.find_transfer(ids[i])) {
-            records[i] = *record;
-          }
+          if (const Record* record = find(ledger, ids[i])) records[i] = *record;
         }
         return records;
       },
-      [call](const std::vector<std::optional<ledger::TransferRecord>>& records) {
-        call.answer(write_lookup("transfers", records, write_transfer));
+      [call, list, write](const std::vector<std::optional<Record>>& records) {
+        call.answer(write_lookup(list, records, write));
       });
+}
+
+void Routes::lookup_accounts(const Request& request, const Call& call) {
+  lookup<ledger::Account>(
+      request, call, "accounts",
+      [](const ledger::Ledger& ledger, std::uint64_t id) { return ledger.find_account(id); },
+      write_account);
+}
+
+void Routes::lookup_transfers(const Request& request, const Call& call) {
+  lookup<ledger::TransferRecord>(
+      request, call, "transfers",
+      [](const ledger::Ledger& ledger, std::uint64_t id) { return ledger.find_transfer(id); },
+      write_transfer);
 }
 
 // The account is looked up first so an unknown id is a 404 rather than an empty statement; the

@@ -61,6 +61,9 @@ class Routes {
   void submit_events(std::vector<Event> events, const Call& call, Submit submit);
   void get_account(std::uint64_t id, const Call& call);
   void get_transfer(std::uint64_t id, const Call& call);
+  template <typename Record, typename Find, typename Write>
+  void lookup(const Request& request, const Call& call, std::string_view list, Find find,
+              Write write);
   void lookup_accounts(const Request& request, const Call& call);
   void lookup_transfers(const Request& request, const Call& call);
   void statement(std::uint64_t id, std::string_view query, const Call& call);
