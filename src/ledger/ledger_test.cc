@@ -13,13 +13,9 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "ledger/test_printers.h"
 
 namespace capillary::ledger {
-
-// Failure messages name the code instead of printing its number.
-void PrintTo(CreateAccountResult result, std::ostream* out) { *out << name(result); }
-void PrintTo(CreateTransferResult result, std::ostream* out) { *out << name(result); }
-void PrintTo(PendingStatus status, std::ostream* out) { *out << static_cast<int>(status); }
 
 namespace {
 
