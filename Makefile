@@ -4,7 +4,7 @@ DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 CAPILLARY := $(BUILD_DIR)/capillary
 
-.PHONY: all bootstrap build run test test-all bench clean
+.PHONY: all bootstrap build run test test-sanitize test-all bench clean
 
 all: build
 
@@ -20,9 +20,18 @@ run: build
 	@echo "API reference: docs/api.md. Stop with Ctrl-C."
 	$(CAPILLARY) serve --listen $(LISTEN) --data $(DATA_DIR)
 
-# Every test but the long crash run; CI runs exactly this.
+# Every test but the long crash run, then the engine's unit tests again under the address and
+# undefined-behaviour sanitizers; CI runs exactly this.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j2
+	@$(MAKE) --no-print-directory test-sanitize
+
+SANITIZE_DIR ?= build-sanitize
+SANITIZE_TESTS := ledger_test ledger_property_test journal_test engine_test
+test-sanitize: bootstrap
+	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAPILLARY_SANITIZE=ON >/dev/null
+	@ninja -C $(SANITIZE_DIR) $(SANITIZE_TESTS)
+	@cd $(SANITIZE_DIR) && ctest --output-on-failure -j2 -R '^($(subst $() ,|,$(SANITIZE_TESTS)))$$'
 
 # Also the 25-kill crash run.
 test-all: test
@@ -34,4 +43,4 @@ bench: build
 	bench/peers.sh
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
