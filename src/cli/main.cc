@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "cli/bench_http.h"
 #include "cli/bench_ledger.h"
 #include "cli/commands.h"
 
@@ -50,6 +51,30 @@ int main(int argc, char** argv) {
   bench_ledger->add_flag("--no-sync", no_sync, "Skip fdatasync (measures the engine, not the disk)");
   bench_ledger->add_flag("--no-history", no_history, "Do not feed the history store");
 
+  HttpBenchOptions http_bench;
+  auto* bench_http = bench_command->add_subcommand(
+      "http", "Transfer batches over HTTP against a running `capillary serve`");
+  bench_http->add_option("--target", http_bench.target, "HOST:PORT of the server")
+      ->default_val("127.0.0.1:8080");
+  bench_http->add_option("--accounts", http_bench.accounts, "User accounts")->default_val(100'000);
+  bench_http->add_option("--transfers", http_bench.transfers, "Transfers to run")
+      ->default_val(2'000'000);
+  bench_http->add_option("--batch", http_bench.batch, "Transfers per request")->default_val(8190);
+  bench_http
+      ->add_option("--connections", http_bench.connections,
+                   "Client threads, one keep-alive connection each")
+      ->default_val(4);
+  bench_http
+      ->add_option("--hot-percent", http_bench.hot_percent,
+                   "Percent of transfers crediting one of 10 hot merchants")
+      ->default_val(0);
+  bench_http
+      ->add_option("--id-base", http_bench.id_base,
+                   "Added to every account and transfer id; runs on one server need bases "
+                   "at least accounts + transfers + 11 apart")
+      ->default_val(1'000'000'000);
+  bench_http->add_option("--seed", http_bench.seed, "Random seed")->default_val(42);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_command) return run_serve(serve);
@@ -61,5 +86,6 @@ int main(int argc, char** argv) {
     ledger_bench.history = !no_history;
     return run_ledger_bench(ledger_bench);
   }
+  if (*bench_http) return run_http_bench(http_bench);
   return 2;
 }
