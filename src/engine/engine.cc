@@ -466,7 +466,9 @@ void Engine::Impl::maybe_checkpoint() {
 Status Engine::Impl::write_checkpoint() {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, ledger_.state_hash(),
                                    ledger_.accounts().size(), ledger_.transfers().size()};
-  if (Status status = store_->write_checkpoint(meta, ledger_.accounts(), ledger_.transfers());
+  const ledger::Ledger::ChangedChunks changed = ledger_.take_changed_chunks();
+  if (Status status = store_->write_checkpoint(meta, ledger_.accounts(), ledger_.transfers(),
+                                               changed.accounts, changed.transfers);
       !status.is_ok()) {
     return status;
   }

@@ -16,6 +16,21 @@
 namespace capillary::ledger {
 namespace {
 
+void mark_chunk(std::vector<std::uint8_t>& changed, std::uint32_t slot) {
+  const std::size_t chunk = slot / checkpoint_chunk_records;
+  if (chunk >= changed.size()) changed.resize(chunk + 1, 0);
+  changed[chunk] = 1;
+}
+
+std::vector<std::uint32_t> take_marks(std::vector<std::uint8_t>& changed) {
+  std::vector<std::uint32_t> chunks;
+  for (std::uint32_t chunk = 0; chunk < changed.size(); ++chunk) {
+    if (changed[chunk]) chunks.push_back(chunk);
+  }
+  changed.assign(changed.size(), 0);
+  return chunks;
+}
+
 constexpr std::uint64_t id_max = std::numeric_limits<std::uint64_t>::max();
 
 bool add_overflows(std::int64_t a, std::int64_t b) {
@@ -238,6 +253,7 @@ CreateAccountResult Ledger::create_account(const AccountSpec& spec,
   const auto slot = static_cast<std::uint32_t>(accounts_.size());
   accounts_.push_back(account);
   account_slots_.emplace(spec.id, slot);
+  mark_chunk(account_chunk_changed_, slot);
   state_hash_ += record_hash(account);
   if (in_scope_) undo_.push_back({Undo::Kind::account_created, slot, {}, {}});
   return CreateAccountResult::ok;
@@ -442,6 +458,7 @@ void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
   const auto slot = static_cast<std::uint32_t>(transfers_.size());
   transfers_.push_back(record);
   transfer_slots_.emplace(transfer.id, slot);
+  mark_chunk(transfer_chunk_changed_, slot);
   state_hash_ += record_hash(record);
   if (in_scope_) undo_.push_back({Undo::Kind::transfer_created, slot, {}, {}});
 }
@@ -452,6 +469,7 @@ void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
 Account& Ledger::modify_account(std::uint32_t slot) noexcept {
   Account& account = accounts_[slot];
   if (in_scope_) undo_.push_back({Undo::Kind::account_changed, slot, {}, account});
+  mark_chunk(account_chunk_changed_, slot);
   state_hash_ -= record_hash(account);
   return account;
 }
@@ -466,6 +484,7 @@ void Ledger::finish_account_change(std::uint32_t slot) noexcept {
 void Ledger::set_status(std::uint32_t slot, PendingStatus status) noexcept {
   TransferRecord& record = transfers_[slot];
   if (in_scope_) undo_.push_back({Undo::Kind::transfer_status_changed, slot, record.status, {}});
+  mark_chunk(transfer_chunk_changed_, slot);
   state_hash_ -= record_hash(record);
   record.status = status;
   state_hash_ += record_hash(record);
@@ -525,8 +544,14 @@ void Ledger::reserve_transfers(std::size_t more) {
   transfer_slots_.reserve(wanted);
 }
 
+Ledger::ChangedChunks Ledger::take_changed_chunks() {
+  return {take_marks(account_chunk_changed_), take_marks(transfer_chunk_changed_)};
+}
+
 void Ledger::restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers) {
   CAP_ASSERT(!in_scope_);
+  account_chunk_changed_.clear();
+  transfer_chunk_changed_.clear();
   accounts_ = std::move(accounts);
   transfers_ = std::move(transfers);
   account_slots_.clear();

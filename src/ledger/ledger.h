@@ -62,7 +62,17 @@ class Ledger {
   // Makes room for this many more transfers, so a replay of known length never rehashes.
   void reserve_transfers(std::size_t more);
 
-  // Replaces the whole state with records from a checkpoint and rebuilds the indexes.
+  // Chunks (of checkpoint_chunk_records records) of each table changed since the last call, for
+  // an incremental checkpoint; the marks are cleared. Conservative: a chunk touched by a chain
+  // that was rolled back is listed too.
+  struct ChangedChunks {
+    std::vector<std::uint32_t> accounts;
+    std::vector<std::uint32_t> transfers;
+  };
+  ChangedChunks take_changed_chunks();
+
+  // Replaces the whole state with records from a checkpoint and rebuilds the indexes; nothing
+  // counts as changed afterwards.
   void restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers);
 
   // Recomputes every invariant from the records alone. Empty when all hold, else the first broken
@@ -109,6 +119,7 @@ class Ledger {
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
   std::uint64_t state_hash_ = 0;
   std::vector<HistoryEntry>* history_ = nullptr;
+  std::vector<std::uint8_t> account_chunk_changed_, transfer_chunk_changed_;
 
   // A linked chain is applied inside a scope: every change is logged so a failing event can undo
   // the chain's earlier events. Outside a chain nothing is logged.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/limits.h"
 #include "ledger/test_printers.h"
 
 namespace capillary::ledger {
@@ -1080,6 +1081,53 @@ TEST_F(LedgerTest, state_hash_depends_on_every_change) {
   EXPECT_TRUE(seen.insert(ledger_.state_hash()).second);
   ASSERT_EQ(create_transfer(post(11, 10)), TR::ok);
   EXPECT_TRUE(seen.insert(ledger_.state_hash()).second);
+}
+
+}  // namespace
+}  // namespace capillary::ledger
+
+namespace capillary::ledger {
+namespace {
+
+// Incremental checkpoints rewrite only the chunks listed here, so a change that is not listed
+// would be lost from the next checkpoint.
+TEST_F(LedgerTest, changed_chunks_list_every_touched_chunk_once) {
+  std::vector<AccountSpec> accounts;
+  for (std::uint64_t id = 1; id <= checkpoint_chunk_records + 10; ++id) accounts.push_back(account(id));
+  create_accounts(accounts);
+  auto changed = ledger_.take_changed_chunks();
+  EXPECT_EQ(changed.accounts, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_TRUE(changed.transfers.empty());
+  changed = ledger_.take_changed_chunks();
+  EXPECT_TRUE(changed.accounts.empty());
+
+  // Slot 0 and the last slot: chunks 0 and 1 of accounts, chunk 0 of transfers.
+  ASSERT_EQ(create_transfer(transfer(1, 1, checkpoint_chunk_records + 10, 5)), TR::ok);
+  changed = ledger_.take_changed_chunks();
+  EXPECT_EQ(changed.accounts, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_EQ(changed.transfers, (std::vector<std::uint32_t>{0}));
+
+  // Two accounts in chunk 0 only, and a hold's status change in transfer chunk 0.
+  Transfer hold = transfer(2, 1, 2, 5);
+  hold.flags = transfer_pending;
+  ASSERT_EQ(create_transfer(hold), TR::ok);
+  ledger_.take_changed_chunks();
+  Transfer release = transfer(3, 0, 0, 0);
+  release.flags = transfer_void_pending;
+  release.pending_id = 2;
+  release.ledger = 0;
+  release.code = 0;
+  ASSERT_EQ(create_transfer(release), TR::ok);
+  changed = ledger_.take_changed_chunks();
+  EXPECT_EQ(changed.accounts, (std::vector<std::uint32_t>{0}));
+  EXPECT_EQ(changed.transfers, (std::vector<std::uint32_t>{0}));
+
+  // A restored ledger starts with nothing changed.
+  Ledger restored;
+  restored.restore({ledger_.accounts().begin(), ledger_.accounts().end()},
+                   {ledger_.transfers().begin(), ledger_.transfers().end()});
+  changed = restored.take_changed_chunks();
+  EXPECT_TRUE(changed.accounts.empty() && changed.transfers.empty());
 }
 
 }  // namespace

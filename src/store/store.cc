@@ -77,12 +77,14 @@ Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
 }
 
 template <typename Record>
-Status write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records) {
-  for (std::size_t start = 0, chunk = 0; start < records.size();
-       start += checkpoint_chunk_records, ++chunk) {
+Status write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records,
+                    std::span<const std::uint32_t> chunks) {
+  for (const std::uint32_t chunk : chunks) {
+    const std::size_t start = std::size_t{chunk} * checkpoint_chunk_records;
+    // A chunk emptied by a rolled-back chain has nothing left to write.
+    if (start >= records.size()) continue;
     const std::size_t count = std::min<std::size_t>(checkpoint_chunk_records, records.size() - start);
-    const auto status = batch->Put(chunk_key(table, static_cast<std::uint32_t>(chunk)),
-                                   slice_of(records.data() + start, count));
+    const auto status = batch->Put(chunk_key(table, chunk), slice_of(records.data() + start, count));
     if (!status.ok()) return from_rocksdb(status, "checkpoint batch");
   }
   return Status::ok();
@@ -204,15 +206,21 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
 }
 
 Status Store::write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-                               std::span<const ledger::TransferRecord> transfers) {
+                               std::span<const ledger::TransferRecord> transfers,
+                               std::span<const std::uint32_t> account_chunks,
+                               std::span<const std::uint32_t> transfer_chunks) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   if (Status status = from_rocksdb(db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
     return status;
   }
   rocksdb::WriteBatch batch;
-  if (Status status = write_chunks(&batch, 'a', accounts); !status.is_ok()) return status;
-  if (Status status = write_chunks(&batch, 't', transfers); !status.is_ok()) return status;
+  if (Status status = write_chunks(&batch, 'a', accounts, account_chunks); !status.is_ok()) {
+    return status;
+  }
+  if (Status status = write_chunks(&batch, 't', transfers, transfer_chunks); !status.is_ok()) {
+    return status;
+  }
   batch.Put(checkpoint_meta_key, slice_of(&meta, 1));
   rocksdb::WriteOptions options;
   options.sync = true;

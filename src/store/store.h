@@ -19,6 +19,7 @@
 #include <span>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 #include "ledger/types.h"
 
@@ -53,8 +54,6 @@ struct Checkpoint {
   std::vector<ledger::TransferRecord> transfers;
 };
 
-inline constexpr std::uint32_t checkpoint_chunk_records = 4096;
-
 class Store {
  public:
   // `read_only` opens beside a running engine (for verify) and allows no writes.
@@ -78,9 +77,14 @@ class Store {
   // none by then.
   Status balance_as_of(std::uint64_t account_id, std::uint64_t at_ns, StatementLine* line) const;
 
-  // Writes a whole checkpoint: flushes history first, then records in one synced batch.
+  // Writes a checkpoint: flushes history first, then, in one synced batch, the meta record and
+  // the chunks (of checkpoint_chunk_records records) listed in `account_chunks` and
+  // `transfer_chunks`. Every other chunk must be unchanged since the previous checkpoint; the
+  // first checkpoint lists them all.
   Status write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-                          std::span<const ledger::TransferRecord> transfers);
+                          std::span<const ledger::TransferRecord> transfers,
+                          std::span<const std::uint32_t> account_chunks,
+                          std::span<const std::uint32_t> transfer_chunks);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;
 
