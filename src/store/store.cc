@@ -4,8 +4,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
-#include <rocksdb/table.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -117,6 +115,9 @@ Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<St
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
+  // Flushing (sorting a vector memtable and writing its table) is what bounds history ingest;
+  // two flushes may run at once so a burst does not queue memtables behind one.
+  options.max_background_flushes = 2;
   // Memtables of 128 MiB flush in about a second; six of them absorb bursts instead of stopping
   // writes while one flushes.
   options.write_buffer_size = 128ull << 20;
@@ -132,9 +133,6 @@ Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<St
   // not-yet-flushed part sort a copy, so statements cost more while it is large.
   options.memtable_factory.reset(new rocksdb::VectorRepFactory());
   options.allow_concurrent_memtable_write = false;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
   const auto status = read_only ? rocksdb::DB::OpenForReadOnly(options, directory.string(), &db)
                                 : rocksdb::DB::Open(options, directory.string(), &db);
