@@ -59,13 +59,19 @@ std::vector<std::vector<Transfer>> make_batches(const LedgerBenchOptions& option
   return batches;
 }
 
-// Submits batches with at most in_flight_max outstanding; returns each batch's latency in ms.
-std::vector<double> drive(engine::Engine& engine, std::vector<std::vector<Transfer>>& batches,
-                          std::atomic<std::uint64_t>* failed, bool progress) {
+// When a batch came back, in seconds since the run started, and how long it took.
+struct BatchTiming {
+  double done_s;
+  double latency_ms;
+};
+
+// Submits batches with at most in_flight_max outstanding; returns each batch's timing.
+std::vector<BatchTiming> drive(engine::Engine& engine, std::vector<std::vector<Transfer>>& batches,
+                               std::atomic<std::uint64_t>* failed, bool progress) {
   std::mutex mutex;
   std::condition_variable changed;
   std::size_t in_flight = 0, completed = 0;
-  std::vector<double> latencies(batches.size());
+  std::vector<BatchTiming> timings(batches.size());
   auto last_report = Clock::now();
   const auto started = Clock::now();
   for (std::size_t i = 0; i < batches.size(); ++i) {
@@ -76,7 +82,9 @@ std::vector<double> drive(engine::Engine& engine, std::vector<std::vector<Transf
     }
     const auto submitted = Clock::now();
     const auto on_done = [&, i, submitted](std::span<const ledger::CreateTransferResult> results) {
-      latencies[i] = std::chrono::duration<double, std::milli>(Clock::now() - submitted).count();
+      const auto now = Clock::now();
+      timings[i] = {std::chrono::duration<double>(now - started).count(),
+                    std::chrono::duration<double, std::milli>(now - submitted).count()};
       for (const auto result : results) {
         if (result != ledger::CreateTransferResult::ok) ++*failed;
       }
@@ -98,7 +106,29 @@ std::vector<double> drive(engine::Engine& engine, std::vector<std::vector<Transf
   }
   std::unique_lock lock(mutex);
   changed.wait(lock, [&] { return completed == batches.size(); });
-  return latencies;
+  return timings;
+}
+
+// The run as JSON, for bench/plot.py: the configuration and every batch's timing.
+bool write_report(const LedgerBenchOptions& options, const std::vector<BatchTiming>& timings,
+                  double transfers_per_s) {
+  std::FILE* file = std::fopen(options.report.c_str(), "w");
+  if (file == nullptr) {
+    fmt::print(stderr, "bench ledger: cannot write {}\n", options.report.string());
+    return false;
+  }
+  fmt::print(file,
+             "{{\"bench\":\"ledger\",\"accounts\":{},\"transfers\":{},\"batch\":{},"
+             "\"hot_percent\":{},\"sync\":{},\"history\":{},\"transfers_per_s\":{:.0f},"
+             "\"batches\":[",
+             options.accounts, options.transfers, options.batch, options.hot_percent, options.sync,
+             options.history, transfers_per_s);
+  for (std::size_t i = 0; i < timings.size(); ++i) {
+    fmt::print(file, "{}[{:.4f},{:.3f}]", i == 0 ? "" : ",", timings[i].done_s,
+               timings[i].latency_ms);
+  }
+  fmt::print(file, "]}}\n");
+  return std::fclose(file) == 0;
 }
 
 }  // namespace
@@ -169,12 +199,14 @@ int run_ledger_bench(const LedgerBenchOptions& options) {
   fmt::print(stderr, "running: batches of {}, journal fdatasync {}, history {}\n", options.batch,
              options.sync ? "on" : "OFF", options.history ? "on" : "off");
   const auto started = Clock::now();
-  std::vector<double> latencies = drive(*engine, batches, &failed, true);
+  const std::vector<BatchTiming> timings = drive(*engine, batches, &failed, true);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (options.history) engine->wait_for_history();
   const double seconds_with_history =
       std::chrono::duration<double>(Clock::now() - started).count();
 
+  std::vector<double> latencies;
+  for (const BatchTiming& timing : timings) latencies.push_back(timing.latency_ms);
   std::sort(latencies.begin(), latencies.end());
   const double p99 = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
   const double p50 = latencies[latencies.size() / 2];
@@ -184,9 +216,10 @@ int run_ledger_bench(const LedgerBenchOptions& options) {
              "p99 {:.2f} ms; history caught up after {:.2f} s; journal {:.0f} MiB\n",
              options.transfers, seconds, failed.load(), p50, p99, seconds_with_history,
              static_cast<double>(stats.journal_bytes) / (1 << 20));
+  const double transfers_per_s = static_cast<double>(options.transfers) / seconds;
+  if (!options.report.empty() && !write_report(options, timings, transfers_per_s)) return 1;
   fmt::print("transfers_per_s={:.0f} batch_p99_ms={:.2f} accounts={} hot_percent={}\n",
-             static_cast<double>(options.transfers) / seconds, p99, options.accounts,
-             options.hot_percent);
+             transfers_per_s, p99, options.accounts, options.hot_percent);
   return 0;
 }
 

@@ -15,6 +15,7 @@ struct LedgerBenchOptions {
   bool sync = true;
   bool history = true;
   std::uint64_t seed = 42;
+  std::filesystem::path report;      // when set, a JSON report of every batch for bench/plot.py
 };
 
 // Runs the benchmark, printing progress to stderr and, as the last line on stdout,

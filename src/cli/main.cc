@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   bench_ledger->add_option("--data", ledger_bench.data_dir, "An empty directory for the run")
       ->required();
   bench_ledger->add_option("--seed", ledger_bench.seed, "Random seed")->default_val(42);
+  bench_ledger->add_option("--report", ledger_bench.report,
+                           "Write every batch's timing as JSON (plot it with bench/plot.py)");
   bench_ledger->add_flag("--no-sync", no_sync, "Skip fdatasync (measures the engine, not the disk)");
   bench_ledger->add_flag("--no-history", no_history, "Do not feed the history store");
 
