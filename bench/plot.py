@@ -58,8 +58,10 @@ def panel(out, top, series_list, y_title, x_max, y_format):
     y_of = lambda y: top + PANEL_HEIGHT * (1 - y / y_max)
     out.append(f'<rect x="{MARGIN_LEFT}" y="{top}" width="{plot_width}" height="{PANEL_HEIGHT}" '
                'fill="none" stroke="#999"/>')
-    for i in range(5):
-        y = y_max * i / 4
+    # 1 and 5 split into fifths, 2 into quarters: every grid label is a round number.
+    divisions = 4 if f"{y_max:.0e}".startswith("2") else 5
+    for i in range(divisions + 1):
+        y = y_max * i / divisions
         out.append(f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" y1="{y_of(y):.1f}" '
                    f'y2="{y_of(y):.1f}" stroke="#eee"/>')
         out.append(f'<text x="{MARGIN_LEFT - 6}" y="{y_of(y) + 4:.1f}" text-anchor="end" '

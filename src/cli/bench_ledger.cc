@@ -152,7 +152,6 @@ int run_ledger_bench(const LedgerBenchOptions& options) {
   engine_options.history = options.history;
   engine_options.accounts_reserve = static_cast<std::uint32_t>(options.accounts + hot_merchants + 1);
   engine_options.transfers_reserve = static_cast<std::uint32_t>(options.transfers + options.accounts);
-  engine_options.checkpoint_journal_bytes = UINT64_MAX;  // one at shutdown, outside the timing
   std::unique_ptr<engine::Engine> engine;
   if (Status status = engine::Engine::open(engine_options, &engine); !status.is_ok()) {
     fmt::print(stderr, "bench ledger: {}\n", status.message());

@@ -36,6 +36,14 @@ struct TransfersRequest {
 };
 using Request = std::variant<AccountsRequest, TransfersRequest, Engine::Read>;
 
+// Work for the history thread, in commit order: a committed batch's history, or a checkpoint
+// copied out of the ledger at that sequence.
+struct HistoryWork {
+  std::uint64_t sequence;
+  std::vector<ledger::HistoryEntry> entries;
+  std::unique_ptr<store::PendingCheckpoint> checkpoint;
+};
+
 journal::EntryKind kind_of(const Request& request) {
   if (std::holds_alternative<AccountsRequest>(request)) return journal::EntryKind::create_accounts;
   CAP_ASSERT(std::holds_alternative<TransfersRequest>(request));
@@ -133,7 +141,9 @@ class Engine::Impl {
                                  std::span<const std::byte> body);
   void publish(std::uint64_t sequence, std::size_t events);
   void maybe_checkpoint();
-  Status write_checkpoint();
+  std::unique_ptr<store::PendingCheckpoint> prepare_checkpoint();
+  void enqueue_history(HistoryWork work);
+  void remove_covered_segments();
   Status recover();
 
   Options options_;
@@ -161,7 +171,7 @@ class Engine::Impl {
   // History thread.
   std::mutex history_mutex_;
   std::condition_variable history_wake_, history_space_, history_written_;
-  std::deque<std::pair<std::uint64_t, std::vector<ledger::HistoryEntry>>> history_queue_;
+  std::deque<HistoryWork> history_queue_;
   std::vector<std::vector<ledger::HistoryEntry>> history_spare_;
   bool history_stopping_ = false;
 
@@ -170,6 +180,9 @@ class Engine::Impl {
   std::atomic<std::uint64_t> last_sequence_ = 0, state_hash_ = 0, batches_ = 0, events_ = 0,
                              accounts_ = 0, transfers_ = 0, checkpoint_sequence_ = 0,
                              replayed_batches_ = 0, rejected_overloaded_ = 0, last_ts_ = 0;
+  // One checkpoint at a time is copied out and handed to the history thread to write.
+  std::atomic<bool> checkpoint_in_flight_ = false;
+  std::uint64_t segments_removed_before_ = 0;  // engine thread
   std::atomic<double> batch_ms_last_ = 0;
 };
 
@@ -279,10 +292,14 @@ void Engine::Impl::stop() {
   if (history_thread_.joinable()) history_thread_.join();
   journal_thread_.reset();
   if (writer_ && last_sequence_ > checkpoint_sequence_) {
-    if (Status status = write_checkpoint(); !status.is_ok()) {
+    const auto checkpoint = prepare_checkpoint();
+    if (Status status = store_->write_checkpoint(*checkpoint); !status.is_ok()) {
       std::fprintf(stderr, "capillary: checkpoint at shutdown failed (the journal still has it all): %s\n",
                    status.message().c_str());
+      return;
     }
+    checkpoint_sequence_ = checkpoint->meta.sequence;
+    remove_covered_segments();
   }
 }
 
@@ -343,6 +360,7 @@ void Engine::Impl::run() {
       commit(kind, requests);
     }
     maybe_checkpoint();
+    remove_covered_segments();
   }
 }
 
@@ -409,17 +427,13 @@ std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_
 // is how a slow history store slows the engine instead of growing memory) and updates the stats.
 void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
   if (options_.history) {
-    std::unique_lock lock(history_mutex_);
-    history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
-    std::vector<ledger::HistoryEntry> next;
+    enqueue_history({sequence, std::move(history_batch_), nullptr});
+    std::lock_guard lock(history_mutex_);
+    history_batch_.clear();
     if (!history_spare_.empty()) {
-      next = std::move(history_spare_.back());
+      history_batch_ = std::move(history_spare_.back());
       history_spare_.pop_back();
     }
-    history_queue_.emplace_back(sequence, std::move(history_batch_));
-    history_batch_ = std::move(next);
-    history_batch_.clear();
-    history_wake_.notify_one();
   }
   last_sequence_ = sequence;
   state_hash_ = ledger_.state_hash();
@@ -430,19 +444,35 @@ void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
   events_ += events;
 }
 
+void Engine::Impl::enqueue_history(HistoryWork work) {
+  std::unique_lock lock(history_mutex_);
+  history_space_.wait(lock, [this] { return history_queue_.size() < history_queue_batches_max; });
+  history_queue_.push_back(std::move(work));
+  history_wake_.notify_one();
+}
+
 void Engine::Impl::run_history() {
   std::unique_lock lock(history_mutex_);
   while (true) {
     history_wake_.wait(lock, [this] { return !history_queue_.empty() || history_stopping_; });
     if (history_queue_.empty()) return;
-    auto [sequence, entries] = std::move(history_queue_.front());
+    HistoryWork work = std::move(history_queue_.front());
     history_queue_.pop_front();
     history_space_.notify_all();
     lock.unlock();
-    if (Status status = store_->write_history(sequence, entries); !status.is_ok()) fatal(status);
-    entries.clear();
+    if (work.checkpoint) {
+      // Everything before it in the queue is written, so the flush inside covers its history.
+      if (Status status = store_->write_checkpoint(*work.checkpoint); !status.is_ok()) fatal(status);
+      checkpoint_sequence_ = work.sequence;
+      checkpoint_in_flight_ = false;
+    } else if (Status status = store_->write_history(work.sequence, work.entries); !status.is_ok()) {
+      fatal(status);
+    }
+    work.entries.clear();
     lock.lock();
-    if (history_spare_.size() < history_queue_batches_max) history_spare_.push_back(std::move(entries));
+    if (!work.checkpoint && history_spare_.size() < history_queue_batches_max) {
+      history_spare_.push_back(std::move(work.entries));
+    }
     history_written_.notify_all();
   }
 }
@@ -454,27 +484,36 @@ void Engine::Impl::wait_for_history() {
   history_written_.wait(lock, [&] { return store_->history_sequence() >= target || history_stopping_; });
 }
 
+// The engine pauses only to copy the changed chunks; the history thread writes them after the
+// history of every earlier batch.
 void Engine::Impl::maybe_checkpoint() {
-  if (writer_->bytes_written() - journal_bytes_at_checkpoint_ < options_.checkpoint_journal_bytes) {
+  if (checkpoint_in_flight_ ||
+      writer_->bytes_written() - journal_bytes_at_checkpoint_ < options_.checkpoint_journal_bytes) {
     return;
   }
-  wait_for_history();
-  if (Status status = write_checkpoint(); !status.is_ok()) fatal(status);
+  checkpoint_in_flight_ = true;
+  journal_bytes_at_checkpoint_ = writer_->bytes_written();
+  auto checkpoint = prepare_checkpoint();
+  const std::uint64_t sequence = checkpoint->meta.sequence;
+  enqueue_history({sequence, {}, std::move(checkpoint)});
 }
 
 // Runs on the engine thread between batches (or after it stopped), so the ledger is quiet.
-Status Engine::Impl::write_checkpoint() {
+std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, ledger_.state_hash(),
                                    ledger_.accounts().size(), ledger_.transfers().size()};
   const ledger::Ledger::ChangedChunks changed = ledger_.take_changed_chunks();
-  if (Status status = store_->write_checkpoint(meta, ledger_.accounts(), ledger_.transfers(),
-                                               changed.accounts, changed.transfers);
-      !status.is_ok()) {
-    return status;
-  }
-  checkpoint_sequence_ = meta.sequence;
-  journal_bytes_at_checkpoint_ = writer_->bytes_written();
-  return writer_->remove_segments_before(meta.sequence + 1);
+  return store::Store::prepare_checkpoint(meta, ledger_.accounts(), ledger_.transfers(),
+                                          changed.accounts, changed.transfers);
+}
+
+// Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.
+// Done on the engine thread, which owns the journal writer.
+void Engine::Impl::remove_covered_segments() {
+  const std::uint64_t before = checkpoint_sequence_ + 1;
+  if (before <= segments_removed_before_) return;
+  if (Status status = writer_->remove_segments_before(before); !status.is_ok()) fatal(status);
+  segments_removed_before_ = before;
 }
 
 Stats Engine::Impl::stats() const {

@@ -75,17 +75,16 @@ Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
 }
 
 template <typename Record>
-Status write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records,
-                    std::span<const std::uint32_t> chunks) {
+void write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records,
+                  std::span<const std::uint32_t> chunks) {
   for (const std::uint32_t chunk : chunks) {
     const std::size_t start = std::size_t{chunk} * checkpoint_chunk_records;
     // A chunk emptied by a rolled-back chain has nothing left to write.
     if (start >= records.size()) continue;
     const std::size_t count = std::min<std::size_t>(checkpoint_chunk_records, records.size() - start);
-    const auto status = batch->Put(chunk_key(table, chunk), slice_of(records.data() + start, count));
-    if (!status.ok()) return from_rocksdb(status, "checkpoint batch");
+    // Put only fails past the batch's size limit, which is unset.
+    CAP_ASSERT(batch->Put(chunk_key(table, chunk), slice_of(records.data() + start, count)).ok());
   }
-  return Status::ok();
 }
 
 template <typename Record>
@@ -203,26 +202,32 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
   return Status::ok();
 }
 
-Status Store::write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-                               std::span<const ledger::TransferRecord> transfers,
-                               std::span<const std::uint32_t> account_chunks,
-                               std::span<const std::uint32_t> transfer_chunks) {
+PendingCheckpoint::~PendingCheckpoint() = default;
+
+std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
+    const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
+    std::span<const ledger::TransferRecord> transfers,
+    std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
+  auto checkpoint = std::make_unique<PendingCheckpoint>();
+  checkpoint->meta = meta;
+  checkpoint->batch = std::make_unique<rocksdb::WriteBatch>(
+      (account_chunks.size() * sizeof(ledger::Account) +
+       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records + 4096);
+  write_chunks(checkpoint->batch.get(), 'a', accounts, account_chunks);
+  write_chunks(checkpoint->batch.get(), 't', transfers, transfer_chunks);
+  CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
+  return checkpoint;
+}
+
+Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
   if (Status status = from_rocksdb(db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
     return status;
   }
-  rocksdb::WriteBatch batch;
-  if (Status status = write_chunks(&batch, 'a', accounts, account_chunks); !status.is_ok()) {
-    return status;
-  }
-  if (Status status = write_chunks(&batch, 't', transfers, transfer_chunks); !status.is_ok()) {
-    return status;
-  }
-  batch.Put(checkpoint_meta_key, slice_of(&meta, 1));
   rocksdb::WriteOptions options;
   options.sync = true;
-  return from_rocksdb(db_->Write(options, &batch), "write checkpoint");
+  return from_rocksdb(db_->Write(options, checkpoint.batch.get()), "write checkpoint");
 }
 
 Status Store::read_checkpoint(Checkpoint* checkpoint) const {

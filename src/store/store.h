@@ -25,6 +25,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace capillary::store {
@@ -54,6 +55,13 @@ struct Checkpoint {
   std::vector<ledger::TransferRecord> transfers;
 };
 
+// A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
+struct PendingCheckpoint {
+  CheckpointMeta meta{};
+  std::unique_ptr<rocksdb::WriteBatch> batch;
+  ~PendingCheckpoint();
+};
+
 class Store {
  public:
   // `read_only` opens beside a running engine (for verify) and allows no writes.
@@ -77,14 +85,16 @@ class Store {
   // none by then.
   Status balance_as_of(std::uint64_t account_id, std::uint64_t at_ns, StatementLine* line) const;
 
-  // Writes a checkpoint: flushes history first, then, in one synced batch, the meta record and
-  // the chunks (of checkpoint_chunk_records records) listed in `account_chunks` and
-  // `transfer_chunks`. Every other chunk must be unchanged since the previous checkpoint; the
-  // first checkpoint lists them all.
-  Status write_checkpoint(const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-                          std::span<const ledger::TransferRecord> transfers,
-                          std::span<const std::uint32_t> account_chunks,
-                          std::span<const std::uint32_t> transfer_chunks);
+  // A checkpoint in two steps, so the engine pauses only to copy: prepare_checkpoint copies the
+  // meta record and the chunks (of checkpoint_chunk_records records) listed in `account_chunks`
+  // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
+  // flushes history and writes them in one synced batch. Every chunk not listed must be unchanged
+  // since the previous checkpoint; the first checkpoint lists them all.
+  static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
+      const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
+      std::span<const ledger::TransferRecord> transfers,
+      std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks);
+  Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;
 
