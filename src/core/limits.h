@@ -22,9 +22,12 @@ inline constexpr std::uint32_t accounts_max = 1u << 28;
 // from the history store; the cap is what bounds memory until cold transfers are evicted.
 inline constexpr std::uint32_t transfers_max = 1u << 30;
 
-// Requests waiting for the sequencer. Past it, submitters get `overloaded` instead of queueing
-// without bound.
+// Requests and events waiting for the sequencer. Past either, submitters get `overloaded` instead
+// of queueing without bound. 64 full batches is ~0.5 s of work at 1M transfers/s and 32 MiB of
+// events: enough to keep the engine busy through a burst, little enough that a client told to
+// retry has not been waiting long.
 inline constexpr std::size_t sequencer_queue_requests_max = 16384;
+inline constexpr std::size_t sequencer_queue_events_max = 64 * batch_events_max;
 
 // Records per checkpoint chunk: one RocksDB value of 320 KiB. A checkpoint rewrites only the
 // chunks that changed since the previous one, so smaller chunks mean less rewriting under sparse

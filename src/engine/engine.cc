@@ -158,6 +158,7 @@ class Engine::Impl {
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_wake_;
   std::deque<Request> queue_;
+  std::size_t queue_events_ = 0;
   bool stopping_ = false;
 
   // Engine-thread state.
@@ -312,11 +313,13 @@ Submit Engine::Impl::submit(Request request) {
   {
     std::lock_guard lock(queue_mutex_);
     if (stopping_) return Submit::stopped;
-    if (queue_.size() >= sequencer_queue_requests_max) {
+    if (queue_.size() >= sequencer_queue_requests_max ||
+        queue_events_ + events > sequencer_queue_events_max) {
       ++rejected_overloaded_;
       return Submit::overloaded;
     }
     queue_.push_back(std::move(request));
+    queue_events_ += events;
   }
   queue_wake_.notify_one();
   return Submit::accepted;
@@ -334,6 +337,7 @@ void Engine::Impl::run() {
       }
       if (queue_.empty() && stopping_) return;
       while (!queue_.empty()) {
+        queue_events_ -= events_of(queue_.front());
         pending_.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

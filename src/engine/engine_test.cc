@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -152,6 +153,42 @@ TEST_F(EngineTest, RejectsEmptyAndOversizedRequests) {
   std::vector<Transfer> too_many(batch_events_max + 1, transfer(1, 1, 2, 1));
   EXPECT_EQ(engine->submit_transfers(too_many, [](auto) {}), Submit::too_many_events);
   EXPECT_EQ(engine->stats().last_sequence, 0u);
+}
+
+TEST_F(EngineTest, AFullQueueRejectsWithOverloadedAndLosesNothingAccepted) {
+  auto engine = open();
+  engine->create_accounts({open_account(1), open_account(2)});
+  // Hold the engine thread inside a read so nothing drains while the queue fills.
+  std::promise<void> release, holding;
+  std::shared_future<void> released = release.get_future().share();
+  ASSERT_EQ(engine->submit_read([released, &holding](const ledger::Ledger&) {
+              holding.set_value();
+              released.wait();
+            }),
+            Submit::accepted);
+  holding.get_future().wait();
+  std::atomic<std::size_t> done = 0;
+  std::size_t accepted = 0;
+  Submit last = Submit::accepted;
+  std::uint64_t id = 1;
+  while (last == Submit::accepted) {
+    std::vector<Transfer> batch;
+    for (std::size_t i = 0; i < batch_events_max; ++i) batch.push_back(transfer(id++, 1, 2, 1));
+    last = engine->submit_transfers(std::move(batch), [&](auto results) {
+      for (auto result : results) EXPECT_EQ(result, CreateTransferResult::ok);
+      ++done;
+    });
+    if (last == Submit::accepted) ++accepted;
+  }
+  EXPECT_EQ(last, Submit::overloaded);
+  EXPECT_EQ(accepted, sequencer_queue_events_max / batch_events_max);
+  EXPECT_EQ(engine->stats().rejected_overloaded, 1u);
+  release.set_value();
+  for (int i = 0; i < 3000 && done < accepted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(done, accepted);
+  std::int64_t credits = 0;
+  engine->read([&](const ledger::Ledger& ledger) { credits = ledger.find_account(2)->credits_posted; });
+  EXPECT_EQ(credits, static_cast<std::int64_t>(accepted * batch_events_max));
 }
 
 TEST_F(EngineTest, ReopenReplaysToTheSameStateHash) {
