@@ -578,28 +578,29 @@ void submit_waiting(Submitter submitter) {
   }
 }
 
-}  // namespace
-
-std::vector<ledger::CreateAccountResult> Engine::create_accounts(std::vector<ledger::AccountSpec> events) {
-  std::promise<std::vector<ledger::CreateAccountResult>> promise;
+// Submits (retrying while the queue is full) and waits for the results.
+template <typename Result, typename Event, typename SubmitFn>
+std::vector<Result> submit_and_wait(const std::vector<Event>& events, SubmitFn submit) {
+  std::promise<std::vector<Result>> promise;
   auto future = promise.get_future();
   submit_waiting([&] {
-    return submit_accounts(events, [&promise](std::span<const ledger::CreateAccountResult> results) {
+    return submit(events, [&promise](std::span<const Result> results) {
       promise.set_value({results.begin(), results.end()});
     });
   });
   return future.get();
 }
 
+}  // namespace
+
+std::vector<ledger::CreateAccountResult> Engine::create_accounts(std::vector<ledger::AccountSpec> events) {
+  return submit_and_wait<ledger::CreateAccountResult>(
+      events, [this](auto copy, auto done) { return submit_accounts(std::move(copy), std::move(done)); });
+}
+
 std::vector<ledger::CreateTransferResult> Engine::create_transfers(std::vector<ledger::Transfer> events) {
-  std::promise<std::vector<ledger::CreateTransferResult>> promise;
-  auto future = promise.get_future();
-  submit_waiting([&] {
-    return submit_transfers(events, [&promise](std::span<const ledger::CreateTransferResult> results) {
-      promise.set_value({results.begin(), results.end()});
-    });
-  });
-  return future.get();
+  return submit_and_wait<ledger::CreateTransferResult>(
+      events, [this](auto copy, auto done) { return submit_transfers(std::move(copy), std::move(done)); });
 }
 
 void Engine::read(const Read& read) {
