@@ -269,11 +269,11 @@ TEST_F(EngineTest, StatementAndBalanceAsOfFollowTheHistory) {
   std::vector<store::StatementLine> page;
   ASSERT_TRUE(engine->store().statement(2, 0, UINT64_MAX, 10, &page).is_ok());
   ASSERT_EQ(page.size(), 10u);
-  EXPECT_EQ(page[0].transfer.transfer.id, 1u);
+  EXPECT_EQ(page[0].transfer_id, 1u);
   EXPECT_EQ(page[9].balances_after.credits_posted, 55);  // 1 + 2 + ... + 10
   ASSERT_TRUE(engine->store().statement(2, page.back().timestamp + 1, UINT64_MAX, 100, &page).is_ok());
   EXPECT_EQ(page.size(), 20u);
-  EXPECT_EQ(page.front().transfer.transfer.id, 11u);
+  EXPECT_EQ(page.front().transfer_id, 11u);
 
   store::StatementLine line;
   ASSERT_TRUE(engine->store().balance_as_of(2, stamps[4], &line).is_ok());
@@ -302,7 +302,7 @@ TEST_F(EngineTest, StatementPagesOneLineAtATimeMissNothingWhenHoldsExpireTogethe
     for (const auto& line : page) {
       EXPECT_GT(line.timestamp, previous);
       previous = line.timestamp;
-      seen.emplace_back(line.transfer.transfer.id, line.expired);
+      seen.emplace_back(line.transfer_id, line.expired);
       from = line.timestamp + 1;
     }
   } while (!page.empty());

@@ -635,12 +635,12 @@ void write_transfer(std::string& out, const ledger::TransferRecord& record) {
 }
 
 void write_statement_line(std::string& out, std::uint64_t account_id,
-                          const store::StatementLine& line) {
-  const bool debit = line.transfer.transfer.debit_account_id == account_id;
+                          const store::StatementLine& line, const ledger::TransferRecord& transfer) {
+  const bool debit = transfer.transfer.debit_account_id == account_id;
   fmt::format_to(std::back_inserter(out),
                  "{{\"timestamp\":\"{}\",\"direction\":\"{}\",\"expired\":{},\"transfer\":",
                  line.timestamp, debit ? "debit" : "credit", line.expired != 0);
-  write_transfer(out, line.transfer);
+  write_transfer(out, transfer);
   out += ",\"balances_after\":";
   write_balances(out, line.balances_after);
   out += '}';

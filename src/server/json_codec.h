@@ -58,9 +58,10 @@ void write_results(std::string& out, std::span<const ledger::CreateTransferResul
 void write_account(std::string& out, const ledger::Account& account);
 void write_transfer(std::string& out, const ledger::TransferRecord& record);
 void write_balances(std::string& out, const ledger::Balances& balances);
-// One statement line as seen from `account_id`: its direction, the transfer, balances after.
+// One statement line as seen from `account_id`: its direction, the transfer (as the ledger
+// holds it now), balances after.
 void write_statement_line(std::string& out, std::uint64_t account_id,
-                          const store::StatementLine& line);
+                          const store::StatementLine& line, const ledger::TransferRecord& transfer);
 // A JSON string literal, quoted and escaped.
 void write_string(std::string& out, std::string_view text);
 

@@ -364,21 +364,23 @@ TEST(JsonCodec, WritesAccountsWithStringsForWideIntegers) {
 }
 
 TEST(JsonCodec, WritesTransfersAndStatementLines) {
+  ledger::TransferRecord transfer{};
+  transfer.transfer.id = 9;
+  transfer.transfer.debit_account_id = 1;
+  transfer.transfer.credit_account_id = 2;
+  transfer.transfer.amount = 250;
+  transfer.transfer.ledger = 1;
+  transfer.transfer.code = 3;
+  transfer.transfer.flags = ledger::transfer_pending;
+  transfer.timestamp = 100;
+  transfer.status = ledger::PendingStatus::expired;
   store::StatementLine line{};
-  line.transfer.transfer.id = 9;
-  line.transfer.transfer.debit_account_id = 1;
-  line.transfer.transfer.credit_account_id = 2;
-  line.transfer.transfer.amount = 250;
-  line.transfer.transfer.ledger = 1;
-  line.transfer.transfer.code = 3;
-  line.transfer.transfer.flags = ledger::transfer_pending;
-  line.transfer.timestamp = 100;
-  line.transfer.status = ledger::PendingStatus::expired;
+  line.transfer_id = 9;
   line.timestamp = 200;
   line.expired = 1;
   line.balances_after.credits_posted = 1000;
   std::string out;
-  write_statement_line(out, 2, line);
+  write_statement_line(out, 2, line, transfer);
   EXPECT_EQ(out,
             R"({"timestamp":"200","direction":"credit","expired":true,"transfer":{"id":"9",)"
             R"("debit_account_id":"1","credit_account_id":"2","amount":"250","pending_id":"0",)"

@@ -1,5 +1,7 @@
 #include "server/routes.h"
 
+#include "core/assert.h"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -12,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/assert.h"
 #include "core/limits.h"
 #include "server/json_codec.h"
 
@@ -441,13 +444,22 @@ void Routes::statement(std::uint64_t id, std::string_view query, const Call& cal
                 id, from_ns, to_ns, static_cast<std::uint32_t>(limit), &lines);
             if (!status.is_ok())
               return call.fail({500, "history_unavailable", status.message(), {}});
+            // Lines name their transfers; the ledger holds them. Blocking is fine on this pool.
+            std::vector<ledger::TransferRecord> transfers(lines.size());
+            engine_.read([&](const ledger::Ledger& ledger) {
+              for (std::size_t i = 0; i < lines.size(); ++i) {
+                const ledger::TransferRecord* record = ledger.find_transfer(lines[i].transfer_id);
+                CAP_ASSERT(record != nullptr);  // every transfer with history stays resident
+                transfers[i] = *record;
+              }
+            });
             Response response;
             response.body.reserve(64 + lines.size() * 700);
             fmt::format_to(std::back_inserter(response.body), "{{\"account_id\":\"{}\",\"lines\":[",
                            id);
             for (std::size_t i = 0; i < lines.size(); ++i) {
               if (i != 0) response.body += ',';
-              write_statement_line(response.body, id, lines[i]);
+              write_statement_line(response.body, id, lines[i], transfers[i]);
             }
             response.body += "],\"next_from\":";
             // A full page may have more behind it; a short one is the end of the range.

@@ -47,6 +47,12 @@ class HistoryKey {
   char bytes_[history_key_bytes];
 };
 
+std::uint64_t read_big_endian(const char* bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = value << 8 | static_cast<std::uint8_t>(bytes[i]);
+  return value;
+}
+
 std::string chunk_key(char table, std::uint32_t chunk) {
   std::string key = {'c', table, ':', ':'};
   put_big_endian32(&key, chunk);
@@ -65,6 +71,13 @@ Record decode(const rocksdb::Slice& value) {
   Record record;
   std::memcpy(&record, value.data(), sizeof record);
   return record;
+}
+
+StatementLine decode_line(const rocksdb::Slice& key, const rocksdb::Slice& value) {
+  CAP_ASSERT(key.size() == history_key_bytes);
+  const auto stored = decode<StoredLine>(value);
+  return {read_big_endian(key.data() + 9), read_big_endian(key.data() + 17), stored.expired,
+          stored.balances_after};
 }
 
 Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
@@ -149,11 +162,11 @@ Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<St
 }
 
 Status Store::write_history(std::uint64_t sequence, std::span<const ledger::HistoryEntry> entries) {
-  rocksdb::WriteBatch batch(entries.size() * 2 * (history_key_bytes + sizeof(StatementLine) + 8) + 64);
+  rocksdb::WriteBatch batch(entries.size() * 2 * (history_key_bytes + sizeof(StoredLine) + 8) + 64);
   for (const ledger::HistoryEntry& entry : entries) {
     const ledger::Transfer& transfer = entry.transfer.transfer;
-    const StatementLine debit{entry.transfer, entry.timestamp, entry.expired, entry.debit_after};
-    const StatementLine credit{entry.transfer, entry.timestamp, entry.expired, entry.credit_after};
+    const StoredLine debit{entry.expired, entry.debit_after};
+    const StoredLine credit{entry.expired, entry.credit_after};
     const HistoryKey debit_key(transfer.debit_account_id, entry.timestamp, transfer.id);
     const HistoryKey credit_key(transfer.credit_account_id, entry.timestamp, transfer.id);
     batch.Put(debit_key.slice(), slice_of(&debit, 1));
@@ -181,7 +194,7 @@ Status Store::statement(std::uint64_t account_id, std::uint64_t from_ns, std::ui
   options.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(start.slice()); it->Valid() && lines->size() < limit; it->Next()) {
-    lines->push_back(decode<StatementLine>(it->value()));
+    lines->push_back(decode_line(it->key(), it->value()));
   }
   return from_rocksdb(it->status(), "read statement");
 }
@@ -198,7 +211,7 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
     if (Status status = from_rocksdb(it->status(), "read balance"); !status.is_ok()) return status;
     return Status::not_found(fmt::format("account {} had no balance change by {}", account_id, at_ns));
   }
-  *line = decode<StatementLine>(it->value());
+  *line = decode_line(it->key(), it->value());
   return Status::ok();
 }
 
