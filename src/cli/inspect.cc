@@ -81,7 +81,7 @@ int run_status(const std::filesystem::path& data_dir) {
              journal_status.is_ok() ? "ok" : journal_status.message(), entries, events,
              end.last_sequence);
   std::unique_ptr<store::Store> store;
-  if (Status status = store::Store::open(data_dir / "history", true, &store); !status.is_ok()) {
+  if (Status status = store::Store::open(data_dir, true, &store); !status.is_ok()) {
     fmt::print("history: {}\n", status.message());
     return 1;
   }

@@ -36,12 +36,10 @@ struct TransfersRequest {
 };
 using Request = std::variant<AccountsRequest, TransfersRequest, Engine::Read>;
 
-// Work for the history thread, in commit order: a committed batch's history, or a checkpoint
-// copied out of the ledger at that sequence.
+// A committed batch's history, for the history thread.
 struct HistoryWork {
   std::uint64_t sequence;
   std::vector<ledger::HistoryEntry> entries;
-  std::unique_ptr<store::PendingCheckpoint> checkpoint;
 };
 
 journal::EntryKind kind_of(const Request& request) {
@@ -142,6 +140,8 @@ class Engine::Impl {
   void publish(std::uint64_t sequence, std::size_t events);
   void maybe_checkpoint();
   std::unique_ptr<store::PendingCheckpoint> prepare_checkpoint();
+  void write_checkpoint(std::unique_ptr<store::PendingCheckpoint> checkpoint);
+  void wait_for_history_through(std::uint64_t sequence);
   void enqueue_history(HistoryWork work);
   void remove_covered_segments();
   Status recover();
@@ -181,8 +181,9 @@ class Engine::Impl {
   std::atomic<std::uint64_t> last_sequence_ = 0, state_hash_ = 0, batches_ = 0, events_ = 0,
                              accounts_ = 0, transfers_ = 0, checkpoint_sequence_ = 0,
                              replayed_batches_ = 0, rejected_overloaded_ = 0, last_ts_ = 0;
-  // One checkpoint at a time is copied out and handed to the history thread to write.
+  // One checkpoint at a time is copied out and written by its own thread.
   std::atomic<bool> checkpoint_in_flight_ = false;
+  std::thread checkpoint_thread_;
   std::uint64_t segments_removed_before_ = 0;  // engine thread
   std::atomic<double> batch_ms_last_ = 0;
 };
@@ -194,7 +195,7 @@ Status Engine::Impl::open() {
     return Status::invalid_argument(
         fmt::format("cannot use data directory {}: {}", options_.data_dir.string(), error.message()));
   }
-  if (Status status = store::Store::open(options_.data_dir / "history", false, &store_); !status.is_ok()) {
+  if (Status status = store::Store::open(options_.data_dir, false, &store_); !status.is_ok()) {
     return status;
   }
   if (Status status = recover(); !status.is_ok()) return status;
@@ -285,6 +286,8 @@ void Engine::Impl::stop() {
   }
   queue_wake_.notify_all();
   if (engine_thread_.joinable()) engine_thread_.join();
+  // Before the history thread stops: a checkpoint being written may wait for its history.
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   {
     std::lock_guard lock(history_mutex_);
     history_stopping_ = true;
@@ -294,6 +297,7 @@ void Engine::Impl::stop() {
   journal_thread_.reset();
   if (writer_ && last_sequence_ > checkpoint_sequence_) {
     const auto checkpoint = prepare_checkpoint();
+    // History is complete here: its thread drained its queue before it stopped.
     if (Status status = store_->write_checkpoint(*checkpoint); !status.is_ok()) {
       std::fprintf(stderr, "capillary: checkpoint at shutdown failed (the journal still has it all): %s\n",
                    status.message().c_str());
@@ -431,7 +435,7 @@ std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_
 // is how a slow history store slows the engine instead of growing memory) and updates the stats.
 void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
   if (options_.history) {
-    enqueue_history({sequence, std::move(history_batch_), nullptr});
+    enqueue_history({sequence, std::move(history_batch_)});
     std::lock_guard lock(history_mutex_);
     history_batch_.clear();
     if (!history_spare_.empty()) {
@@ -464,42 +468,47 @@ void Engine::Impl::run_history() {
     history_queue_.pop_front();
     history_space_.notify_all();
     lock.unlock();
-    if (work.checkpoint) {
-      // Everything before it in the queue is written, so the flush inside covers its history.
-      if (Status status = store_->write_checkpoint(*work.checkpoint); !status.is_ok()) fatal(status);
-      checkpoint_sequence_ = work.sequence;
-      checkpoint_in_flight_ = false;
-    } else if (Status status = store_->write_history(work.sequence, work.entries); !status.is_ok()) {
+    if (Status status = store_->write_history(work.sequence, work.entries); !status.is_ok()) {
       fatal(status);
     }
     work.entries.clear();
     lock.lock();
-    if (!work.checkpoint && history_spare_.size() < history_queue_batches_max) {
+    if (history_spare_.size() < history_queue_batches_max) {
       history_spare_.push_back(std::move(work.entries));
     }
     history_written_.notify_all();
   }
 }
 
-void Engine::Impl::wait_for_history() {
+void Engine::Impl::wait_for_history() { wait_for_history_through(last_sequence_); }
+
+void Engine::Impl::wait_for_history_through(std::uint64_t sequence) {
   if (!options_.history) return;
-  const std::uint64_t target = last_sequence_;
   std::unique_lock lock(history_mutex_);
-  history_written_.wait(lock, [&] { return store_->history_sequence() >= target || history_stopping_; });
+  history_written_.wait(lock, [&] { return store_->history_sequence() >= sequence || history_stopping_; });
 }
 
-// The engine pauses only to copy the changed chunks; the history thread writes them after the
-// history of every earlier batch.
+// The engine pauses only to copy the changed chunks; a thread of the checkpoint's own writes them
+// while batches go on.
 void Engine::Impl::maybe_checkpoint() {
   if (checkpoint_in_flight_ ||
       writer_->bytes_written() - journal_bytes_at_checkpoint_ < options_.checkpoint_journal_bytes) {
     return;
   }
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();  // finished: not in flight
   checkpoint_in_flight_ = true;
   journal_bytes_at_checkpoint_ = writer_->bytes_written();
-  auto checkpoint = prepare_checkpoint();
-  const std::uint64_t sequence = checkpoint->meta.sequence;
-  enqueue_history({sequence, {}, std::move(checkpoint)});
+  checkpoint_thread_ = std::thread(
+      [this, checkpoint = prepare_checkpoint()]() mutable { write_checkpoint(std::move(checkpoint)); });
+}
+
+// A checkpoint may not point past history that a crash could still lose: it waits until the
+// history of every batch it covers is in RocksDB, and the store flushes it before writing.
+void Engine::Impl::write_checkpoint(std::unique_ptr<store::PendingCheckpoint> checkpoint) {
+  wait_for_history_through(checkpoint->meta.sequence);
+  if (Status status = store_->write_checkpoint(*checkpoint); !status.is_ok()) fatal(status);
+  checkpoint_sequence_ = checkpoint->meta.sequence;
+  checkpoint_in_flight_ = false;
 }
 
 // Runs on the engine thread between batches (or after it stopped), so the ledger is quiet.

@@ -201,6 +201,7 @@ TEST_F(EngineTest, ReopenReplaysToTheSameStateHash) {
   }
   // Remove the checkpoint written at shutdown so the reopen replays the whole journal.
   fs::remove_all(data_dir_ / "history");
+  fs::remove_all(data_dir_ / "checkpoints");
   auto engine = open();
   EXPECT_EQ(hash(*engine), before);
   EXPECT_GT(engine->stats().replayed_batches, 60u);
@@ -350,7 +351,9 @@ TEST_F(EngineTest, RefusesAJournalThatDisagreesWithItsStateHash) {
     ASSERT_TRUE(Engine::open(options, &engine).is_ok());
     engine->create_accounts({open_account(999)});
   }
+  fs::remove_all(data_dir_ / "checkpoints");
   fs::rename(other / "history", data_dir_ / "history");
+  fs::rename(other / "checkpoints", data_dir_ / "checkpoints");
   fs::remove_all(other);
   Options options;
   options.data_dir = data_dir_;

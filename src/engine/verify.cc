@@ -15,9 +15,9 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
         fmt::format("{} is not a Capillary data directory (no journal/ inside)", data_dir.string()));
   }
   ledger::Ledger ledger;
-  if (from_checkpoint && std::filesystem::exists(data_dir / "history" / "CURRENT")) {
+  if (from_checkpoint && std::filesystem::exists(data_dir / "checkpoints" / "CURRENT")) {
     std::unique_ptr<store::Store> store;
-    if (Status status = store::Store::open(data_dir / "history", true, &store); !status.is_ok()) {
+    if (Status status = store::Store::open(data_dir, true, &store); !status.is_ok()) {
       return status;
     }
     store::Checkpoint checkpoint;

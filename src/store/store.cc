@@ -119,11 +119,26 @@ Status read_chunks(rocksdb::DB* db, char table, std::uint64_t count, std::vector
 
 }  // namespace
 
-Store::Store(rocksdb::DB* db) : db_(db) {}
+Store::Store(rocksdb::DB* history, rocksdb::DB* checkpoints)
+    : history_db_(history), checkpoint_db_(checkpoints) {}
 
-Store::~Store() { delete db_; }
+Store::~Store() {
+  delete checkpoint_db_;
+  delete history_db_;
+}
 
-Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<Store>* store) {
+namespace {
+
+Status open_db(const rocksdb::Options& options, const fs::path& directory, bool read_only,
+               rocksdb::DB** db) {
+  const auto status = read_only ? rocksdb::DB::OpenForReadOnly(options, directory.string(), db)
+                                : rocksdb::DB::Open(options, directory.string(), db);
+  return from_rocksdb(status, fmt::format("open {}", directory.string()));
+}
+
+}  // namespace
+
+Status Store::open(const fs::path& data_dir, bool read_only, std::unique_ptr<Store>* store) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -145,13 +160,22 @@ Status Store::open(const fs::path& directory, bool read_only, std::unique_ptr<St
   // not-yet-flushed part sort a copy, so statements cost more while it is large.
   options.memtable_factory.reset(new rocksdb::VectorRepFactory());
   options.allow_concurrent_memtable_write = false;
-  rocksdb::DB* db = nullptr;
-  const auto status = read_only ? rocksdb::DB::OpenForReadOnly(options, directory.string(), &db)
-                                : rocksdb::DB::Open(options, directory.string(), &db);
-  if (!status.ok()) return from_rocksdb(status, fmt::format("open history store {}", directory.string()));
-  std::unique_ptr<Store> opened(new Store(db));
+  rocksdb::DB* history = nullptr;
+  if (Status status = open_db(options, data_dir / "history", read_only, &history); !status.is_ok()) {
+    return status;
+  }
+  // Checkpoints are few large values written once: RocksDB's defaults suit them.
+  rocksdb::Options checkpoint_options;
+  checkpoint_options.create_if_missing = true;
+  rocksdb::DB* checkpoints = nullptr;
+  if (Status status = open_db(checkpoint_options, data_dir / "checkpoints", read_only, &checkpoints);
+      !status.is_ok()) {
+    delete history;
+    return status;
+  }
+  std::unique_ptr<Store> opened(new Store(history, checkpoints));
   std::string value;
-  const auto read = db->Get(rocksdb::ReadOptions(), history_sequence_key, &value);
+  const auto read = history->Get(rocksdb::ReadOptions(), history_sequence_key, &value);
   if (read.ok()) {
     opened->history_sequence_ = decode<std::uint64_t>(value);
   } else if (!read.IsNotFound()) {
@@ -175,7 +199,8 @@ Status Store::write_history(std::uint64_t sequence, std::span<const ledger::Hist
   batch.Put(history_sequence_key, slice_of(&sequence, 1));
   rocksdb::WriteOptions options;
   options.disableWAL = true;
-  if (Status status = from_rocksdb(db_->Write(options, &batch), "write history"); !status.is_ok()) {
+  if (Status status = from_rocksdb(history_db_->Write(options, &batch), "write history");
+      !status.is_ok()) {
     return status;
   }
   history_sequence_ = sequence;
@@ -192,7 +217,7 @@ Status Store::statement(std::uint64_t account_id, std::uint64_t from_ns, std::ui
   rocksdb::ReadOptions options;
   const rocksdb::Slice upper = end.slice();
   options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it(history_db_->NewIterator(options));
   for (it->Seek(start.slice()); it->Valid() && lines->size() < limit; it->Next()) {
     lines->push_back(decode_line(it->key(), it->value()));
   }
@@ -205,7 +230,7 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
   rocksdb::ReadOptions options;
   const rocksdb::Slice lower_bound = lower.slice();
   options.iterate_lower_bound = &lower_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it(history_db_->NewIterator(options));
   it->SeekForPrev(HistoryKey(account_id, at_ns, UINT64_MAX).slice());
   if (!it->Valid()) {
     if (Status status = from_rocksdb(it->status(), "read balance"); !status.is_ok()) return status;
@@ -234,28 +259,28 @@ std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
 }
 
 Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
-  if (Status status = from_rocksdb(db_->Flush(rocksdb::FlushOptions()), "flush history");
+  if (Status status = from_rocksdb(history_db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
     return status;
   }
   rocksdb::WriteOptions options;
   options.sync = true;
-  return from_rocksdb(db_->Write(options, checkpoint.batch.get()), "write checkpoint");
+  return from_rocksdb(checkpoint_db_->Write(options, checkpoint.batch.get()), "write checkpoint");
 }
 
 Status Store::read_checkpoint(Checkpoint* checkpoint) const {
   std::string value;
-  const auto status = db_->Get(rocksdb::ReadOptions(), checkpoint_meta_key, &value);
+  const auto status = checkpoint_db_->Get(rocksdb::ReadOptions(), checkpoint_meta_key, &value);
   if (!status.ok()) return from_rocksdb(status, "no checkpoint");
   if (value.size() != sizeof(CheckpointMeta)) {
     return Status::corruption("checkpoint meta has the wrong size");
   }
   checkpoint->meta = decode<CheckpointMeta>(value);
-  if (Status read = read_chunks(db_, 'a', checkpoint->meta.accounts, &checkpoint->accounts);
+  if (Status read = read_chunks(checkpoint_db_, 'a', checkpoint->meta.accounts, &checkpoint->accounts);
       !read.is_ok()) {
     return read;
   }
-  return read_chunks(db_, 't', checkpoint->meta.transfers, &checkpoint->transfers);
+  return read_chunks(checkpoint_db_, 't', checkpoint->meta.transfers, &checkpoint->transfers);
 }
 
 }  // namespace capillary::store

@@ -1,10 +1,13 @@
 #pragma once
-// The history store and checkpoints, in RocksDB. Written only from committed batches, off the
-// commit path: the journal stays the source of truth, and everything here can be rebuilt from it.
+// The history store and checkpoints, in two RocksDB databases under the data directory: history/
+// and checkpoints/. Written only from committed batches, off the commit path: the journal stays
+// the source of truth. Two databases, not one, because a checkpoint is hundreds of megabytes
+// written with a synced WAL; in one database that write would queue every history write behind it.
 //
 // Keys (big-endian integers, so RocksDB's byte order is numeric order):
 //   'h' account_id u64  timestamp u64  transfer_id u64  -> StoredLine      one per balance change
 //   'm' "history"                                        -> u64            last sequence written
+// and in checkpoints/:
 //   'c' "meta"                                           -> CheckpointMeta
 //   'c' 'a' chunk u32                                    -> Account[<= checkpoint_chunk_records]
 //   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
@@ -72,8 +75,9 @@ struct PendingCheckpoint {
 
 class Store {
  public:
-  // `read_only` opens beside a running engine (for verify) and allows no writes.
-  static Status open(const std::filesystem::path& directory, bool read_only,
+  // Opens history/ and checkpoints/ under `data_dir`. `read_only` opens beside a running engine
+  // (for verify) and allows no writes.
+  static Status open(const std::filesystem::path& data_dir, bool read_only,
                      std::unique_ptr<Store>* store);
   ~Store();
   Store(const Store&) = delete;
@@ -107,8 +111,9 @@ class Store {
   Status read_checkpoint(Checkpoint* checkpoint) const;
 
  private:
-  explicit Store(rocksdb::DB* db);
-  rocksdb::DB* db_;
+  Store(rocksdb::DB* history, rocksdb::DB* checkpoints);
+  rocksdb::DB* history_db_;
+  rocksdb::DB* checkpoint_db_;
   std::atomic<std::uint64_t> history_sequence_ = 0;
 };
 
