@@ -150,6 +150,8 @@ int run_ledger_bench(const LedgerBenchOptions& options) {
   engine_options.data_dir = options.data_dir;
   engine_options.sync = options.sync;
   engine_options.history = options.history;
+  engine_options.checkpoint_journal_bytes =
+      options.checkpoint_mib == 0 ? UINT64_MAX : options.checkpoint_mib << 20;
   engine_options.accounts_reserve = static_cast<std::uint32_t>(options.accounts + hot_merchants + 1);
   engine_options.transfers_reserve = static_cast<std::uint32_t>(options.transfers + options.accounts);
   std::unique_ptr<engine::Engine> engine;

@@ -15,6 +15,7 @@ struct LedgerBenchOptions {
   bool sync = true;
   bool history = true;
   std::uint64_t seed = 42;
+  std::uint64_t checkpoint_mib = 256;  // journal MiB between checkpoints; 0: only at shutdown
   std::filesystem::path report;      // when set, a JSON report of every batch for bench/plot.py
 };
 

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   bench_ledger->add_option("--data", ledger_bench.data_dir, "An empty directory for the run")
       ->required();
   bench_ledger->add_option("--seed", ledger_bench.seed, "Random seed")->default_val(42);
+  bench_ledger->add_option("--checkpoint-mib", ledger_bench.checkpoint_mib,
+                           "Journal MiB between checkpoints (0: only at shutdown, keeping the "
+                           "whole journal for `replay`)")
+      ->default_val(256);
   bench_ledger->add_option("--report", ledger_bench.report,
                            "Write every batch's timing as JSON (plot it with bench/plot.py)");
   bench_ledger->add_flag("--no-sync", no_sync, "Skip fdatasync (measures the engine, not the disk)");
