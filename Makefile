@@ -20,14 +20,14 @@ run: build
 	@echo "API reference: docs/api.md. Stop with Ctrl-C."
 	$(CAPILLARY) serve --listen $(LISTEN) --data $(DATA_DIR)
 
-# Every test but the long crash run, then the engine's unit tests again under the address and
+# Every test but the long crash run, then the unit tests again under the address and
 # undefined-behaviour sanitizers; CI runs exactly this.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j2
 	@$(MAKE) --no-print-directory test-sanitize
 
 SANITIZE_DIR ?= build-sanitize
-SANITIZE_TESTS := ledger_test ledger_property_test journal_test engine_test
+SANITIZE_TESTS := ledger_test ledger_property_test journal_test engine_test json_codec_test
 test-sanitize: bootstrap
 	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAPILLARY_SANITIZE=ON >/dev/null
 	@ninja -C $(SANITIZE_DIR) $(SANITIZE_TESTS)
