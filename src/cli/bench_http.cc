@@ -1,5 +1,7 @@
 #include "cli/bench_http.h"
 
+#include <memory>
+
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/commands.h"
 #include "core/limits.h"
 #include "core/status.h"
 
@@ -611,6 +614,28 @@ int run_http_bench(const HttpBenchOptions& options) {
       per_second, p50, p99, options.connections, options.batch, run.rejected.load(),
       run.failed_events.load());
   return 0;
+}
+
+void add_http_bench(const Commands& commands) {
+  auto options = std::make_shared<HttpBenchOptions>();
+  auto* bench = commands.bench.add_subcommand(
+      "http", "Transfer batches over HTTP against a running `capillary serve`");
+  bench->add_option("--target", options->target, "HOST:PORT of the server")->capture_default_str();
+  bench->add_option("--accounts", options->accounts, "User accounts")->capture_default_str();
+  bench->add_option("--transfers", options->transfers, "Transfers to run")->capture_default_str();
+  bench->add_option("--batch", options->batch, "Transfers per request")->capture_default_str();
+  bench->add_option("--connections", options->connections,
+                    "Client threads, one keep-alive connection each")
+      ->capture_default_str();
+  bench->add_option("--hot-percent", options->hot_percent,
+                    "Percent of transfers crediting one of 10 hot merchants")
+      ->capture_default_str();
+  bench->add_option("--id-base", options->id_base,
+                    "Added to every account and transfer id; runs on one server need bases "
+                    "at least accounts + transfers + 11 apart")
+      ->capture_default_str();
+  bench->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  bench->callback([options, &exit_code = commands.exit_code] { exit_code = run_http_bench(*options); });
 }
 
 }  // namespace capillary::cli

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <vector>
 
+#include "cli/commands.h"
 #include "core/limits.h"
 #include "engine/engine.h"
 
@@ -222,6 +224,35 @@ int run_ledger_bench(const LedgerBenchOptions& options) {
   fmt::print("transfers_per_s={:.0f} batch_p99_ms={:.2f} accounts={} hot_percent={}\n",
              transfers_per_s, p99, options.accounts, options.hot_percent);
   return 0;
+}
+
+void add_ledger_bench(const Commands& commands) {
+  auto options = std::make_shared<LedgerBenchOptions>();
+  auto no_sync = std::make_shared<bool>(false);
+  auto no_history = std::make_shared<bool>(false);
+  auto* bench = commands.bench.add_subcommand(
+      "ledger", "Durable transfers through the engine with its real journal");
+  bench->add_option("--accounts", options->accounts, "User accounts")->capture_default_str();
+  bench->add_option("--transfers", options->transfers, "Transfers to run")->capture_default_str();
+  bench->add_option("--batch", options->batch, "Transfers per request")->capture_default_str();
+  bench->add_option("--hot-percent", options->hot_percent,
+                    "Percent of transfers crediting one of 10 hot merchants")
+      ->capture_default_str();
+  bench->add_option("--data", options->data_dir, "An empty directory for the run")->required();
+  bench->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  bench->add_option("--checkpoint-mib", options->checkpoint_mib,
+                    "Journal MiB between checkpoints (0: only at shutdown, keeping the "
+                    "whole journal for `replay`)")
+      ->capture_default_str();
+  bench->add_option("--report", options->report,
+                    "Write every batch's timing as JSON (plot it with bench/plot.py)");
+  bench->add_flag("--no-sync", *no_sync, "Skip fdatasync (measures the engine, not the disk)");
+  bench->add_flag("--no-history", *no_history, "Do not feed the history store");
+  bench->callback([=, &exit_code = commands.exit_code] {
+    options->sync = !*no_sync;
+    options->history = !*no_history;
+    exit_code = run_ledger_bench(*options);
+  });
 }
 
 }  // namespace capillary::cli

@@ -1,21 +1,20 @@
 #pragma once
-// The operator commands behind `capillary <command>`. Each returns the process exit code:
+// The command families behind `capillary <command>`. Each `add_*` registers its subcommands on
+// `app` (or under `bench`) with a callback that runs the command and stores its exit code:
 // 0 success, 1 a failure found (corruption, broken invariant, I/O), 2 bad usage.
 
-#include <filesystem>
-#include <string>
+#include <CLI/CLI.hpp>
 
 namespace capillary::cli {
 
-struct ServeOptions {
-  std::string listen;
-  std::filesystem::path data_dir;
-  int threads = 2;
+struct Commands {
+  CLI::App& app;
+  CLI::App& bench;
+  int& exit_code;
 };
 
-int run_serve(const ServeOptions& options);
-int run_verify(const std::filesystem::path& data_dir);
-int run_replay(const std::filesystem::path& data_dir);
-int run_status(const std::filesystem::path& data_dir);
+void add_operator_commands(const Commands& commands);  // serve, verify, replay, status
+void add_ledger_bench(const Commands& commands);       // bench ledger
+void add_http_bench(const Commands& commands);         // bench http
 
 }  // namespace capillary::cli

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "cli/commands.h"
+#include "cli/operator.h"
 #include "engine/engine.h"
 #include "journal/journal.h"
 #include "store/store.h"

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <charconv>
 
-#include "cli/commands.h"
+#include "cli/operator.h"
 #include "engine/engine.h"
 #include "server/server.h"
 

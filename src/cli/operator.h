@@ -1,0 +1,20 @@
+#pragma once
+// The operator commands: serve, verify, replay, status. Each returns the process exit code.
+
+#include <filesystem>
+#include <string>
+
+namespace capillary::cli {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::filesystem::path data_dir = "./data";
+  int threads = 2;
+};
+
+int run_serve(const ServeOptions& options);
+int run_verify(const std::filesystem::path& data_dir);
+int run_replay(const std::filesystem::path& data_dir);
+int run_status(const std::filesystem::path& data_dir);
+
+}  // namespace capillary::cli
