@@ -1,0 +1,146 @@
+#include "channels/circuit_breaker.h"
+
+#include <algorithm>
+
+#include "core/assert.h"
+#include "core/clock.h"
+
+namespace capillary::channels {
+
+std::string_view name(BreakerState state) {
+  switch (state) {
+    case BreakerState::closed: return "closed";
+    case BreakerState::open: return "open";
+    case BreakerState::half_open: return "half_open";
+  }
+  return "unknown";
+}
+
+CircuitBreaker::CircuitBreaker(const BreakerPolicy& policy, std::uint64_t now_ns)
+    : policy_(policy), head_s_(now_ns / ns_per_s) {
+  CAP_ASSERT(policy.window_s >= 1 && policy.window_s <= breaker_window_s_max);
+  CAP_ASSERT(policy.half_open_probes >= 1);
+  CAP_ASSERT(policy.error_rate_ppm_max <= 1'000'000);
+  CAP_ASSERT(policy.open_duration.count() > 0);
+}
+
+// Expires the slots of seconds that left the window. Bounded by window_s whatever the gap.
+void CircuitBreaker::advance(std::uint64_t now_ns) {
+  const std::uint64_t now_s = now_ns / ns_per_s;
+  if (now_s <= head_s_) return;
+  const std::uint64_t steps = std::min<std::uint64_t>(now_s - head_s_, policy_.window_s);
+  for (std::uint64_t step = 1; step <= steps; ++step) {
+    Slot& slot = slots_[(head_s_ + step) % policy_.window_s];
+    total_.calls -= slot.calls;
+    total_.failures -= slot.failures;
+    total_.slow -= slot.slow;
+    for (std::size_t bucket = 0; bucket < latency_buckets; ++bucket) {
+      total_.latency[bucket] -= slot.latency[bucket];
+    }
+    slot = Slot{};
+  }
+  head_s_ = now_s;
+  CAP_ASSERT(total_.failures <= total_.calls && total_.slow <= total_.calls);
+}
+
+bool CircuitBreaker::over_thresholds() const {
+  if (total_.calls < policy_.calls_min || total_.calls == 0) return false;
+  const std::uint64_t calls = total_.calls;
+  const bool errors = std::uint64_t{total_.failures} * 1'000'000 >=
+                      std::uint64_t{policy_.error_rate_ppm_max} * calls;
+  const bool slow = std::uint64_t{total_.slow} * 100 > calls;
+  return errors || slow;
+}
+
+void CircuitBreaker::trip(std::uint64_t now_ns) {
+  state_ = BreakerState::open;
+  opened_ns_ = now_ns;
+  probes_started_ = 0;
+  probes_succeeded_ = 0;
+  ++times_opened_;
+}
+
+// A closed breaker starts from an empty window: the failures that opened it are history.
+void CircuitBreaker::close() {
+  state_ = BreakerState::closed;
+  probes_started_ = 0;
+  probes_succeeded_ = 0;
+  slots_.fill(Slot{});
+  total_ = Slot{};
+}
+
+bool CircuitBreaker::allow(std::uint64_t now_ns, bool* probe, std::uint64_t* retry_after_ns) {
+  std::lock_guard lock(mutex_);
+  *probe = false;
+  *retry_after_ns = 0;
+  if (state_ == BreakerState::closed) return true;
+  if (state_ == BreakerState::open) {
+    const auto open_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.open_duration).count());
+    const std::uint64_t reopens_ns = opened_ns_ + open_ns;
+    if (now_ns < reopens_ns) {
+      *retry_after_ns = reopens_ns - now_ns;
+      return false;
+    }
+    state_ = BreakerState::half_open;
+  }
+  CAP_ASSERT(state_ == BreakerState::half_open);
+  if (probes_started_ >= policy_.half_open_probes) return false;
+  ++probes_started_;
+  *probe = true;
+  return true;
+}
+
+void CircuitBreaker::cancel(bool probe) {
+  if (!probe) return;
+  std::lock_guard lock(mutex_);
+  // The breaker may have moved on (a sibling probe failed); only a live probe slot is returned.
+  if (state_ == BreakerState::half_open && probes_started_ > 0) --probes_started_;
+}
+
+void CircuitBreaker::record(std::uint64_t now_ns, bool probe, bool failed,
+                            std::chrono::microseconds latency) {
+  CAP_ASSERT(latency.count() >= 0);
+  std::lock_guard lock(mutex_);
+  advance(now_ns);
+  const bool slow = latency > policy_.latency_p99_max;
+  Slot& slot = slots_[head_s_ % policy_.window_s];
+  const std::size_t bucket = latency_bucket(static_cast<std::uint64_t>(latency.count()));
+  for (Slot* counts : {&slot, &total_}) {
+    ++counts->calls;
+    counts->failures += failed ? 1 : 0;
+    counts->slow += slow ? 1 : 0;
+    ++counts->latency[bucket];
+  }
+  switch (state_) {
+    case BreakerState::closed:
+      if (over_thresholds()) trip(now_ns);
+      break;
+    case BreakerState::open:
+      break;  // a call from before the breaker opened: counted, nothing more
+    case BreakerState::half_open:
+      if (!probe) break;
+      if (failed || slow) {
+        trip(now_ns);
+      } else if (++probes_succeeded_ >= policy_.half_open_probes) {
+        close();
+      }
+      break;
+  }
+}
+
+BreakerSnapshot CircuitBreaker::snapshot(std::uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  advance(now_ns);
+  BreakerSnapshot snapshot;
+  snapshot.state = state_;
+  snapshot.window_calls = total_.calls;
+  snapshot.window_failures = total_.failures;
+  snapshot.window_slow = total_.slow;
+  snapshot.latency_p50 = latency_quantile(total_.latency, 500'000);
+  snapshot.latency_p99 = latency_quantile(total_.latency, 990'000);
+  snapshot.times_opened = times_opened_;
+  return snapshot;
+}
+
+}  // namespace capillary::channels

@@ -1,0 +1,50 @@
+#include "channels/connector.h"
+
+#include <future>
+#include <memory>
+
+namespace capillary::channels {
+
+std::string_view name(BankApi api) {
+  switch (api) {
+    case BankApi::debit_card: return "debit_card";
+    case BankApi::credit_card: return "credit_card";
+  }
+  return "unknown";
+}
+
+std::string_view name(BankOutcome outcome) {
+  switch (outcome) {
+    case BankOutcome::approved: return "approved";
+    case BankOutcome::declined: return "declined";
+    case BankOutcome::failed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view name(FailureKind failure) {
+  switch (failure) {
+    case FailureKind::none: return "none";
+    case FailureKind::timeout: return "timeout";
+    case FailureKind::error: return "error";
+    case FailureKind::overloaded: return "overloaded";
+    case FailureKind::connection: return "connection";
+    case FailureKind::busy: return "busy";
+  }
+  return "unknown";
+}
+
+void call(Connector& connector, BankApi api, const BankRequest& request, BankCallback callback) {
+  if (api == BankApi::debit_card) return connector.debit_card(request, std::move(callback));
+  connector.credit_card(request, std::move(callback));
+}
+
+BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request) {
+  auto promise = std::make_shared<std::promise<BankResponse>>();
+  auto answer = promise->get_future();
+  call(connector, api, request,
+       [promise](BankResponse response) { promise->set_value(std::move(response)); });
+  return answer.get();
+}
+
+}  // namespace capillary::channels

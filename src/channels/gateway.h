@@ -1,0 +1,84 @@
+#pragma once
+// What the payments engine calls before journaling a top-up, a card-funded payment or a
+// withdrawal: route the card to a channel, pass flow control, call the bank, and hand back one
+// result to record in the journaled command.
+//
+//   channels::Gateway gateway(config, connector, clock);
+//   gateway.charge({token, "ICBC"}, 12'34, "topup-000042", [](channels::GatewayResult result) {
+//     // result.outcome: approved (bank_reference set), declined (decline_reason), failed
+//     // (failure says why; after a timeout retry with the same reference), or rejected
+//     // (rejection + retry_after_s: answer 429/503 with Retry-After, nothing was sent).
+//   });
+//
+// A rejected call answers before charge() returns, on the caller's thread; an admitted one
+// answers on the connector's thread. The config, connector and clock must outlive the gateway.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "channels/config.h"
+#include "channels/connector.h"
+#include "channels/flow_control.h"
+#include "channels/router.h"
+#include "core/clock.h"
+
+namespace capillary::channels {
+
+struct Card {
+  std::string token;
+  std::string bank_code;
+};
+
+enum class GatewayOutcome : std::uint8_t { approved, declined, failed, rejected };
+std::string_view name(GatewayOutcome outcome);
+
+struct GatewayResult {
+  GatewayOutcome outcome = GatewayOutcome::rejected;
+  ChannelId channel_id = 0;  // the channel called; 0 when rejected
+  std::string bank_reference;
+  std::string decline_reason;
+  FailureKind failure = FailureKind::none;
+  Rejection rejection = Rejection::none;
+  std::uint32_t retry_after_s = 0;  // set when rejected
+  std::chrono::microseconds latency{0};
+};
+
+using GatewayCallback = std::function<void(GatewayResult)>;
+
+class Gateway {
+ public:
+  Gateway(const BanksConfig& config, Connector& connector, const Clock& clock);
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Charges the card (the bank's debit_card). amount_fen > 0.
+  void charge(const Card& card, std::int64_t amount_fen, std::string reference,
+              GatewayCallback callback);
+  // Pays out to the card (the bank's credit_card). amount_fen > 0.
+  void payout(const Card& card, std::int64_t amount_fen, std::string reference,
+              GatewayCallback callback);
+  void call(BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
+            GatewayCallback callback);
+
+  // Wait for the result; never from a connector thread.
+  GatewayResult charge_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
+  GatewayResult payout_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
+
+  std::vector<ApiFlowSnapshot> snapshot();
+  // Prometheus text lines for the server's /metrics.
+  std::string render_metrics();
+  Router& router() { return router_; }
+
+ private:
+  GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
+                              std::string reference);
+
+  Connector& connector_;
+  const Clock& clock_;
+  Router router_;
+};
+
+}  // namespace capillary::channels
