@@ -1,0 +1,277 @@
+// Escrow orders: created by a merchant, paid by a buyer from a mix of sources in one linked chain,
+// held in the platform's escrow account, released to the merchant less its fee when the buyer
+// confirms or the clock does, refunded to the sources before release or from the merchant after.
+//
+//   awaiting_payment ──pay──► paid ──confirm / auto-confirm──► released
+//          │                   │                                  │
+//        close            refund all                        refund (from the merchant)
+//          ▼                   ▼
+//        closed            refunded
+
+#include "core/assert.h"
+#include "payments/limits.h"
+#include "payments/money.h"
+#include "payments/payments.h"
+
+namespace capillary::payments {
+namespace {
+
+Outcome outcome(Result result, std::int64_t value = 0) {
+  Outcome out{};
+  out.result = result;
+  out.value = value;
+  return out;
+}
+
+// Why an order in `state` cannot take a command that needs it paid.
+Result not_paid(OrderState state) {
+  switch (state) {
+    case OrderState::awaiting_payment: return Result::order_not_paid;
+    case OrderState::released: return Result::order_already_released;
+    case OrderState::refunded: return Result::order_refunded;
+    case OrderState::closed: return Result::order_closed;
+    case OrderState::paid: break;
+  }
+  CAP_ASSERT(false);
+  return Result::order_not_paid;
+}
+
+}  // namespace
+
+Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t credit,
+                      std::uint64_t user_data, TransferCode code, Funded* funded) noexcept {
+  const Funding& f = command.funding;
+  if (f.fund != 0) return Result::fund_not_enabled;
+  if (f.credit != 0) return Result::credit_not_enabled;
+  if (f.wallet < 0 || f.red_packet < 0 || f.card < 0 || f.wallet > amount_max ||
+      f.red_packet > amount_max || f.card > amount_max) {
+    return Result::funding_mismatch;
+  }
+  *funded = {f.wallet, f.red_packet, f.card, 0};
+  const CampaignRecord* campaign = nullptr;
+  if (f.campaign != 0) {
+    campaign = campaigns_.find(f.campaign);
+    if (campaign == nullptr) return Result::campaign_not_found;
+    if (now_ < campaign->terms.valid_from_ns || now_ >= campaign->terms.valid_to_ns) {
+      return Result::coupon_not_valid_now;
+    }
+    if (due < campaign->terms.min_spend) return Result::coupon_min_spend;
+    if (coupons_in_use(f.campaign, command.party) >= campaign->terms.per_user_limit) {
+      return Result::coupon_limit_reached;
+    }
+    funded->coupon = std::min(campaign->terms.value, due);
+  }
+  if (funded->wallet + funded->red_packet + funded->card + funded->coupon != due) {
+    return Result::funding_mismatch;
+  }
+  if (funded->card > 0) {
+    switch (command.bank.outcome) {
+      case BankOutcome::approved: break;
+      case BankOutcome::declined: return Result::bank_declined;
+      case BankOutcome::failed: return Result::bank_failed;
+      case BankOutcome::none: return Result::bank_answer_missing;
+    }
+    if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+      return r;
+    }
+  }
+  const auto code16 = static_cast<std::uint16_t>(code);
+  if (funded->coupon > 0) {
+    leg(account_id(AccountKind::campaign, campaign->id), credit, funded->coupon, code16, user_data);
+  }
+  if (funded->red_packet > 0) {
+    leg(account_id(AccountKind::red_packet, command.party), credit, funded->red_packet, code16, user_data);
+  }
+  if (funded->wallet > 0) {
+    leg(account_id(AccountKind::wallet, command.party), credit, funded->wallet, code16, user_data);
+  }
+  if (funded->card > 0) {
+    leg(account_id(AccountKind::bank_clearing, command.bank.channel), credit, funded->card, code16,
+        command.bank.reference);
+  }
+  return Result::ok;
+}
+
+void Payments::note_coupon_used(std::uint64_t campaign, std::uint64_t user) noexcept {
+  coupons_.put({campaign, user}, {campaign, user, coupons_in_use(campaign, user) + 1});
+}
+
+void Payments::note_coupon_returned(std::uint64_t campaign, std::uint64_t user) noexcept {
+  const std::uint64_t in_use = coupons_in_use(campaign, user);
+  CAP_ASSERT(in_use > 0);
+  coupons_.put({campaign, user}, {campaign, user, in_use - 1});
+}
+
+Outcome Payments::create_order(const Command& command) noexcept {
+  if (command.amount <= 0) return outcome(Result::amount_must_be_positive);
+  if (command.amount > amount_max) return outcome(Result::amount_too_large);
+  if (merchants_.find(command.party) == nullptr) return outcome(Result::merchant_not_found);
+  if (command.counterparty != 0 && users_.find(command.counterparty) == nullptr) {
+    return outcome(Result::counterparty_not_found);
+  }
+  if (command.reference != 0) {
+    if (const PairRecord* taken = order_numbers_.find({command.party, command.reference})) {
+      return outcome(Result::order_exists, static_cast<std::int64_t>(taken->count));
+    }
+  }
+  OrderRecord order{};
+  order.id = ++record_sequence_;
+  order.merchant = command.party;
+  order.buyer = command.counterparty;
+  order.amount = command.amount;
+  order.created_at = now_;
+  order.reference = command.reference;
+  order.state = OrderState::awaiting_payment;
+  record_event(order);
+  orders_.put(order.id, order);
+  if (command.reference != 0) {
+    order_numbers_.put({command.party, command.reference}, {command.party, command.reference, order.id});
+  }
+  return outcome(Result::ok, static_cast<std::int64_t>(order.id));
+}
+
+Outcome Payments::pay_order(const Command& command) noexcept {
+  const OrderRecord* found = orders_.find(command.target);
+  if (found == nullptr) return outcome(Result::order_not_found);
+  if (found->buyer != 0 && found->buyer != command.party) return outcome(Result::forbidden);
+  if (found->state != OrderState::awaiting_payment) {
+    return outcome(found->state == OrderState::closed ? Result::order_closed : Result::order_not_payable);
+  }
+  if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  const MerchantRecord* merchant = merchants_.find(found->merchant);
+  CAP_ASSERT(merchant != nullptr);
+  Funded funded{};
+  if (Result r = fund(command, found->amount, platform_account(PlatformAccount::escrow), found->id,
+                      TransferCode::order_payment, &funded);
+      r != Result::ok) {
+    return outcome(r);
+  }
+  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  OrderRecord order = *found;
+  order.buyer = command.party;
+  order.held = order.amount;
+  order.from_wallet = funded.wallet;
+  order.from_red_packet = funded.red_packet;
+  order.from_card = funded.card;
+  order.from_coupon = funded.coupon;
+  order.campaign = funded.coupon > 0 ? command.funding.campaign : 0;
+  order.channel = funded.card > 0 ? command.bank.channel : 0;
+  order.paid_at = now_;
+  order.release_at = now_ + std::uint64_t{merchant->auto_confirm_s} * ns_per_s;
+  order.state = OrderState::paid;
+  if (funded.coupon > 0) note_coupon_used(order.campaign, order.buyer);
+  record_event(order);
+  orders_.put(order.id, order);
+  deadlines_.push({order.release_at, order.id, true});
+  return outcome(Result::ok, order.amount);
+}
+
+Outcome Payments::confirm_order(const Command& command) noexcept {
+  const OrderRecord* found = orders_.find(command.target);
+  if (found == nullptr) return outcome(Result::order_not_found);
+  if (found->buyer != command.party) return outcome(Result::forbidden);
+  if (found->state != OrderState::paid) return outcome(not_paid(found->state));
+  OrderRecord order = *found;
+  const Result released = release(order);
+  return outcome(released, order.fee);
+}
+
+// Escrow → merchant less the fee, escrow → fee income, in one chain. The coupon, if any, is
+// consumed: its value was part of what the merchant receives.
+Result Payments::release(OrderRecord& order) noexcept {
+  CAP_ASSERT(order.state == OrderState::paid && order.held > 0);
+  const MerchantRecord* merchant = merchants_.find(order.merchant);
+  CAP_ASSERT(merchant != nullptr);
+  const std::int64_t fee = fee_half_up(order.held, merchant->fee_bps);
+  const std::uint64_t escrow = platform_account(PlatformAccount::escrow);
+  if (order.held - fee > 0) {
+    leg(escrow, account_id(AccountKind::merchant, order.merchant), order.held - fee,
+        static_cast<std::uint16_t>(TransferCode::order_release), order.id);
+  }
+  if (fee > 0) {
+    leg(escrow, platform_account(PlatformAccount::fee_income), fee,
+        static_cast<std::uint16_t>(TransferCode::fee), order.id);
+  }
+  if (Result r = commit_chain(); r != Result::ok) return r;
+  order.released = order.held;
+  order.fee = fee;
+  order.held = 0;
+  order.from_wallet = order.from_red_packet = order.from_card = order.from_coupon = 0;
+  order.state = OrderState::released;
+  add_settlement(order.merchant, order.released, fee, 0, 1);
+  record_event(order);
+  orders_.put(order.id, order);
+  return Result::ok;
+}
+
+// Before release the money goes back where it came from: card first, then wallet, red-packet
+// balance and, last, the coupon's value to its campaign. After release it comes out of the
+// merchant's balance into the buyer's wallet (the fee is not returned).
+Outcome Payments::refund_order(const Command& command) noexcept {
+  if (command.amount <= 0) return outcome(Result::amount_must_be_positive);
+  const OrderRecord* found = orders_.find(command.target);
+  if (found == nullptr) return outcome(Result::order_not_found);
+  if (found->merchant != command.party) return outcome(Result::forbidden);
+  OrderRecord order = *found;
+  if (order.state == OrderState::released) {
+    if (command.amount > order.amount - order.refunded) return outcome(Result::refund_exceeds_paid);
+    leg(account_id(AccountKind::merchant, order.merchant), account_id(AccountKind::wallet, order.buyer),
+        command.amount, static_cast<std::uint16_t>(TransferCode::order_refund), order.id);
+    if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+    order.refunded += command.amount;
+    add_settlement(order.merchant, 0, 0, command.amount, 0);
+    record_event(order);
+    orders_.put(order.id, order);
+    return outcome(Result::ok, command.amount);
+  }
+  if (order.state != OrderState::paid) return outcome(not_paid(order.state));
+  if (command.amount > order.held) return outcome(Result::refund_exceeds_paid);
+
+  const std::uint64_t escrow = platform_account(PlatformAccount::escrow);
+  const auto code = static_cast<std::uint16_t>(TransferCode::order_refund);
+  std::int64_t left = command.amount;
+  const auto take = [&](std::int64_t& source, std::uint64_t account) {
+    const std::int64_t part = std::min(left, source);
+    if (part == 0) return;
+    leg(escrow, account, part, code, order.id);
+    source -= part;
+    left -= part;
+  };
+  const bool had_coupon = order.from_coupon > 0;
+  take(order.from_card, account_id(AccountKind::bank_clearing, order.channel));
+  take(order.from_wallet, account_id(AccountKind::wallet, order.buyer));
+  take(order.from_red_packet, account_id(AccountKind::red_packet, order.buyer));
+  take(order.from_coupon, account_id(AccountKind::campaign, order.campaign));
+  CAP_ASSERT(left == 0);
+  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  order.held -= command.amount;
+  order.refunded += command.amount;
+  if (had_coupon && order.from_coupon == 0) {
+    const CampaignRecord* campaign = campaigns_.find(order.campaign);
+    CAP_ASSERT(campaign != nullptr);
+    // Handed back to the buyer only while the campaign still runs; the money returns regardless.
+    if (now_ < campaign->terms.valid_to_ns) {
+      note_coupon_returned(order.campaign, order.buyer);
+      order.coupon_restored = 1;
+    }
+  }
+  if (order.held == 0) order.state = OrderState::refunded;
+  record_event(order);
+  orders_.put(order.id, order);
+  return outcome(Result::ok, command.amount);
+}
+
+Outcome Payments::close_order(const Command& command) noexcept {
+  const OrderRecord* found = orders_.find(command.target);
+  if (found == nullptr) return outcome(Result::order_not_found);
+  if (found->merchant != command.party) return outcome(Result::forbidden);
+  if (found->state == OrderState::closed) return outcome(Result::order_closed);
+  if (found->state != OrderState::awaiting_payment) return outcome(Result::order_not_payable);
+  OrderRecord order = *found;
+  order.state = OrderState::closed;
+  record_event(order);
+  orders_.put(order.id, order);
+  return outcome(Result::ok);
+}
+
+}  // namespace capillary::payments

@@ -1,0 +1,156 @@
+#pragma once
+// The payments module of the state machine: users, merchants, escrow orders, QR payments, red
+// packets, coupon campaigns, top-ups and withdrawals, as commands that compose ledger transfers
+// into linked chains. It never writes a balance: every movement is a ledger transfer, so the
+// ledger enforces double entry and every balance constraint, and a command either applies all of
+// its transfers or none (the chain fails as one and the module's own state is left untouched).
+//
+// Deterministic and single-threaded like the ledger: the same commands at the same timestamps
+// give the same results and the same state hash. Time comes only from the batch timestamps the
+// engine passes in, which is also what drives auto-confirmation and red-packet expiry (advance).
+//
+// Invariants (check_invariants, and asserted where the arithmetic happens):
+// - the escrow account's balance equals the sum of every order's `held`;
+// - every order's held == sum of its per-source refundable amounts while it is paid;
+// - every red packet's account balance equals its `remaining`;
+// - released == held at release, fee <= released, refunded <= amount.
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "payments/accounts.h"
+#include "payments/command.h"
+#include "payments/records.h"
+#include "payments/result.h"
+#include "payments/table.h"
+
+namespace capillary::payments {
+
+// The next claim's share of a red packet (see red_packets.cc); exposed for tests of the split.
+std::int64_t red_packet_share(const RedPacketRecord& packet) noexcept;
+
+class Payments {
+ public:
+  explicit Payments(ledger::Ledger& ledger);
+  Payments(const Payments&) = delete;
+  Payments& operator=(const Payments&) = delete;
+
+  // Applies commands in order, one outcome each. Balance changes are stamped from
+  // `first_timestamp` on, one timestamp per ledger event; returns how many were used.
+  std::uint64_t apply(std::span<const Command> commands, std::uint64_t first_timestamp,
+                      std::span<Outcome> outcomes) noexcept;
+  // Runs what the clock made due at `now`: auto-confirmations and red-packet returns. Stamps from
+  // `now` on; returns how many timestamps it used.
+  std::uint64_t advance(std::uint64_t now) noexcept;
+  // When advance() next has something to do.
+  std::optional<std::uint64_t> next_deadline() const noexcept;
+
+  // Order state changes since the last call, for merchant notifications.
+  void take_events(std::vector<OrderEvent>* events);
+
+  const UserRecord* find_user(std::uint64_t id) const noexcept { return users_.find(id); }
+  const MerchantRecord* find_merchant(std::uint64_t id) const noexcept { return merchants_.find(id); }
+  const OrderRecord* find_order(std::uint64_t id) const noexcept { return orders_.find(id); }
+  const RedPacketRecord* find_red_packet(std::uint64_t id) const noexcept { return packets_.find(id); }
+  const CampaignRecord* find_campaign(std::uint64_t id) const noexcept { return campaigns_.find(id); }
+  const WithdrawalRecord* find_withdrawal(std::uint64_t id) const noexcept { return withdrawals_.find(id); }
+  const IdempotencyRecord* find_command(std::uint64_t id) const noexcept { return commands_.find(id); }
+  const SettlementRecord* find_settlement(std::uint64_t merchant, std::uint64_t day) const noexcept {
+    return settlements_.find({merchant, day});
+  }
+  // Coupons of `campaign` the user holds in paid orders now.
+  std::uint64_t coupons_in_use(std::uint64_t campaign, std::uint64_t user) const noexcept;
+  std::size_t orders() const noexcept { return orders_.size(); }
+
+  std::uint64_t state_hash() const noexcept;
+  // Empty when every invariant holds, else the first broken one.
+  std::string check_invariants() const;
+
+  // The whole module state as bytes, and back (checkpoints). restore() rebuilds the deadlines.
+  std::string save() const;
+  bool restore(std::string_view bytes);
+
+ private:
+  struct Deadline {
+    std::uint64_t at;
+    std::uint64_t id;
+    bool order;  // else a red packet
+    bool operator>(const Deadline& other) const { return at > other.at; }
+  };
+  using Pair = std::pair<std::uint64_t, std::uint64_t>;
+
+  Outcome apply_one(const Command& command) noexcept;
+  Result authorize(const Command& command) const noexcept;
+  Outcome open_user(const Command& command) noexcept;
+  Outcome open_merchant(const Command& command) noexcept;
+  Outcome top_up(const Command& command) noexcept;
+  Outcome withdraw(const Command& command) noexcept;
+  Outcome withdraw_settle(const Command& command) noexcept;
+  Outcome transfer(const Command& command, ledger::Transfer base, bool to_merchant) noexcept;
+  Outcome create_order(const Command& command) noexcept;
+  Outcome pay_order(const Command& command) noexcept;
+  Outcome confirm_order(const Command& command) noexcept;
+  Outcome refund_order(const Command& command) noexcept;
+  Outcome close_order(const Command& command) noexcept;
+  Outcome qr_pay(const Command& command) noexcept;
+  Outcome create_red_packet(const Command& command) noexcept;
+  Outcome claim_red_packet(const Command& command) noexcept;
+  Outcome create_campaign(const Command& command) noexcept;
+
+  // What each source of a payment gave.
+  struct Funded {
+    std::int64_t wallet, red_packet, card, coupon;
+  };
+  // Checks a payment's sources against `due` and appends their legs (each source → `credit`).
+  Result fund(const Command& command, std::int64_t due, std::uint64_t credit,
+              std::uint64_t user_data, TransferCode code, Funded* funded) noexcept;
+  void note_coupon_used(std::uint64_t campaign, std::uint64_t user) noexcept;
+  void note_coupon_returned(std::uint64_t campaign, std::uint64_t user) noexcept;
+  Result ensure_account(AccountKind kind, std::uint64_t id, std::uint16_t flags) noexcept;
+  Result ensure_platform_accounts() noexcept;
+  Result release(OrderRecord& order) noexcept;
+  void expire_red_packet(RedPacketRecord& packet) noexcept;
+
+  // The chain being built for the current command; applied as one linked chain.
+  void leg(std::uint64_t debit, std::uint64_t credit, std::int64_t amount, std::uint16_t code,
+           std::uint64_t user_data, std::uint16_t flags = 0, std::uint64_t pending_id = 0,
+           std::uint32_t timeout_s = 0);
+  // Applies the chain; ok, or the result its first failing leg maps to.
+  Result commit_chain() noexcept;
+  Result open_accounts(std::span<const ledger::AccountSpec> specs) noexcept;
+  void record_event(OrderRecord& order) noexcept;
+  void add_settlement(std::uint64_t merchant, std::int64_t gross, std::int64_t fee,
+                      std::int64_t refunds, std::uint64_t orders) noexcept;
+  std::int64_t available(std::uint64_t account) const noexcept;
+
+  ledger::Ledger& ledger_;
+  Table<std::uint64_t, UserRecord> users_{1};
+  Table<std::uint64_t, MerchantRecord> merchants_{2};
+  Table<std::uint64_t, OrderRecord> orders_{3};
+  Table<std::uint64_t, RedPacketRecord> packets_{4};
+  Table<std::uint64_t, CampaignRecord> campaigns_{5};
+  Table<std::uint64_t, WithdrawalRecord> withdrawals_{6};
+  Table<Pair, PairRecord> claims_{7};         // (red packet, user) → amount claimed
+  Table<Pair, PairRecord> coupons_{8};        // (campaign, user) → coupons in paid orders
+  Table<Pair, SettlementRecord> settlements_{9};
+  Table<std::uint64_t, IdempotencyRecord> commands_{10};
+  Table<Pair, PairRecord> order_numbers_{11}; // (merchant, order number) → order id
+  std::uint64_t transfer_sequence_ = 0;       // ids of the module's ledger transfers
+  std::uint64_t record_sequence_ = 0;         // ids of orders, red packets, campaigns, withdrawals
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+
+  // Per command (or per advance step).
+  std::uint64_t now_ = 0;                     // the next timestamp to stamp
+  std::vector<ledger::Transfer> chain_;
+  std::vector<ledger::CreateTransferResult> chain_results_;
+  std::vector<OrderEvent> events_;
+};
+
+}  // namespace capillary::payments

@@ -1,0 +1,82 @@
+#pragma once
+// Result codes of payment commands, one per command. Rejections are data: a rejected command
+// changes nothing. Their names are the API's `result` strings and are stored in idempotency
+// records: never renumber them, only append.
+
+#include <cstdint>
+#include <string_view>
+
+namespace capillary::payments {
+
+#define CAPILLARY_PAYMENT_RESULTS(X)                                                             \
+  X(ok, "done")                                                                                 \
+  X(idempotency_key_reused, "this idempotency key was used for a different request")           \
+  X(invalid_command, "the command kind is unknown or a reserved field is set")                  \
+  X(id_must_not_be_zero, "id 0 is reserved")                                                    \
+  X(party_id_invalid, "the party id is 0 or too large")                                         \
+  X(forbidden, "the caller may not act for this party or on this record")                       \
+  X(amount_must_be_positive, "the amount is zero or negative")                                  \
+  X(amount_too_large, "the amount is above the single-payment maximum")                         \
+  X(fee_bps_invalid, "the fee rate is above 10000 bps")                                         \
+  X(user_exists, "a user with this id is already open")                                         \
+  X(merchant_exists, "a merchant with this id is already open")                                 \
+  X(user_not_found, "no open user has this id")                                                 \
+  X(counterparty_not_found, "the payee, biller, merchant or buyer is not open")                 \
+  X(merchant_not_found, "no open merchant has this id")                                         \
+  X(same_party, "a user cannot pay itself")                                                     \
+  X(bank_declined, "the bank declined the card operation")                                      \
+  X(bank_failed, "the bank did not answer or failed; nothing was charged")                      \
+  X(bank_answer_missing, "a card amount needs an approved bank answer")                         \
+  X(insufficient_wallet, "the wallet balance is below the amount")                              \
+  X(insufficient_red_packet, "the red-packet balance is below the amount")                      \
+  X(insufficient_merchant_balance, "the merchant's balance is below the refund")                \
+  X(funding_mismatch, "the funding sources do not add up to the amount due")                    \
+  X(fund_not_enabled, "paying from fund shares is not enabled on this platform")                \
+  X(credit_not_enabled, "paying from a credit line is not enabled on this platform")            \
+  X(order_exists, "an order with this id exists")                                               \
+  X(order_not_found, "no order has this id")                                                    \
+  X(order_not_payable, "the order is not awaiting payment")                                     \
+  X(order_not_paid, "the order is not paid and held in escrow")                                 \
+  X(order_already_released, "the order was already confirmed and released")                    \
+  X(order_refunded, "the order was fully refunded")                                             \
+  X(order_closed, "the order was closed")                                                       \
+  X(refund_exceeds_paid, "the refund is more than what is left to refund")                      \
+  X(withdrawal_not_found, "no withdrawal has this id")                                          \
+  X(withdrawal_settled, "the withdrawal was already settled")                                   \
+  X(campaign_exists, "a campaign with this id exists")                                          \
+  X(campaign_not_found, "no campaign has this id")                                              \
+  X(campaign_terms_invalid, "value, minimum spend, window or per-user limit is invalid")        \
+  X(coupon_not_valid_now, "the coupon is outside its validity window")                          \
+  X(coupon_min_spend, "the payment is below the coupon's minimum spend")                        \
+  X(coupon_limit_reached, "the user has used this campaign's coupons up to the limit")          \
+  X(coupon_budget_exhausted, "the campaign's budget cannot fund another coupon")                \
+  X(red_packet_exists, "a red packet with this id exists")                                      \
+  X(red_packet_not_found, "no red packet has this id")                                          \
+  X(red_packet_count_invalid, "a red packet needs 1..red_packet_count_max packets")             \
+  X(red_packet_amount_too_small, "every packet must hold at least 0.01")                        \
+  X(red_packet_split_invalid, "the split is neither fixed nor random")                          \
+  X(red_packet_empty, "every packet of this red packet was claimed")                            \
+  X(red_packet_expired, "the red packet expired; its remainder went back to the sender")        \
+  X(red_packet_already_claimed, "this user already claimed a packet of this red packet")        \
+  X(ledger_rejected, "the ledger rejected a transfer; see the ledger result")
+
+#define CAPILLARY_ENUM_VALUE(name, description) name,
+enum class Result : std::uint8_t { CAPILLARY_PAYMENT_RESULTS(CAPILLARY_ENUM_VALUE) };
+#undef CAPILLARY_ENUM_VALUE
+
+inline constexpr int result_count = static_cast<int>(Result::ledger_rejected) + 1;
+
+std::string_view name(Result result);
+std::string_view description(Result result);
+
+// A command's outcome: the code, whether it repeats an earlier command's result, and a value by
+// kind (the amount claimed from a red packet, the fee charged at release, ...).
+struct Outcome {
+  std::int64_t value;
+  Result result;
+  std::uint8_t replayed;  // 1 when the id was seen before and this is the first result again
+  std::uint8_t reserved[6];
+};
+static_assert(sizeof(Outcome) == 16);
+
+}  // namespace capillary::payments

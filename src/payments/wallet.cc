@@ -1,0 +1,206 @@
+// Parties and wallet movements: opening users and merchants, top-ups and withdrawals through a
+// bank channel, user-to-user transfers and bill payments, and QR payments to a merchant.
+
+#include "core/assert.h"
+#include "payments/limits.h"
+#include "payments/money.h"
+#include "payments/payments.h"
+
+namespace capillary::payments {
+namespace {
+
+Outcome outcome(Result result, std::int64_t value = 0) {
+  Outcome out{};
+  out.result = result;
+  out.value = value;
+  return out;
+}
+
+ledger::AccountSpec spec(AccountKind kind, std::uint64_t id, std::uint64_t owner, std::uint16_t flags) {
+  ledger::AccountSpec account{};
+  account.id = account_id(kind, id);
+  account.owner = owner;
+  account.ledger = ledger_cny;
+  account.code = static_cast<std::uint16_t>(kind);
+  account.flags = flags;
+  return account;
+}
+
+constexpr std::uint16_t never_overdrawn = ledger::account_debits_must_not_exceed_credits;
+
+Result check_amount(std::int64_t amount) {
+  if (amount <= 0) return Result::amount_must_be_positive;
+  if (amount > amount_max) return Result::amount_too_large;
+  return Result::ok;
+}
+
+Result bank_result(const BankAnswer& bank) {
+  switch (bank.outcome) {
+    case BankOutcome::approved: return Result::ok;
+    case BankOutcome::declined: return Result::bank_declined;
+    case BankOutcome::failed: return Result::bank_failed;
+    case BankOutcome::none: break;
+  }
+  return Result::bank_answer_missing;
+}
+
+}  // namespace
+
+// The platform's own accounts and each bank channel's clearing account open on first use.
+Result Payments::ensure_account(AccountKind kind, std::uint64_t id, std::uint16_t flags) noexcept {
+  if (ledger_.find_account(account_id(kind, id)) != nullptr) return Result::ok;
+  const ledger::AccountSpec account = spec(kind, id, 0, flags);
+  return open_accounts({&account, 1});
+}
+
+Result Payments::ensure_platform_accounts() noexcept {
+  if (Result r = ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::escrow),
+                                never_overdrawn);
+      r != Result::ok) {
+    return r;
+  }
+  if (Result r = ensure_account(AccountKind::platform,
+                                static_cast<std::uint64_t>(PlatformAccount::fee_income), never_overdrawn);
+      r != Result::ok) {
+    return r;
+  }
+  // Marketing spends the platform's own money: it may run a debit balance.
+  return ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::marketing), 0);
+}
+
+Outcome Payments::open_user(const Command& command) noexcept {
+  if (command.party == 0) return outcome(Result::party_id_invalid);
+  if (users_.find(command.party) != nullptr) return outcome(Result::user_exists);
+  if (Result r = ensure_platform_accounts(); r != Result::ok) return outcome(r);
+  const ledger::AccountSpec accounts[2] = {
+      spec(AccountKind::wallet, command.party, command.party, never_overdrawn),
+      spec(AccountKind::red_packet, command.party, command.party, never_overdrawn)};
+  if (Result r = open_accounts(accounts); r != Result::ok) return outcome(r);
+  users_.put(command.party, {command.party, now_, command.a != 0 ? 1u : 0u});
+  return outcome(Result::ok, static_cast<std::int64_t>(command.party));
+}
+
+Outcome Payments::open_merchant(const Command& command) noexcept {
+  if (command.party == 0) return outcome(Result::party_id_invalid);
+  if (merchants_.find(command.party) != nullptr) return outcome(Result::merchant_exists);
+  if (command.a > fee_bps_max) return outcome(Result::fee_bps_invalid);
+  if (Result r = ensure_platform_accounts(); r != Result::ok) return outcome(r);
+  const ledger::AccountSpec account =
+      spec(AccountKind::merchant, command.party, command.party, never_overdrawn);
+  if (Result r = open_accounts({&account, 1}); r != Result::ok) return outcome(r);
+  MerchantRecord merchant{};
+  merchant.id = command.party;
+  merchant.opened_at = now_;
+  merchant.fee_bps = command.a == 0 ? fee_bps_default : static_cast<std::uint32_t>(command.a);
+  merchant.auto_confirm_s = command.b == 0 ? auto_confirm_s_default : static_cast<std::uint32_t>(command.b);
+  merchants_.put(command.party, merchant);
+  return outcome(Result::ok, static_cast<std::int64_t>(command.party));
+}
+
+Outcome Payments::top_up(const Command& command) noexcept {
+  if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
+  if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  if (Result r = bank_result(command.bank); r != Result::ok) return outcome(r);
+  if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+    return outcome(r);
+  }
+  leg(account_id(AccountKind::bank_clearing, command.bank.channel),
+      account_id(AccountKind::wallet, command.party), command.amount,
+      static_cast<std::uint16_t>(TransferCode::top_up), command.bank.reference);
+  return outcome(commit_chain(), command.amount);
+}
+
+// Phase one of a withdrawal: the money is held while the bank pays out. withdraw_settle posts the
+// hold when the bank approved and voids it otherwise; if no answer comes, the hold expires by
+// itself and the money is back in the wallet.
+Outcome Payments::withdraw(const Command& command) noexcept {
+  if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
+  if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+    return outcome(r);
+  }
+  const std::uint64_t hold = transfer_id(transfer_sequence_ + 1);
+  leg(account_id(AccountKind::wallet, command.party),
+      account_id(AccountKind::bank_clearing, command.bank.channel), command.amount,
+      static_cast<std::uint16_t>(TransferCode::withdrawal), command.id, ledger::transfer_pending, 0,
+      withdrawal_hold_timeout_s);
+  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  WithdrawalRecord withdrawal{};
+  withdrawal.id = ++record_sequence_;
+  withdrawal.user = command.party;
+  withdrawal.amount = command.amount;
+  withdrawal.hold_transfer = hold;
+  withdrawal.channel = command.bank.channel;
+  withdrawal.state = WithdrawalState::held;
+  withdrawals_.put(withdrawal.id, withdrawal);
+  return outcome(Result::ok, static_cast<std::int64_t>(withdrawal.id));
+}
+
+Outcome Payments::withdraw_settle(const Command& command) noexcept {
+  const WithdrawalRecord* found = withdrawals_.find(command.target);
+  if (found == nullptr) return outcome(Result::withdrawal_not_found);
+  WithdrawalRecord withdrawal = *found;
+  if (withdrawal.state != WithdrawalState::held) return outcome(Result::withdrawal_settled);
+  const ledger::TransferRecord* hold = ledger_.find_transfer(withdrawal.hold_transfer);
+  CAP_ASSERT(hold != nullptr);
+  if (hold->status == ledger::PendingStatus::expired) {
+    withdrawal.state = WithdrawalState::returned;
+    withdrawals_.put(withdrawal.id, withdrawal);
+    return outcome(Result::withdrawal_settled);
+  }
+  CAP_ASSERT(hold->status == ledger::PendingStatus::pending);
+  const bool paid_out = command.bank.outcome == BankOutcome::approved;
+  leg(0, 0, paid_out ? withdrawal.amount : 0, static_cast<std::uint16_t>(TransferCode::withdrawal),
+      command.bank.reference, paid_out ? ledger::transfer_post_pending : ledger::transfer_void_pending,
+      withdrawal.hold_transfer);
+  chain_.back().ledger = 0;
+  chain_.back().code = 0;
+  const Result settled = commit_chain();
+  CAP_ASSERT(settled == Result::ok);
+  withdrawal.state = paid_out ? WithdrawalState::paid_out : WithdrawalState::returned;
+  withdrawal.bank_reference = paid_out ? command.bank.reference : 0;
+  withdrawals_.put(withdrawal.id, withdrawal);
+  return outcome(paid_out ? Result::ok : bank_result(command.bank), withdrawal.amount);
+}
+
+Outcome Payments::transfer(const Command& command, ledger::Transfer base, bool to_merchant) noexcept {
+  if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
+  if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  const bool payee_open = to_merchant ? merchants_.find(command.counterparty) != nullptr
+                                      : users_.find(command.counterparty) != nullptr;
+  if (!payee_open) return outcome(Result::counterparty_not_found);
+  if (!to_merchant && command.counterparty == command.party) return outcome(Result::same_party);
+  leg(account_id(AccountKind::wallet, command.party),
+      account_id(to_merchant ? AccountKind::merchant : AccountKind::wallet, command.counterparty),
+      command.amount, base.code, command.reference);
+  const Result result = commit_chain();
+  if (result == Result::ok && to_merchant) add_settlement(command.counterparty, command.amount, 0, 0, 1);
+  return outcome(result, command.amount);
+}
+
+// Paid at once, no escrow: the sources go straight to the merchant, which pays its fee in the
+// same chain.
+Outcome Payments::qr_pay(const Command& command) noexcept {
+  if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
+  if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  const MerchantRecord* merchant = merchants_.find(command.counterparty);
+  if (merchant == nullptr) return outcome(Result::counterparty_not_found);
+  Funded funded{};
+  if (Result r = fund(command, command.amount, account_id(AccountKind::merchant, merchant->id),
+                      0, TransferCode::qr_payment, &funded);
+      r != Result::ok) {
+    return outcome(r);
+  }
+  const std::int64_t fee = fee_half_up(command.amount, merchant->fee_bps);
+  if (fee > 0) {
+    leg(account_id(AccountKind::merchant, merchant->id), platform_account(PlatformAccount::fee_income),
+        fee, static_cast<std::uint16_t>(TransferCode::fee), 0);
+  }
+  const Result result = commit_chain();
+  if (result != Result::ok) return outcome(result);
+  if (funded.coupon > 0) note_coupon_used(command.funding.campaign, command.party);
+  add_settlement(merchant->id, command.amount, fee, 0, 1);
+  return outcome(Result::ok, fee);
+}
+
+}  // namespace capillary::payments
