@@ -82,6 +82,19 @@ TEST(BanksConfig, RejectsInconsistentFiles) {
   }
 }
 
+// The shipped default: over a hundred channels, every bank code with fallbacks, all admitting.
+TEST(BanksConfig, TheDefaultConfigRoutesEveryBankWithFallbacks) {
+  const BanksConfig config = load_banks_config(CAPILLARY_SOURCE_DIR "/config/banks.json");
+  EXPECT_GE(config.channels.size(), 100u);
+  ManualClock clock(start_ns);
+  Router router(config, clock.now_ns());
+  for (const RouteConfig& route : config.routes) {
+    EXPECT_GE(route.channels.size(), 2u) << route.bank_code;
+    const Routed routed = router.route(route.bank_code, BankApi::debit_card, clock.now_ns());
+    EXPECT_EQ(routed.channel_id, route.channels.front()) << route.bank_code;
+  }
+}
+
 BankResponse answer(BankOutcome outcome) {
   BankResponse response;
   response.outcome = outcome;
