@@ -34,7 +34,11 @@ struct TransfersRequest {
   std::vector<ledger::Transfer> events;
   Engine::TransferResults done;
 };
-using Request = std::variant<AccountsRequest, TransfersRequest, Engine::Read>;
+struct PaymentsRequest {
+  std::vector<payments::Command> events;
+  Engine::PaymentOutcomes done;
+};
+using Request = std::variant<AccountsRequest, TransfersRequest, PaymentsRequest, Engine::Read>;
 
 // A committed batch's history, for the history thread.
 struct HistoryWork {
@@ -44,6 +48,7 @@ struct HistoryWork {
 
 journal::EntryKind kind_of(const Request& request) {
   if (std::holds_alternative<AccountsRequest>(request)) return journal::EntryKind::create_accounts;
+  if (std::holds_alternative<PaymentsRequest>(request)) return journal::EntryKind::payments;
   CAP_ASSERT(std::holds_alternative<TransfersRequest>(request));
   return journal::EntryKind::create_transfers;
 }
@@ -51,7 +56,34 @@ journal::EntryKind kind_of(const Request& request) {
 std::size_t events_of(const Request& request) {
   if (const auto* accounts = std::get_if<AccountsRequest>(&request)) return accounts->events.size();
   if (const auto* transfers = std::get_if<TransfersRequest>(&request)) return transfers->events.size();
+  if (const auto* commands = std::get_if<PaymentsRequest>(&request)) return commands->events.size();
   return 0;
+}
+
+// Gathers the events of the next batch's requests (all of kind `Typed`) into `events`.
+template <typename Typed, typename Event>
+void gather(std::deque<Request>& pending, std::size_t requests, std::vector<Event>* events) {
+  events->clear();
+  for (std::size_t i = 0; i < requests; ++i) {
+    const auto& request = std::get<Typed>(pending[i]);
+    events->insert(events->end(), request.events.begin(), request.events.end());
+  }
+}
+
+// Hands each request its slice of the batch's results.
+template <typename Typed, typename Result>
+void answer(std::deque<Request>& pending, std::size_t requests, const std::vector<Result>& results) {
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < requests; ++i) {
+    auto& request = std::get<Typed>(pending[i]);
+    request.done({results.data() + offset, request.events.size()});
+    offset += request.events.size();
+  }
+}
+
+template <typename Event>
+std::span<const std::byte> bytes_of(const std::vector<Event>& events) {
+  return {reinterpret_cast<const std::byte*>(events.data()), events.size() * sizeof(Event)};
 }
 
 [[noreturn]] void fatal(const Status& status) {
@@ -116,7 +148,7 @@ class JournalThread {
 
 class Engine::Impl {
  public:
-  Impl(const Options& options) : options_(options), ledger_(options.accounts_reserve, options.transfers_reserve) {
+  Impl(const Options& options) : options_(options), state_(options.accounts_reserve, options.transfers_reserve) {
     clock_ = options.clock ? options.clock : &system_clock_;
   }
 
@@ -149,7 +181,7 @@ class Engine::Impl {
   Options options_;
   SystemClock system_clock_;
   const Clock* clock_;
-  ledger::Ledger ledger_;
+  State state_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<journal::Writer> writer_;
   std::unique_ptr<JournalThread> journal_thread_;
@@ -164,8 +196,8 @@ class Engine::Impl {
   // Engine-thread state.
   std::deque<Request> pending_;
   ReplayBuffers buffers_;
-  std::vector<std::byte> body_;
   std::vector<ledger::HistoryEntry> history_batch_;
+  std::vector<payments::OrderEvent> order_events_;
   std::uint64_t last_timestamp_ = 0;
   std::uint64_t journal_bytes_at_checkpoint_ = 0;
 
@@ -201,15 +233,19 @@ Status Engine::Impl::open() {
   if (Status status = recover(); !status.is_ok()) return status;
   buffers_.transfers.reserve(batch_events_max);
   buffers_.accounts.reserve(batch_events_max);
-  body_.reserve(batch_events_max * sizeof(ledger::Transfer));
+  buffers_.commands.reserve(batch_events_max);
   return Status::ok();
 }
 
 Status Engine::Impl::recover() {
   store::Checkpoint checkpoint;
   if (Status status = store_->read_checkpoint(&checkpoint); status.is_ok()) {
-    ledger_.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
-    if (ledger_.state_hash() != checkpoint.meta.state_hash) {
+    state_.ledger.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
+    if (!checkpoint.payments.empty() && !state_.payments.restore(checkpoint.payments)) {
+      return Status::corruption(fmt::format("checkpoint at sequence {}: unreadable payments state",
+                                            checkpoint.meta.sequence));
+    }
+    if (state_.hash() != checkpoint.meta.state_hash) {
       return Status::corruption(fmt::format("checkpoint at sequence {} does not match its state hash",
                                             checkpoint.meta.sequence));
     }
@@ -221,8 +257,8 @@ Status Engine::Impl::recover() {
   const std::uint64_t from = checkpoint_sequence_;
   const std::uint64_t history_from = store_->history_sequence();
   std::uint64_t replayed = 0;
-  ledger_.reserve_transfers(journal::events_bound(options_.data_dir / "journal"));
-  ledger_.set_history_sink(&history_batch_);
+  state_.ledger.reserve_transfers(journal::events_bound(options_.data_dir / "journal"));
+  state_.ledger.set_history_sink(&history_batch_);
   journal::End end;
   Status status = journal::recover(
       options_.data_dir / "journal", true,
@@ -234,7 +270,7 @@ Status Engine::Impl::recover() {
         }
         history_batch_.clear();
         std::uint64_t last_timestamp = 0;
-        if (Status replay = replay_entry(ledger_, header, body, buffers_, &last_timestamp);
+        if (Status replay = replay_entry(state_, header, body, buffers_, &last_timestamp);
             !replay.is_ok()) {
           return replay;
         }
@@ -260,19 +296,19 @@ Status Engine::Impl::recover() {
                  static_cast<unsigned long long>(end.torn_bytes_cut),
                  static_cast<unsigned long long>(end.last_sequence));
   }
-  if (const std::string broken = ledger_.check_invariants(); !broken.empty()) {
+  if (const std::string broken = state_.check_invariants(); !broken.empty()) {
     return Status::corruption("recovered state breaks an invariant: " + broken);
   }
   replayed_batches_ = replayed;
   last_sequence_ = end.last_sequence;
-  if (!options_.history) ledger_.set_history_sink(nullptr);
+  if (!options_.history) state_.ledger.set_history_sink(nullptr);
   return journal::Writer::open(options_.data_dir / "journal", end, options_.sync, &writer_);
 }
 
 void Engine::Impl::start() {
-  state_hash_ = ledger_.state_hash();
-  accounts_ = ledger_.accounts().size();
-  transfers_ = ledger_.transfers().size();
+  state_hash_ = state_.hash();
+  accounts_ = state_.ledger.accounts().size();
+  transfers_ = state_.ledger.transfers().size();
   last_ts_ = last_timestamp_;
   journal_thread_ = std::make_unique<JournalThread>(writer_.get());
   history_thread_ = std::thread([this] { run_history(); });
@@ -335,7 +371,7 @@ void Engine::Impl::run() {
       std::unique_lock lock(queue_mutex_);
       if (queue_.empty() && !stopping_) {
         // Wake in time for the next hold to expire by itself, even when no request comes.
-        const auto next = ledger_.next_expiry();
+        const auto next = state_.next_deadline();
         const auto idle = next ? std::chrono::milliseconds(10) : std::chrono::milliseconds(200);
         queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_; });
       }
@@ -347,13 +383,13 @@ void Engine::Impl::run() {
       }
     }
       if (pending_.empty()) {
-      const auto next = ledger_.next_expiry();
+      const auto next = state_.next_deadline();
       if (next && *next <= clock_->now_ns()) commit_tick();
       continue;
     }
     while (!pending_.empty()) {
       if (auto* read = std::get_if<Engine::Read>(&pending_.front())) {
-        (*read)(ledger_);
+        (*read)(state_);
         pending_.pop_front();
         continue;
       }
@@ -374,37 +410,42 @@ void Engine::Impl::run() {
 
 void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
   const auto started = std::chrono::steady_clock::now();
-  buffers_.accounts.clear();
-  buffers_.transfers.clear();
-  for (std::size_t i = 0; i < requests; ++i) {
-    if (auto* accounts = std::get_if<AccountsRequest>(&pending_[i])) {
-      buffers_.accounts.insert(buffers_.accounts.end(), accounts->events.begin(), accounts->events.end());
-    } else {
-      auto& transfers = std::get<TransfersRequest>(pending_[i]).events;
-      buffers_.transfers.insert(buffers_.transfers.end(), transfers.begin(), transfers.end());
-    }
+  std::span<const std::byte> body;
+  switch (kind) {
+    case journal::EntryKind::create_accounts:
+      gather<AccountsRequest>(pending_, requests, &buffers_.accounts);
+      body = bytes_of(buffers_.accounts);
+      break;
+    case journal::EntryKind::create_transfers:
+      gather<TransfersRequest>(pending_, requests, &buffers_.transfers);
+      body = bytes_of(buffers_.transfers);
+      break;
+    case journal::EntryKind::payments:
+      gather<PaymentsRequest>(pending_, requests, &buffers_.commands);
+      body = bytes_of(buffers_.commands);
+      break;
+    case journal::EntryKind::tick:
+      CAP_ASSERT(false);
   }
-  const bool accounts = kind == journal::EntryKind::create_accounts;
-  const std::size_t events = accounts ? buffers_.accounts.size() : buffers_.transfers.size();
+  std::size_t events = 0;
+  for (std::size_t i = 0; i < requests; ++i) events += events_of(pending_[i]);
   CAP_ASSERT(events > 0 && events <= batch_events_max);
-  const auto* data = accounts ? reinterpret_cast<const std::byte*>(buffers_.accounts.data())
-                              : reinterpret_cast<const std::byte*>(buffers_.transfers.data());
-  const std::size_t bytes =
-      events * (accounts ? sizeof(ledger::AccountSpec) : sizeof(ledger::Transfer));
   // Published before any client hears back, so a client that waits for history after its
   // results always waits for this batch too (read-your-writes on statements).
-  publish(append_and_apply(kind, events, {data, bytes}), events);
+  publish(append_and_apply(kind, events, body), events);
 
-  std::size_t offset = 0;
-  for (std::size_t i = 0; i < requests; ++i) {
-    if (auto* request = std::get_if<AccountsRequest>(&pending_[i])) {
-      request->done({buffers_.account_results.data() + offset, request->events.size()});
-      offset += request->events.size();
-    } else {
-      auto& request_transfers = std::get<TransfersRequest>(pending_[i]);
-      request_transfers.done({buffers_.transfer_results.data() + offset, request_transfers.events.size()});
-      offset += request_transfers.events.size();
-    }
+  switch (kind) {
+    case journal::EntryKind::create_accounts:
+      answer<AccountsRequest>(pending_, requests, buffers_.account_results);
+      break;
+    case journal::EntryKind::create_transfers:
+      answer<TransfersRequest>(pending_, requests, buffers_.transfer_results);
+      break;
+    case journal::EntryKind::payments:
+      answer<PaymentsRequest>(pending_, requests, buffers_.outcomes);
+      break;
+    case journal::EntryKind::tick:
+      break;
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
   batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -419,13 +460,13 @@ std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_
   journal::EntryHeader header{};
   // Timestamps strictly increase across balance changes, even if the wall clock steps back.
   header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
-  header.state_hash = ledger_.state_hash();
+  header.state_hash = state_.hash();
   header.kind = kind;
   header.event_count = static_cast<std::uint32_t>(events);
   header.body_bytes = static_cast<std::uint32_t>(body.size());
   journal_thread_->start(header, body);
   history_batch_.clear();
-  const std::uint64_t last_timestamp = apply_batch(ledger_, header, buffers_);
+  const std::uint64_t last_timestamp = apply_batch(state_, header, buffers_);
   if (Status status = journal_thread_->wait(); !status.is_ok()) fatal(status);
   last_timestamp_ = last_timestamp;
   return writer_->next_sequence() - 1;
@@ -443,10 +484,13 @@ void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
       history_spare_.pop_back();
     }
   }
+  state_.payments.take_events(&order_events_);
+  if (options_.on_order_events && !order_events_.empty()) options_.on_order_events(order_events_);
+  order_events_.clear();
   last_sequence_ = sequence;
-  state_hash_ = ledger_.state_hash();
-  accounts_ = ledger_.accounts().size();
-  transfers_ = ledger_.transfers().size();
+  state_hash_ = state_.hash();
+  accounts_ = state_.ledger.accounts().size();
+  transfers_ = state_.ledger.transfers().size();
   last_ts_ = last_timestamp_;
   ++batches_;
   events_ += events;
@@ -513,11 +557,12 @@ void Engine::Impl::write_checkpoint(std::unique_ptr<store::PendingCheckpoint> ch
 
 // Runs on the engine thread between batches (or after it stopped), so the ledger is quiet.
 std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
-  const store::CheckpointMeta meta{last_sequence_, last_timestamp_, ledger_.state_hash(),
-                                   ledger_.accounts().size(), ledger_.transfers().size()};
-  const ledger::Ledger::ChangedChunks changed = ledger_.take_changed_chunks();
-  return store::Store::prepare_checkpoint(meta, ledger_.accounts(), ledger_.transfers(),
-                                          changed.accounts, changed.transfers);
+  const store::CheckpointMeta meta{last_sequence_, last_timestamp_, state_.hash(),
+                                   state_.ledger.accounts().size(), state_.ledger.transfers().size()};
+  const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
+  return store::Store::prepare_checkpoint(meta, state_.ledger.accounts(), state_.ledger.transfers(),
+                                          changed.accounts, changed.transfers,
+                                          state_.payments.save());
 }
 
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.
@@ -571,6 +616,10 @@ Submit Engine::submit_transfers(std::vector<ledger::Transfer> events, TransferRe
   return impl_->submit(TransfersRequest{std::move(events), std::move(done)});
 }
 
+Submit Engine::submit_payments(std::vector<payments::Command> commands, PaymentOutcomes done) {
+  return impl_->submit(PaymentsRequest{std::move(commands), std::move(done)});
+}
+
 Submit Engine::submit_read(Read read) { return impl_->submit(std::move(read)); }
 
 namespace {
@@ -612,12 +661,17 @@ std::vector<ledger::CreateTransferResult> Engine::create_transfers(std::vector<l
       events, [this](auto copy, auto done) { return submit_transfers(std::move(copy), std::move(done)); });
 }
 
+std::vector<payments::Outcome> Engine::execute(std::vector<payments::Command> commands) {
+  return submit_and_wait<payments::Outcome>(
+      commands, [this](auto copy, auto done) { return submit_payments(std::move(copy), std::move(done)); });
+}
+
 void Engine::read(const Read& read) {
   std::promise<void> promise;
   auto future = promise.get_future();
   submit_waiting([&] {
-    return submit_read([&](const ledger::Ledger& ledger) {
-      read(ledger);
+    return submit_read([&](const State& state) {
+      read(state);
       promise.set_value();
     });
   });

@@ -19,7 +19,11 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "engine/state.h"
 #include "ledger/ledger.h"
+#include "payments/command.h"
+#include "payments/records.h"
+#include "payments/result.h"
 #include "store/store.h"
 
 namespace capillary::engine {
@@ -37,6 +41,9 @@ struct Options {
   std::uint64_t checkpoint_journal_bytes = 256ull << 20;
   std::uint32_t accounts_reserve = 0;
   std::uint32_t transfers_reserve = 0;
+  // Called on the engine thread with each durable batch's order state changes (merchant
+  // notifications), in order; it must be quick (hand off, do not block).
+  std::function<void(std::span<const payments::OrderEvent>)> on_order_events;
 };
 
 struct Stats {
@@ -68,7 +75,8 @@ class Engine {
  public:
   using AccountResults = std::function<void(std::span<const ledger::CreateAccountResult>)>;
   using TransferResults = std::function<void(std::span<const ledger::CreateTransferResult>)>;
-  using Read = std::function<void(const ledger::Ledger&)>;
+  using PaymentOutcomes = std::function<void(std::span<const payments::Outcome>)>;
+  using Read = std::function<void(const State&)>;
 
   // Recovers the data directory (creating it when new) and starts the engine's threads.
   static Status open(const Options& options, std::unique_ptr<Engine>* engine);
@@ -82,12 +90,14 @@ class Engine {
   // in one batch, so a linked chain never spans two journal entries.
   Submit submit_accounts(std::vector<ledger::AccountSpec> events, AccountResults done);
   Submit submit_transfers(std::vector<ledger::Transfer> events, TransferResults done);
+  Submit submit_payments(std::vector<payments::Command> commands, PaymentOutcomes done);
   // Runs `read` on the engine thread between batches: it sees exactly the durable state.
   Submit submit_read(Read read);
 
   // Blocking forms of the above, for tools and tests. They wait while the queue is full.
   std::vector<ledger::CreateAccountResult> create_accounts(std::vector<ledger::AccountSpec> events);
   std::vector<ledger::CreateTransferResult> create_transfers(std::vector<ledger::Transfer> events);
+  std::vector<payments::Outcome> execute(std::vector<payments::Command> commands);
   void read(const Read& read);
 
   // Waits until the history store holds every batch committed before the call.

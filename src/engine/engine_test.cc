@@ -61,8 +61,8 @@ class EngineTest : public ::testing::Test {
 
   static std::int64_t available(Engine& engine, std::uint64_t id) {
     std::int64_t balance = -1;
-    engine.read([&](const ledger::Ledger& ledger) {
-      const auto* account = ledger.find_account(id);
+    engine.read([&](const State& state) {
+      const auto* account = state.ledger.find_account(id);
       if (account) balance = account->credits_posted - account->debits_posted - account->debits_pending;
     });
     return balance;
@@ -70,7 +70,7 @@ class EngineTest : public ::testing::Test {
 
   static std::uint64_t hash(Engine& engine) {
     std::uint64_t value = 0;
-    engine.read([&](const ledger::Ledger& ledger) { value = ledger.state_hash(); });
+    engine.read([&](const State& state) { value = state.hash(); });
     return value;
   }
 
@@ -79,8 +79,8 @@ class EngineTest : public ::testing::Test {
     clock_.advance(std::chrono::seconds(10));
     for (int i = 0; i < 500; ++i) {
       bool due = false;
-      engine.read([&](const ledger::Ledger& ledger) {
-        for (const auto& record : ledger.transfers()) {
+      engine.read([&](const State& state) {
+        for (const auto& record : state.ledger.transfers()) {
           due |= record.status == ledger::PendingStatus::pending && record.transfer.timeout_s != 0;
         }
       });
@@ -161,7 +161,7 @@ TEST_F(EngineTest, AFullQueueRejectsWithOverloadedAndLosesNothingAccepted) {
   // Hold the engine thread inside a read so nothing drains while the queue fills.
   std::promise<void> release, holding;
   std::shared_future<void> released = release.get_future().share();
-  ASSERT_EQ(engine->submit_read([released, &holding](const ledger::Ledger&) {
+  ASSERT_EQ(engine->submit_read([released, &holding](const State&) {
               holding.set_value();
               released.wait();
             }),
@@ -187,7 +187,7 @@ TEST_F(EngineTest, AFullQueueRejectsWithOverloadedAndLosesNothingAccepted) {
   for (int i = 0; i < 3000 && done < accepted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(done, accepted);
   std::int64_t credits = 0;
-  engine->read([&](const ledger::Ledger& ledger) { credits = ledger.find_account(2)->credits_posted; });
+  engine->read([&](const State& state) { credits = state.ledger.find_account(2)->credits_posted; });
   EXPECT_EQ(credits, static_cast<std::int64_t>(accepted * batch_events_max));
 }
 
@@ -263,7 +263,7 @@ TEST_F(EngineTest, StatementAndBalanceAsOfFollowTheHistory) {
   std::vector<std::uint64_t> stamps;
   for (std::uint64_t id = 1; id <= 30; ++id) {
     engine->create_transfers({transfer(id, 1, 2, static_cast<std::int64_t>(id))});
-    engine->read([&](const ledger::Ledger& ledger) { stamps.push_back(ledger.find_transfer(id)->timestamp); });
+    engine->read([&](const State& state) { stamps.push_back(state.ledger.find_transfer(id)->timestamp); });
     clock_.advance(std::chrono::seconds(1));
   }
   engine->wait_for_history();

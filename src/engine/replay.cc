@@ -21,32 +21,38 @@ Status decode_body(const journal::EntryHeader& header, std::span<const std::byte
 
 }  // namespace
 
-std::uint64_t apply_batch(ledger::Ledger& ledger, const journal::EntryHeader& header,
+std::uint64_t apply_batch(State& state, const journal::EntryHeader& header,
                           ReplayBuffers& buffers) noexcept {
-  const std::uint64_t first_event = header.timestamp + ledger.expire(header.timestamp);
+  std::uint64_t next = header.timestamp + state.ledger.expire(header.timestamp);
+  next += state.payments.advance(next);
   switch (header.kind) {
     case journal::EntryKind::create_accounts:
       buffers.account_results.resize(header.event_count);
-      ledger.create_accounts(buffers.accounts, first_event, buffers.account_results);
+      state.ledger.create_accounts(buffers.accounts, next, buffers.account_results);
+      next += header.event_count;
       break;
     case journal::EntryKind::create_transfers:
       buffers.transfer_results.resize(header.event_count);
-      ledger.create_transfers(buffers.transfers, first_event, buffers.transfer_results);
+      state.ledger.create_transfers(buffers.transfers, next, buffers.transfer_results);
+      next += header.event_count;
+      break;
+    case journal::EntryKind::payments:
+      buffers.outcomes.resize(header.event_count);
+      next += state.payments.apply(buffers.commands, next, buffers.outcomes);
       break;
     case journal::EntryKind::tick:
       break;
   }
-  const std::uint64_t used = first_event - header.timestamp + header.event_count;
-  return used == 0 ? header.timestamp : header.timestamp + used - 1;
+  return next == header.timestamp ? header.timestamp : next - 1;
 }
 
-Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
+Status replay_entry(State& state, const journal::EntryHeader& header,
                     std::span<const std::byte> body, ReplayBuffers& buffers,
                     std::uint64_t* last_timestamp) {
-  if (ledger.state_hash() != header.state_hash) {
+  if (state.hash() != header.state_hash) {
     return Status::corruption(fmt::format(
         "replay diverged before journal entry {}: state hash {:016x}, the entry recorded {:016x}",
-        header.sequence, ledger.state_hash(), header.state_hash));
+        header.sequence, state.hash(), header.state_hash));
   }
   Status decoded = Status::ok();
   switch (header.kind) {
@@ -55,6 +61,9 @@ Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
       break;
     case journal::EntryKind::create_transfers:
       decoded = decode_body(header, body, &buffers.transfers);
+      break;
+    case journal::EntryKind::payments:
+      decoded = decode_body(header, body, &buffers.commands);
       break;
     case journal::EntryKind::tick:
       if (header.event_count != 0 || header.body_bytes != 0) {
@@ -66,7 +75,7 @@ Status replay_entry(ledger::Ledger& ledger, const journal::EntryHeader& header,
                                                static_cast<int>(header.kind)));
   }
   if (!decoded.is_ok()) return decoded;
-  *last_timestamp = apply_batch(ledger, header, buffers);
+  *last_timestamp = apply_batch(state, header, buffers);
   return Status::ok();
 }
 

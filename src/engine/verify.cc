@@ -14,7 +14,7 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
     return Status::invalid_argument(
         fmt::format("{} is not a Capillary data directory (no journal/ inside)", data_dir.string()));
   }
-  ledger::Ledger ledger;
+  State state;
   if (from_checkpoint && std::filesystem::exists(data_dir / "checkpoints" / "CURRENT")) {
     std::unique_ptr<store::Store> store;
     if (Status status = store::Store::open(data_dir, true, &store); !status.is_ok()) {
@@ -22,8 +22,12 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
     }
     store::Checkpoint checkpoint;
     if (Status status = store->read_checkpoint(&checkpoint); status.is_ok()) {
-      ledger.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
-      if (ledger.state_hash() != checkpoint.meta.state_hash) {
+      state.ledger.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
+      if (!checkpoint.payments.empty() && !state.payments.restore(checkpoint.payments)) {
+        return Status::corruption(fmt::format("checkpoint at sequence {}: unreadable payments state",
+                                              checkpoint.meta.sequence));
+      }
+      if (state.hash() != checkpoint.meta.state_hash) {
         return Status::corruption(fmt::format(
             "checkpoint at sequence {} does not match its state hash", checkpoint.meta.sequence));
       }
@@ -32,7 +36,7 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
       return status;
     }
   }
-  ledger.reserve_transfers(journal::events_bound(data_dir / "journal"));
+  state.ledger.reserve_transfers(journal::events_bound(data_dir / "journal"));
   const auto started = std::chrono::steady_clock::now();
   ReplayBuffers buffers;
   journal::End end;
@@ -47,7 +51,7 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
               from_checkpoint ? "" : " (older segments were removed after a checkpoint)"));
         }
         std::uint64_t last_timestamp = 0;
-        if (Status replay = replay_entry(ledger, header, body, buffers, &last_timestamp);
+        if (Status replay = replay_entry(state, header, body, buffers, &last_timestamp);
             !replay.is_ok()) {
           return replay;
         }
@@ -61,10 +65,10 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report->last_sequence = std::max(end.last_sequence, report->checkpoint_sequence);
   report->torn_bytes = end.torn_bytes_cut;
-  report->accounts = ledger.accounts().size();
-  report->transfers = ledger.transfers().size();
-  report->state_hash = ledger.state_hash();
-  report->invariant_error = ledger.check_invariants();
+  report->accounts = state.ledger.accounts().size();
+  report->transfers = state.ledger.transfers().size();
+  report->state_hash = state.hash();
+  report->invariant_error = state.check_invariants();
   return Status::ok();
 }
 

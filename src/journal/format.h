@@ -33,6 +33,7 @@ enum class EntryKind : std::uint16_t {
   create_accounts = 1,   // body: ledger::AccountSpec[event_count]
   create_transfers = 2,  // body: ledger::Transfer[event_count]
   tick = 3,              // no body: only moves time on, so holds expire without traffic
+  payments = 4,          // body: payments::Command[event_count]
 };
 
 // The smallest event of any kind (an AccountSpec); bounds events per byte of journal.

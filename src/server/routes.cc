@@ -11,6 +11,7 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -338,9 +339,17 @@ void Routes::submit_events(std::vector<Event> events, const Call& call, Submit s
 template <typename Read, typename Answer>
 void Routes::read_then(const Call& call, Read read, Answer answer) {
   const engine::Submit outcome =
-      engine_.submit_read([this, call, read, answer](const ledger::Ledger& ledger) {
+      engine_.submit_read([this, call, read, answer](const engine::State& state) {
         call.guarded([&] {
-          post_io_([call, answer, value = read(ledger)] { call.guarded([&] { answer(value); }); });
+          // Ledger routes read the ledger alone; product routes read the whole state.
+          auto value = [&] {
+            if constexpr (std::is_invocable_v<Read, const ledger::Ledger&>) {
+              return read(state.ledger);
+            } else {
+              return read(state);
+            }
+          }();
+          post_io_([call, answer, value = std::move(value)] { call.guarded([&] { answer(value); }); });
         });
       });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));
@@ -446,7 +455,8 @@ void Routes::statement(std::uint64_t id, std::string_view query, const Call& cal
               return call.fail({500, "history_unavailable", status.message(), {}});
             // Lines name their transfers; the ledger holds them. Blocking is fine on this pool.
             std::vector<ledger::TransferRecord> transfers(lines.size());
-            engine_.read([&](const ledger::Ledger& ledger) {
+            engine_.read([&](const engine::State& state) {
+              const ledger::Ledger& ledger = state.ledger;
               for (std::size_t i = 0; i < lines.size(); ++i) {
                 const ledger::TransferRecord* record = ledger.find_transfer(lines[i].transfer_id);
                 CAP_ASSERT(record != nullptr);  // every transfer with history stays resident
@@ -541,7 +551,7 @@ void Routes::status(const Call& call) {
 void Routes::readyz(const Call& call) {
   if (stopping_.load()) return call.fail({503, "stopping", "the server is shutting down", {}});
   const engine::Submit outcome = engine_.submit_read(
-      [call](const ledger::Ledger&) { call.answer(ok("{\"status\":\"ready\"}")); });
+      [call](const engine::State&) { call.answer(ok("{\"status\":\"ready\"}")); });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));
 }
 

@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 constexpr char history_prefix = 'h';
 const std::string history_sequence_key = "m:history";
 const std::string checkpoint_meta_key = "c:meta...";
+const std::string checkpoint_payments_key = "c:payments";
 
 void put_big_endian32(std::string* out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
@@ -245,15 +246,18 @@ PendingCheckpoint::~PendingCheckpoint() = default;
 std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
     const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
     std::span<const ledger::TransferRecord> transfers,
-    std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks) {
+    std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
+    std::string payments) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   auto checkpoint = std::make_unique<PendingCheckpoint>();
   checkpoint->meta = meta;
   checkpoint->batch = std::make_unique<rocksdb::WriteBatch>(
       (account_chunks.size() * sizeof(ledger::Account) +
-       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records + 4096);
+       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records +
+      payments.size() + 4096);
   write_chunks(checkpoint->batch.get(), 'a', accounts, account_chunks);
   write_chunks(checkpoint->batch.get(), 't', transfers, transfer_chunks);
+  CAP_ASSERT(checkpoint->batch->Put(checkpoint_payments_key, payments).ok());
   CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
   return checkpoint;
 }
@@ -280,7 +284,14 @@ Status Store::read_checkpoint(Checkpoint* checkpoint) const {
       !read.is_ok()) {
     return read;
   }
-  return read_chunks(checkpoint_db_, 't', checkpoint->meta.transfers, &checkpoint->transfers);
+  if (Status read = read_chunks(checkpoint_db_, 't', checkpoint->meta.transfers, &checkpoint->transfers);
+      !read.is_ok()) {
+    return read;
+  }
+  checkpoint->payments.clear();
+  const auto payments = checkpoint_db_->Get(rocksdb::ReadOptions(), checkpoint_payments_key, &checkpoint->payments);
+  if (payments.IsNotFound()) return Status::ok();
+  return from_rocksdb(payments, "checkpoint payments state");
 }
 
 }  // namespace capillary::store

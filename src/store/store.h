@@ -11,6 +11,7 @@
 //   'c' "meta"                                           -> CheckpointMeta
 //   'c' 'a' chunk u32                                    -> Account[<= checkpoint_chunk_records]
 //   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
+//   'c' "payments"                                       -> the payments module's saved state
 // History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
 // is written after a flush, in one synced batch, so a checkpoint never points past history that
 // could still be lost.
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/limits.h"
@@ -64,6 +66,7 @@ struct Checkpoint {
   CheckpointMeta meta{};
   std::vector<ledger::Account> accounts;
   std::vector<ledger::TransferRecord> transfers;
+  std::string payments;  // empty in a checkpoint written before the payments module existed
 };
 
 // A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
@@ -101,11 +104,13 @@ class Store {
   // meta record and the chunks (of checkpoint_chunk_records records) listed in `account_chunks`
   // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
   // flushes history and writes them in one synced batch. Every chunk not listed must be unchanged
-  // since the previous checkpoint; the first checkpoint lists them all.
+  // since the previous checkpoint; the first checkpoint lists them all. The payments module's
+  // state is written whole each time.
   static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
       const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
       std::span<const ledger::TransferRecord> transfers,
-      std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks);
+      std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
+      std::string payments);
   Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;
