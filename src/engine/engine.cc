@@ -370,9 +370,14 @@ void Engine::Impl::run() {
     {
       std::unique_lock lock(queue_mutex_);
       if (queue_.empty() && !stopping_) {
-        // Wake in time for the next hold to expire by itself, even when no request comes.
+        // Wake in time for the next hold to expire or deadline to fall due, even when no request
+        // comes; at least every 200 ms, so a clock that jumps (a test's) is noticed.
         const auto next = state_.next_deadline();
-        const auto idle = next ? std::chrono::milliseconds(10) : std::chrono::milliseconds(200);
+        const std::uint64_t now = clock_->now_ns();
+        const std::chrono::nanoseconds until{next && *next > now ? *next - now : 0};
+        const auto idle = next ? std::clamp<std::chrono::nanoseconds>(until, std::chrono::milliseconds(1),
+                                                                     std::chrono::milliseconds(200))
+                               : std::chrono::nanoseconds(std::chrono::milliseconds(200));
         queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_; });
       }
       if (queue_.empty() && stopping_) return;

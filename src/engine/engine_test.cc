@@ -5,11 +5,13 @@
 
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "payments/accounts.h"
 
 namespace capillary::engine {
 namespace {
@@ -360,6 +362,126 @@ TEST_F(EngineTest, RefusesAJournalThatDisagreesWithItsStateHash) {
   std::unique_ptr<Engine> engine;
   const Status status = Engine::open(options, &engine);
   EXPECT_EQ(status.code(), Status::Code::corruption) << status.message();
+}
+
+namespace payments_in_engine {
+
+using payments::Command;
+using payments::CommandKind;
+using payments::PartyKind;
+using payments::Result;
+
+constexpr std::uint64_t platform = payments::principal(PartyKind::platform, 0);
+
+Command command(std::uint64_t id, CommandKind kind, std::uint64_t party) {
+  Command c{};
+  c.id = id;
+  c.kind = kind;
+  c.principal = platform;
+  c.party = party;
+  return c;
+}
+
+// Opens users 1..users and merchant 100 (auto-confirm after 60 s), tops everyone up, and runs
+// `orders` escrow orders: create, pay, and confirm every other one.
+void run_shop(Engine& engine, std::uint64_t users, std::uint64_t orders) {
+  std::uint64_t id = 1;
+  std::vector<Command> setup;
+  Command merchant = command(id++, CommandKind::open_merchant, 100);
+  merchant.b = 60;
+  setup.push_back(merchant);
+  for (std::uint64_t u = 1; u <= users; ++u) setup.push_back(command(id++, CommandKind::open_user, u));
+  for (std::uint64_t u = 1; u <= users; ++u) {
+    Command top_up = command(id++, CommandKind::top_up, u);
+    top_up.amount = 1'000'000;
+    top_up.bank = {u, 3, payments::BankOutcome::approved, {}};
+    setup.push_back(top_up);
+  }
+  for (const payments::Outcome& outcome : engine.execute(setup)) ASSERT_EQ(outcome.result, Result::ok);
+  for (std::uint64_t n = 0; n < orders; ++n) {
+    Command create = command(id++, CommandKind::create_order, 100);
+    create.amount = 1'000 + static_cast<std::int64_t>(n);
+    const auto created = engine.execute({create});
+    ASSERT_EQ(created[0].result, Result::ok);
+    const auto order = static_cast<std::uint64_t>(created[0].value);
+    Command pay = command(id++, CommandKind::pay_order, 1 + n % users);
+    pay.target = order;
+    pay.funding.wallet = create.amount;
+    Command confirm = command(id++, CommandKind::confirm_order, 1 + n % users);
+    confirm.target = order;
+    std::vector<Command> steps{pay};
+    if (n % 2 == 0) steps.push_back(confirm);
+    for (const payments::Outcome& outcome : engine.execute(steps)) ASSERT_EQ(outcome.result, Result::ok);
+  }
+}
+
+std::int64_t merchant_balance(Engine& engine) {
+  std::int64_t balance = 0;
+  engine.read([&](const State& state) {
+    const auto* account = state.ledger.find_account(payments::account_id(payments::AccountKind::merchant, 100));
+    balance = account->credits_posted - account->debits_posted;
+  });
+  return balance;
+}
+
+}  // namespace payments_in_engine
+
+TEST_F(EngineTest, PaymentsSurviveReopenFromTheJournalAndFromACheckpoint) {
+  using namespace payments_in_engine;
+  std::uint64_t before = 0;
+  std::int64_t merchant = 0;
+  {
+    auto engine = open(16 << 10);  // checkpoints along the way
+    run_shop(*engine, 5, 40);
+    before = hash(*engine);
+    merchant = merchant_balance(*engine);
+    EXPECT_GT(engine->stats().checkpoint_sequence, 0u);
+    std::string broken;
+    engine->read([&](const State& state) { broken = state.check_invariants(); });
+    EXPECT_EQ(broken, "");
+  }
+  {
+    auto engine = open();
+    EXPECT_EQ(hash(*engine), before);
+    EXPECT_EQ(merchant_balance(*engine), merchant);
+    // The same idempotency key after the restart: the first result, no second effect.
+    Command again = command(1, CommandKind::open_merchant, 100);
+    again.b = 60;
+    const auto replayed = engine->execute({again});
+    EXPECT_EQ(replayed[0].result, Result::ok);
+    EXPECT_EQ(replayed[0].replayed, 1);
+  }
+  VerifyReport report;
+  ASSERT_TRUE(verify(data_dir_, true, &report).is_ok());
+  EXPECT_EQ(report.invariant_error, "");
+  EXPECT_EQ(report.state_hash, hash(*open()));
+}
+
+TEST_F(EngineTest, OrdersAutoConfirmOnThePlatformClockWithoutTraffic) {
+  using namespace payments_in_engine;
+  std::vector<payments::OrderEvent> events;
+  std::mutex events_mutex;
+  Options options;
+  options.data_dir = data_dir_;
+  options.clock = &clock_;
+  options.on_order_events = [&](std::span<const payments::OrderEvent> batch) {
+    std::lock_guard lock(events_mutex);
+    events.insert(events.end(), batch.begin(), batch.end());
+  };
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::open(options, &engine).is_ok());
+  run_shop(*engine, 2, 2);  // order 1 confirmed, order 2 paid and waiting
+  const std::int64_t after_confirm = merchant_balance(*engine);
+  clock_.advance(std::chrono::seconds(61));
+  for (int i = 0; i < 300 && merchant_balance(*engine) == after_confirm; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Order 2 (1,001 fen) released by the clock, less 60 bps half-up: 6 fen.
+  EXPECT_EQ(merchant_balance(*engine) - after_confirm, 1'001 - 6);
+  std::lock_guard lock(events_mutex);
+  ASSERT_EQ(events.size(), 6u);  // created, paid, released for each of the two orders
+  EXPECT_EQ(events.back().state, payments::OrderState::released);
+  EXPECT_EQ(events.back().sequence, 3);
 }
 
 }  // namespace
