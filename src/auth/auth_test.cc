@@ -86,6 +86,18 @@ TEST(Keyring, SecretIsHmacOfMasterKeyOverKeyId) {
   EXPECT_NE(keyring.secret(merchant), Keyring(test_master_key(0x5b)).secret(merchant));
 }
 
+// The example of docs/auth.md, which openssl and tests/signing.py reproduce byte for byte.
+TEST(Keyring, DocumentedExample) {
+  MasterKey master;
+  for (std::size_t i = 0; i < master.size(); ++i) master[i] = static_cast<std::uint8_t>(i);
+  const Keyring keyring(master);
+  EXPECT_EQ(keyring.secret(merchant),
+            "180dd96f1655d854d5f1d18c19b15d1873d10ba6b72fd4544945a3b4db485eb1");
+  EXPECT_EQ(keyring.sign(merchant, "POST", "/v1/orders?merchant=42", 1'700'000'000,
+                         R"({"amount":12345})"),
+            "0a0549fe82473e70aec6f46a95fd92aa33ba27b392c2e6a1c601e8d04240b10b");
+}
+
 TEST(Keyring, SignVerifyRoundTrip) {
   const Keyring keyring(test_master_key(1));
   for (const Principal principal : {platform_principal, merchant,

@@ -68,7 +68,10 @@ void Notifier::Dispatcher::enqueued(std::vector<OrderKey> orders) {
         continue;
       }
       std::optional<Pending> head;
-      if (Status status = outbox_->head(order, &head); !status.is_ok()) return io_error(status);
+      if (Status status = outbox_->head(order, &head); !status.is_ok()) {
+        io_error(status);
+        break;
+      }
       if (head) take(*head, now);
     }
     pump();

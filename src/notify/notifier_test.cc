@@ -11,6 +11,7 @@
 #include <random>
 
 #include "notify/callback_url.h"
+#include "notify/metrics.h"
 #include "notify/test_receiver.h"
 
 namespace capillary::notify {
@@ -132,6 +133,10 @@ TEST_F(NotifierTest, DeliversSignedEvent) {
   EXPECT_EQ(counters.pending, 0u);
   EXPECT_EQ(counters.failures, 0u);
   EXPECT_EQ(counters.retries, 0u);
+  const std::string metrics = render_metrics(counters);
+  EXPECT_NE(metrics.find("\ncapillary_notify_delivered_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\ncapillary_notify_pending 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("# TYPE capillary_notify_failures_total counter\n"), std::string::npos);
 }
 
 TEST_F(NotifierTest, RetriesWithGrowingDelaysUntilAcknowledged) {
