@@ -16,6 +16,7 @@ struct Commands {
 void add_operator_commands(const Commands& commands);  // serve, verify, replay, status
 void add_ledger_bench(const Commands& commands);       // bench ledger
 void add_http_bench(const Commands& commands);         // bench http
+void add_auth_commands(const Commands& commands);      // credentials, bench auth
 void add_risk_bench(const Commands& commands);        // bench risk
 void add_bank_sim_commands(const Commands& commands);  // bank-sim, bench channels
 void add_credit_commands(const Commands& commands);    // credit train, score, rescore
