@@ -153,13 +153,14 @@ int run_score(const ScoreCommand& command) {
   }
   const std::optional<Model> model = load(command.model, "score");
   if (!model) return 1;
-  CreditState state(*model, generate_user(command.seed, command.user).features);
+  const Scorecard scorecard(*model);
+  CreditState state(scorecard, generate_user(command.seed, command.user).features);
   for (std::size_t i = 0; i < events.size(); ++i) {
     const std::int32_t before = state.score();
     const std::int32_t after = state.apply(events[i]);
     if (!command.json) fmt::print("event {}: score {} -> {}\n", command.events[i], before, after);
   }
-  const Explanation explanation = explain(*model, state.features());
+  const Explanation explanation = scorecard.explain(state.features());
   if (command.json) {
     fmt::print("{}\n", explanation_json(command.user, *model, explanation));
   } else {
@@ -185,6 +186,7 @@ int run_rescore(const RescoreCommand& command) {
   }
 
   fmt::print(stderr, "rescoring with model {}...\n", model->name);
+  const Scorecard scorecard(*model);
   std::vector<std::int32_t> scores(command.users);
   std::array<std::int64_t, dimension_count> dimension_totals{};
   auto last_report = Clock::now();
@@ -192,7 +194,7 @@ int run_rescore(const RescoreCommand& command) {
   for (std::uint64_t begin = 0; begin < command.users; begin += rescore_chunk_users) {
     const std::uint64_t end = std::min(command.users, begin + rescore_chunk_users);
     for (std::uint64_t user = begin; user < end; ++user) {
-      const Explanation explanation = explain(*model, features[user]);
+      const Explanation explanation = scorecard.explain(features[user]);
       scores[user] = explanation.score;
       for (std::size_t d = 0; d < dimension_count; ++d) {
         dimension_totals[d] += explanation.dimension_points[d];

@@ -15,8 +15,8 @@ void add_saturating(std::int64_t& value, std::int64_t amount) noexcept {
 
 }  // namespace
 
-CreditState::CreditState(const Model& model, const Features& features) noexcept
-    : model_(model), features_(features), score_(credit::score(model, features)) {}
+CreditState::CreditState(const Scorecard& scorecard, const Features& features) noexcept
+    : scorecard_(scorecard), features_(features), score_(scorecard.score(features)) {}
 
 std::int32_t CreditState::apply(const CreditEvent& event) noexcept {
   using enum Feature;
@@ -41,7 +41,7 @@ std::int32_t CreditState::apply(const CreditEvent& event) noexcept {
         }
       },
       event);
-  score_ = credit::score(model_, features_);
+  score_ = scorecard_.score(features_);
   return score_;
 }
 

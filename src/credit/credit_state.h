@@ -29,8 +29,8 @@ using CreditEvent = std::variant<RepaidOnTime, WentOverdue, AssetsAdded, Verifie
 
 class CreditState {
  public:
-  // `model` must be valid and outlive the state.
-  CreditState(const Model& model, const Features& features) noexcept;
+  // `scorecard` must outlive the state.
+  CreditState(const Scorecard& scorecard, const Features& features) noexcept;
 
   // Applies the event and returns the new score. Counters saturate instead of overflowing.
   std::int32_t apply(const CreditEvent& event) noexcept;
@@ -39,7 +39,7 @@ class CreditState {
   std::int32_t score() const noexcept { return score_; }
 
  private:
-  const Model& model_;
+  const Scorecard& scorecard_;
   Features features_;
   std::int32_t score_;
 };

@@ -27,6 +27,11 @@ const Model& trained() {
   return model;
 }
 
+const Scorecard& scorecard() {
+  static const Scorecard compiled(trained());
+  return compiled;
+}
+
 // A random event of each kind, sized from small to far beyond any bin edge.
 CreditEvent random_event(Random& random, std::size_t kind) {
   switch (kind) {
@@ -48,15 +53,14 @@ constexpr std::array<int, 5> allowed_direction{+1, -1, +1, +1, 0};
 TEST(Monotonic, EventsMoveTheScoreOnlyTheRightWay) {
   const std::uint64_t seed = 0x5eed'c4ed'17;
   Random random(seed);
-  const Model& model = trained();
   std::size_t raised = 0, lowered = 0;
   for (std::uint64_t user = 0; user < users_tried; ++user) {
-    CreditState state(model, generate_user(seed, user).features);
+    CreditState state(scorecard(), generate_user(seed, user).features);
     for (std::size_t e = 0; e < events_per_user; ++e) {
       const std::size_t kind = random.next() % allowed_direction.size();
       const std::int32_t before = state.score();
       const std::int32_t after = state.apply(random_event(random, kind));
-      ASSERT_EQ(after, score(model, state.features()));
+      ASSERT_EQ(after, scorecard().score(state.features()));
       if (allowed_direction[kind] > 0) {
         ASSERT_GE(after, before) << "seed " << seed << " user " << user << " event " << e
                                  << " kind " << kind;
@@ -78,7 +82,6 @@ TEST(Monotonic, RaisingAMonotonicFeatureNeverGoesAgainstIt) {
   // user by a random amount; the score must not fall (rise).
   const std::uint64_t seed = 99;
   Random random(seed);
-  const Model& model = trained();
   for (std::uint64_t user = 0; user < users_tried; ++user) {
     const Features base = generate_user(seed, user).features;
     for (std::size_t i = 0; i < feature_count; ++i) {
@@ -87,10 +90,10 @@ TEST(Monotonic, RaisingAMonotonicFeatureNeverGoesAgainstIt) {
       Features more = base;
       more.values[i] += 1 + static_cast<std::int64_t>(random.next() % 1'000'000);
       if (direction == Monotonic::rising) {
-        ASSERT_GE(score(model, more), score(model, base))
+        ASSERT_GE(scorecard().score(more), scorecard().score(base))
             << "seed " << seed << " user " << user << " " << spec(feature_at(i)).name;
       } else {
-        ASSERT_LE(score(model, more), score(model, base))
+        ASSERT_LE(scorecard().score(more), scorecard().score(base))
             << "seed " << seed << " user " << user << " " << spec(feature_at(i)).name;
       }
     }
@@ -99,15 +102,14 @@ TEST(Monotonic, RaisingAMonotonicFeatureNeverGoesAgainstIt) {
 
 TEST(Monotonic, OverdueAfterRepaymentsStillCosts) {
   // A hand case: a clean user who goes overdue loses points, and the loss names the reason.
-  const Model& model = trained();
   Features clean = generate_user(1, 0).features;
   clean[Feature::overdue_count] = 0;
   clean[Feature::overdue_days_max] = 0;
-  CreditState state(model, clean);
+  CreditState state(scorecard(), clean);
   const std::int32_t before = state.score();
   const std::int32_t after = state.apply(WentOverdue{90});
   EXPECT_LT(after, before);
-  const Explanation explanation = explain(model, state.features());
+  const Explanation explanation = scorecard().explain(state.features());
   bool named = false;
   for (std::size_t i = 0; i < explanation.reason_count; ++i) {
     named |= explanation.reasons[i].feature == Feature::overdue_days_max ||
@@ -120,8 +122,8 @@ TEST(Explain, DimensionsAddUpAndReasonsAreSorted) {
   const Model& model = trained();
   for (std::uint64_t user = 0; user < 2000; ++user) {
     const Features features = generate_user(5, user).features;
-    const Explanation explanation = explain(model, features);
-    ASSERT_EQ(explanation.score, score(model, features));
+    const Explanation explanation = scorecard().explain(features);
+    ASSERT_EQ(explanation.score, scorecard().score(features));
     std::int64_t raw = explanation.base_points;
     for (const std::int32_t points : explanation.dimension_points) raw += points;
     ASSERT_EQ(explanation.score, std::clamp<std::int64_t>(raw, score_min, score_max));

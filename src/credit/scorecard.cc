@@ -5,14 +5,9 @@
 #include <numbers>
 
 #include "core/assert.h"
-#include "credit/binning.h"
 
 namespace capillary::credit {
 namespace {
-
-std::int32_t feature_points(const FeatureModel& feature, std::int64_t value) noexcept {
-  return feature.points[bin_of(feature.upper, value)];
-}
 
 std::int32_t clamp_score(std::int64_t raw) noexcept {
   return static_cast<std::int32_t>(std::clamp<std::int64_t>(raw, score_min, score_max));
@@ -45,25 +40,45 @@ std::int32_t FeatureModel::best_points() const noexcept {
   return *std::max_element(points.begin(), points.end());
 }
 
-std::int32_t score(const Model& model, const Features& features) noexcept {
-  std::int64_t raw = model.base_points;
+Scorecard::Scorecard(const Model& model) noexcept : base_points_(model.base_points) {
   for (std::size_t i = 0; i < feature_count; ++i) {
-    raw += feature_points(model.features[i], features.values[i]);
+    const FeatureModel& feature = model.features[i];
+    CAP_ASSERT(!feature.upper.empty() && feature.upper.size() <= bins_max);
+    CAP_ASSERT(feature.points.size() == feature.upper.size());
+    CAP_ASSERT(feature.upper.back() == bin_upper_unbounded);
+    Table& table = tables_[i];
+    table.upper.fill(bin_upper_unbounded);
+    table.points.fill(feature.points.back());
+    std::copy(feature.upper.begin(), feature.upper.end(), table.upper.begin());
+    std::copy(feature.points.begin(), feature.points.end(), table.points.begin());
+    table.best_points = feature.best_points();
+    table.dimension = static_cast<std::uint8_t>(index(spec(feature_at(i)).dimension));
   }
+}
+
+std::int32_t Scorecard::points(std::size_t feature, std::int64_t value) const noexcept {
+  const Table& table = tables_[feature];
+  // The bin is the number of upper bounds below the value (binning.h); the padding never is.
+  std::size_t bin = 0;
+  for (const std::int64_t upper : table.upper) bin += value > upper ? 1 : 0;
+  return table.points[bin];
+}
+
+std::int32_t Scorecard::score(const Features& features) const noexcept {
+  std::int64_t raw = base_points_;
+  for (std::size_t i = 0; i < feature_count; ++i) raw += points(i, features.values[i]);
   return clamp_score(raw);
 }
 
-Explanation explain(const Model& model, const Features& features) noexcept {
+Explanation Scorecard::explain(const Features& features) const noexcept {
   Explanation explanation;
-  explanation.base_points = model.base_points;
-  std::int64_t raw = model.base_points;
+  explanation.base_points = base_points_;
+  std::int64_t raw = base_points_;
   for (std::size_t i = 0; i < feature_count; ++i) {
-    const Feature feature = feature_at(i);
-    const FeatureModel& feature_model = model.features[i];
-    const std::int32_t points = feature_points(feature_model, features.values[i]);
+    const std::int32_t points = this->points(i, features.values[i]);
     raw += points;
-    explanation.dimension_points[index(spec(feature).dimension)] += points;
-    const Reason reason{feature, features.values[i], feature_model.best_points() - points};
+    explanation.dimension_points[tables_[i].dimension] += points;
+    const Reason reason{feature_at(i), features.values[i], tables_[i].best_points - points};
     if (reason.points_lost <= 0) continue;
     // Insert into the short list, largest loss first; ties keep feature order.
     std::size_t at = explanation.reason_count;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "credit/binning.h"
 #include "credit/features.h"
 
 namespace capillary::credit {
@@ -85,8 +86,29 @@ struct Explanation {
   std::size_t reason_count = 0;
 };
 
-// The model must be valid (check_model in model_file.h); both are noexcept and allocation-free.
-std::int32_t score(const Model& model, const Features& features) noexcept;
-Explanation explain(const Model& model, const Features& features) noexcept;
+// A model compiled for scoring. Each feature's bounds and points sit in fixed arrays padded with
+// the unbounded bound, so finding a bin is a branch-free count over bins_max integers and the whole
+// scorecard (~2 KiB) stays in the L1 cache while a population is rescored. Scoring and explaining
+// are noexcept and allocate nothing.
+class Scorecard {
+ public:
+  // `model` must be valid (check_model in model_file.h); nothing of it is kept.
+  explicit Scorecard(const Model& model) noexcept;
+
+  std::int32_t score(const Features& features) const noexcept;
+  Explanation explain(const Features& features) const noexcept;
+
+ private:
+  struct Table {
+    std::array<std::int64_t, bins_max> upper;
+    std::array<std::int32_t, bins_max> points;
+    std::int32_t best_points;
+    std::uint8_t dimension;  // index(Dimension), copied here to keep the loop off features.cc
+  };
+  std::int32_t points(std::size_t feature, std::int64_t value) const noexcept;
+
+  std::array<Table, feature_count> tables_;
+  std::int32_t base_points_;
+};
 
 }  // namespace capillary::credit

@@ -125,7 +125,8 @@ TrainResult train(const TrainOptions& options) {
   progress("scoring held-out users...");
   std::vector<std::int32_t> scores;
   scores.reserve(split.test.size());
-  for (const Features& f : split.test) scores.push_back(score(model, f));
+  const Scorecard scorecard(model);
+  for (const Features& f : split.test) scores.push_back(scorecard.score(f));
   result.held_out = measure_discrimination(scores, split.test_bad);
   model.training = {options.users, options.seed, result.held_out.auc, result.held_out.ks};
   const std::string problem = check_model(model);
