@@ -170,12 +170,19 @@ TEST_F(NotifierTest, RetriesWithGrowingDelaysUntilAcknowledged) {
 }
 
 TEST_F(NotifierTest, OrderedPerOrderWhileOtherOrdersProceed) {
-  // Order 1's second event fails twice with a long back-off; order 2 finishes meanwhile.
-  int failures_left = 2;
+  // Order 1's second event fails until order 2 has all five events through (and at least
+  // twice): were order 2 held up behind order 1, this would never end.
+  int order_2_accepted = 0, order_1_failures = 0;
   TestReceiver receiver(keyring_, [&](const Received& r) {
-    return r.order_id == 1 && r.sequence == 2 && failures_left-- > 0 ? 500u : 200u;
+    if (r.order_id == 2) {
+      ++order_2_accepted;
+      return 200u;
+    }
+    const bool fail = r.sequence == 2 && (order_2_accepted < 5 || order_1_failures < 2);
+    order_1_failures += fail;
+    return fail ? 500u : 200u;
   });
-  options_.backoff = {milliseconds(300), milliseconds(1000)};
+  options_.backoff = {milliseconds(50), milliseconds(200)};
   open();
   ASSERT_TRUE(notifier_->set_callback_url(merchant_id, receiver.url("/n")).is_ok());
   std::vector<Event> events;
@@ -193,6 +200,7 @@ TEST_F(NotifierTest, OrderedPerOrderWhileOtherOrdersProceed) {
     if (r.order_id == 2 && r.sequence == 5) order_2_done = r.at;
   }
   EXPECT_LT(order_2_done, order_1_unblocked);
+  EXPECT_GE(order_1_failures, 2);
 }
 
 TEST_F(NotifierTest, RandomFailuresKeepEveryOrderInOrder) {
@@ -256,15 +264,17 @@ TEST_F(NotifierTest, DuplicateEnqueueIsIdempotent) {
 }
 
 TEST_F(NotifierTest, SmallWindowDeliversBacklogAndBackingOffOrdersDoNotBlockIt) {
-  // Order 1 fails its first two attempts with a long back-off; with one order in memory at a
-  // time, the other 40 orders still go out while it waits on disk.
-  int failures_left = 2;
+  // Order 1 fails until the other 40 orders' events are all through: with one order in memory
+  // at a time, they can only get there if order 1 waits on disk while it backs off.
+  constexpr int others_events = 40 * 3;
+  int others_accepted = 0;
   TestReceiver receiver(keyring_, [&](const Received& r) {
-    return r.order_id == 1 && failures_left-- > 0 ? 503u : 200u;
+    if (r.order_id != 1) ++others_accepted;
+    return r.order_id == 1 && others_accepted < others_events ? 503u : 200u;
   });
   options_.window_orders_max = 1;
   options_.connections_max = 1;
-  options_.backoff = {milliseconds(400), milliseconds(1000)};
+  options_.backoff = {milliseconds(50), milliseconds(200)};
   open();
   ASSERT_TRUE(notifier_->set_callback_url(merchant_id, receiver.url("/n")).is_ok());
   std::vector<Event> events;
@@ -285,8 +295,8 @@ TEST_F(NotifierTest, SmallWindowDeliversBacklogAndBackingOffOrdersDoNotBlockIt) 
   EXPECT_EQ(window_peak, 1u);
   const std::vector<Received> received = receiver.received();
   expect_in_order(received, expected);
-  // Order 1 finished last: everything else overtook it while it backed off.
   EXPECT_EQ(received.back().order_id, 1u);
+  EXPECT_GE(notifier_->counters().failures, 1u);
 }
 
 TEST_F(NotifierTest, UrlsAreCheckedPersistedAndUsedByRetries) {
