@@ -14,9 +14,11 @@ struct RiskBenchOptions {
 
 // Generates the stream (untimed, in chunks), decides every event on this thread, prints progress
 // and the per-fraud-kind figures to stderr and, as the last line on stdout,
-// `decisions_per_s=<n> p99_us=<x> catch_rate=<r> false_positive_rate=<r>`, where catch_rate is
-// fraud events challenged or denied / fraud events and false_positive_rate is normal events
-// challenged or denied / normal events. Returns 0, or 2 for bad options or a bad rules file.
+// `decisions_per_s=<n> p99_us=<x> catch_rate=<r> false_positive_rate=<r>`, where decisions_per_s
+// is decisions per second of the deciding thread's CPU time (one core; the wall-clock rate is on
+// stderr), p99_us the wall-clock latency of one decide() call, catch_rate fraud events challenged
+// or denied / fraud events and false_positive_rate normal events challenged or denied / normal
+// events. Returns 0, or 2 for bad options or a bad rules file.
 int run_risk_bench(const RiskBenchOptions& options);
 
 }  // namespace capillary::cli

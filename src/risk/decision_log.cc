@@ -20,7 +20,9 @@ void DecisionLog::append(const Decision& decision) {
   std::uint64_t& newest = newest_by_user_[decision.user_id];
   Slot& slot = slots_[sequence % capacity_];
   slot.decision = decision;
-  slot.previous_sequence = holds(newest) ? newest : 0;
+  // Not checked against the ring here (that would cost a cache miss per decision): a walk stops
+  // at the first link whose slot was overwritten.
+  slot.previous_sequence = newest;
   slot.sequence = sequence;
   newest = sequence;
   // The index keeps one entry per user; once it is much larger than the ring, most entries point

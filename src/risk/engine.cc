@@ -143,12 +143,12 @@ Decision Engine::decide(const Event& event) {
     latest_ns_ = std::max(latest_ns_, event.timestamp_ns);
     decision.timestamp_ns = latest_ns_;
     FeatureVector features;
-    features_.observe(event, latest_ns_, features);
+    const FeatureStore::Observation observation = features_.observe(event, latest_ns_, features);
     const ModelScores scores = score_models(features);
     decision.risk_score = scores.total;
     record_top_models(scores, decision);
     apply_rules(features, decision);
-    if (decision.action == Action::allow) features_.learn(event, latest_ns_);
+    if (decision.action == Action::allow) features_.learn(event, latest_ns_, observation);
   }
   {
     std::lock_guard lock(log_mutex_);

@@ -92,7 +92,8 @@ std::size_t FeatureStore::tracked_keys() const {
   return users_.size() + devices_.size() + ips_.size() + merchants_.size();
 }
 
-void FeatureStore::observe(const Event& event, std::uint64_t now_ns, FeatureVector& out) {
+FeatureStore::Observation FeatureStore::observe(const Event& event, std::uint64_t now_ns,
+                                                FeatureVector& out) {
   CAP_ASSERT(event.user_id != 0);
   out = FeatureVector{};
   out[Feature::is_login] = event.kind == EventKind::login;
@@ -104,7 +105,7 @@ void FeatureStore::observe(const Event& event, std::uint64_t now_ns, FeatureVect
   out[Feature::amount] = event.amount_fen;
 
   User& account = users_[event.user_id];
-  User& actor = users_[event.actor()];
+  User& actor = event.actor() == event.user_id ? account : users_[event.actor()];
   observe_account(event, now_ns, account, out);
   observe_actor(event, now_ns, actor, out);
   observe_payee(event, account, out);
@@ -131,6 +132,7 @@ void FeatureStore::observe(const Event& event, std::uint64_t now_ns, FeatureVect
     out[Feature::merchant_risk] = merchant.risk;
   }
   if (now_ns >= last_sweep_ns_ + sweep_interval_ns) sweep(now_ns);
+  return {&account, &actor};
 }
 
 // Velocity and the amount history of the charged account: an amount is judged against what came
@@ -211,7 +213,12 @@ void FeatureStore::observe_travel(const Event& event, std::uint64_t now_ns, cons
 
 void FeatureStore::learn(const Event& event, std::uint64_t now_ns) {
   User& account = users_[event.user_id];
-  User& actor = users_[event.actor()];
+  learn(event, now_ns, {&account, &users_[event.actor()]});
+}
+
+void FeatureStore::learn(const Event& event, std::uint64_t now_ns, const Observation& observation) {
+  User& account = *observation.account;
+  User& actor = *observation.actor;
   if (is_money_event(event.kind) && event.amount_fen > 0) {
     account.amount_count += 1;
     account.amount_sum_fen += event.amount_fen;

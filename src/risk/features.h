@@ -130,11 +130,15 @@ class FeatureStore {
 
   // Computes every feature but risk_score for `event` at `now_ns` (>= any earlier now_ns) and
   // counts it in the velocity windows: every attempt is activity, whatever its decision.
-  void observe(const Event& event, std::uint64_t now_ns, FeatureVector& out);
+  // Returns a handle for learn() on the same event.
+  struct Observation;
+  Observation observe(const Event& event, std::uint64_t now_ns, FeatureVector& out);
   // Adds an event to its users' habits (amount history, devices, cities, payees, counterparties,
   // last position). Called for events that went through: an attacker's denied or failed attempts
   // must not teach the profile that their device, city or payee is familiar.
   void learn(const Event& event, std::uint64_t now_ns);
+  // The same, right after observe() of that event, without looking its accounts up again.
+  void learn(const Event& event, std::uint64_t now_ns, const Observation& observation);
 
   std::size_t tracked_keys() const;
 
@@ -168,6 +172,16 @@ class FeatureStore {
     std::uint64_t family = 0;
     bool flagged = false;
   };
+
+ public:
+  // The accounts observe() found; valid until the next call on the store (accounts are never
+  // erased and live in a node map, so no insertion moves them).
+  struct Observation {
+    User* account;
+    User* actor;
+  };
+
+ private:
   struct Device {
     Velocity velocity;
     RecentSet<device_users_max> users;

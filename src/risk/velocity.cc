@@ -20,11 +20,12 @@ void Velocity::advance(std::uint64_t now_ns) {
   last_ns_ = now_ns;
   for (std::size_t w = 0; w < window_count; ++w) {
     // In the window: timestamp > now - length. Out: timestamp + length <= now.
-    while (cursor_[w] < tail_ && at(cursor_[w]).timestamp_ns + window_ns[w] <= now_ns) {
+    while (cursor_[w] < tail_ && cursor_ns_[w] + window_ns[w] <= now_ns) {
       const Entry& gone = at(cursor_[w]);
+      CAP_ASSERT(gone.timestamp_ns == cursor_ns_[w]);
       totals_[w].count -= gone.count;
       totals_[w].sum_fen -= gone.amount_fen;
-      ++cursor_[w];
+      if (++cursor_[w] < tail_) cursor_ns_[w] = at(cursor_[w]).timestamp_ns;
     }
   }
   // The 24 h window is the widest: everything before its cursor is out of every window.
@@ -41,11 +42,12 @@ void Velocity::add(std::uint64_t now_ns, std::int64_t amount_fen) {
       merge_oldest();
     }
   }
-  at(tail_++) = Entry{now_ns, amount_fen, 1};
-  for (WindowTotals& totals : totals_) {
-    totals.count += 1;
-    totals.sum_fen += amount_fen;
+  for (std::size_t w = 0; w < window_count; ++w) {
+    if (cursor_[w] == tail_) cursor_ns_[w] = now_ns;  // the window was empty: this event leads it
+    totals_[w].count += 1;
+    totals_[w].sum_fen += amount_fen;
   }
+  at(tail_++) = Entry{now_ns, amount_fen, 1};
   CAP_ASSERT(tail_ - head_ <= capacity_);
 }
 
@@ -68,6 +70,7 @@ void Velocity::merge_oldest() {
   for (std::size_t w = 0; w < window_count; ++w) {
     if (cursor_[w] == head_) {
       cursor_[w] = head_ + 1;
+      cursor_ns_[w] = next.timestamp_ns;
     } else if (cursor_[w] == head_ + 1) {
       totals_[w].count += oldest.count;
       totals_[w].sum_fen += oldest.amount_fen;

@@ -56,6 +56,9 @@ class Velocity {
   // the newest; cursor_[w] is the oldest entry inside window w (head_ <= cursor_ <= tail_).
   std::uint64_t head_ = 0, tail_ = 0;
   std::array<std::uint64_t, window_count> cursor_{};
+  // The timestamp of the entry at each cursor (when cursor_ < tail_), kept here so that checking
+  // for expiry touches the ring only when something does expire: the ring is usually cold.
+  std::array<std::uint64_t, window_count> cursor_ns_{};
   std::array<WindowTotals, window_count> totals_{};
   std::uint64_t last_ns_ = 0;
 };
