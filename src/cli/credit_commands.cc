@@ -81,6 +81,8 @@ int run_train(const TrainCommand& command) {
   fmt::print(stderr, "held out: {} users, {} defaults; {} of {} features kept; {:.1f} s\n",
              result.test_users, result.test_defaults, result.features_used, feature_count,
              seconds_since(started));
+  fmt::print(stderr, "the generator's own noiseless log-odds on the same users: auc {:.4f} ks {:.4f}\n",
+             result.ceiling.auc, result.ceiling.ks);
   if (Status status = write_model_file(command.out, result.model); !status.is_ok()) {
     fmt::print(stderr, "credit train: {}\n", status.message());
     return 1;

@@ -16,6 +16,9 @@ namespace capillary::credit {
 
 struct SyntheticUser {
   Features features;
+  // The latent model's log-odds of default from the features alone, before its hidden noise: the
+  // best any score built on these features could rank users by.
+  double default_log_odds = 0;
   bool defaulted = false;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/assert.h"
@@ -15,9 +16,13 @@
 namespace capillary::credit {
 namespace {
 
+// Log-odds are ranked as integers in millionths: finer than any difference that matters.
+constexpr double ceiling_rank_per_log_odds = 1e6;
+
 struct Split {
   std::vector<Features> train, test;
   std::vector<std::uint8_t> train_bad, test_bad;
+  std::vector<std::int32_t> test_ceiling_rank;  // minus the generator's log-odds, in millionths
 };
 
 Split generate(const TrainOptions& options) {
@@ -27,6 +32,10 @@ Split generate(const TrainOptions& options) {
     const bool test = held_out(user);
     (test ? split.test : split.train).push_back(u.features);
     (test ? split.test_bad : split.train_bad).push_back(u.defaulted ? 1 : 0);
+    if (test) {
+      split.test_ceiling_rank.push_back(
+          static_cast<std::int32_t>(std::lround(-u.default_log_odds * ceiling_rank_per_log_odds)));
+    }
   }
   return split;
 }
@@ -128,6 +137,7 @@ TrainResult train(const TrainOptions& options) {
   const Scorecard scorecard(model);
   for (const Features& f : split.test) scores.push_back(scorecard.score(f));
   result.held_out = measure_discrimination(scores, split.test_bad);
+  result.ceiling = measure_discrimination(split.test_ceiling_rank, split.test_bad);
   model.training = {options.users, options.seed, result.held_out.auc, result.held_out.ks};
   const std::string problem = check_model(model);
   CAP_ASSERT(problem.empty());  // training builds only models its own loader accepts

@@ -38,6 +38,7 @@ struct TrainOptions {
 struct TrainResult {
   Model model;
   Discrimination held_out;     // of the integer scores on the held-out users
+  Discrimination ceiling;      // of the generator's own noiseless log-odds on the same users
   std::uint64_t train_users = 0;
   std::uint64_t test_users = 0;
   std::uint64_t test_defaults = 0;
