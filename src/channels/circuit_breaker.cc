@@ -20,6 +20,7 @@ CircuitBreaker::CircuitBreaker(const BreakerPolicy& policy, std::uint64_t now_ns
     : policy_(policy), head_s_(now_ns / ns_per_s) {
   CAP_ASSERT(policy.window_s >= 1 && policy.window_s <= breaker_window_s_max);
   CAP_ASSERT(policy.half_open_probes >= 1);
+  CAP_ASSERT(policy.calls_min >= 1);  // an empty window must never open the breaker
   CAP_ASSERT(policy.error_rate_ppm_max <= 1'000'000);
   CAP_ASSERT(policy.open_duration.count() > 0);
 }
@@ -44,7 +45,7 @@ void CircuitBreaker::advance(std::uint64_t now_ns) {
 }
 
 bool CircuitBreaker::over_thresholds() const {
-  if (total_.calls < policy_.calls_min || total_.calls == 0) return false;
+  if (total_.calls < policy_.calls_min) return false;
   const std::uint64_t calls = total_.calls;
   const bool errors = std::uint64_t{total_.failures} * 1'000'000 >=
                       std::uint64_t{policy_.error_rate_ppm_max} * calls;

@@ -28,6 +28,8 @@ enum class BankApi : std::uint8_t { debit_card, credit_card };
 inline constexpr std::size_t bank_api_count = 2;
 std::string_view name(BankApi api);
 
+// Card token, bank code and reference are identifiers: printable ASCII without quotes,
+// backslashes, commas or spaces (channels/wire.h), of at most the lengths in channels/limits.h.
 struct BankRequest {
   ChannelId channel_id = 0;
   std::string card_token;
