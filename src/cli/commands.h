@@ -17,6 +17,7 @@ void add_operator_commands(const Commands& commands);  // serve, verify, replay,
 void add_ledger_bench(const Commands& commands);       // bench ledger
 void add_http_bench(const Commands& commands);         // bench http
 void add_auth_commands(const Commands& commands);      // credentials, bench auth
+void add_notify_bench(const Commands& commands);       // bench notify
 void add_risk_bench(const Commands& commands);        // bench risk
 void add_bank_sim_commands(const Commands& commands);  // bank-sim, bench channels
 void add_credit_commands(const Commands& commands);    // credit train, score, rescore

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_ledger_bench(commands);
   add_http_bench(commands);
   add_auth_commands(commands);
+  add_notify_bench(commands);
   add_risk_bench(commands);
   add_bank_sim_commands(commands);
   add_credit_commands(commands);

@@ -85,7 +85,8 @@ class Notifier {
   Notifier& operator=(const Notifier&) = delete;
 
   // Stores the events (one write; synced with options.sync) and schedules their delivery.
-  // Fills one result per event. Thread-safe. At most batch_events_max events per call.
+  // Fills one result per event. Thread-safe. At most batch_events_max events per call. On an
+  // error nothing is stored, and the same events may be handed over again.
   Status enqueue(std::span<const Event> events, std::vector<EnqueueResult>* results);
 
   // Registers or replaces the merchant's callback URL (callback_url.h); `invalid_argument` when
