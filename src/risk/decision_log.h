@@ -25,7 +25,6 @@ class DecisionLog {
   void append(const Decision& decision);
   // The user's decisions still in the ring, newest first, at most `limit`.
   std::vector<Decision> for_user(std::uint64_t user_id, std::size_t limit) const;
-  std::uint64_t appended() const { return next_sequence_ - 1; }
 
  private:
   struct Slot {

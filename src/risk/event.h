@@ -9,8 +9,6 @@ namespace capillary::risk {
 enum class EventKind : std::uint8_t { login, payment, transfer, withdrawal };
 enum class Channel : std::uint8_t { app, web, offline_qr, api };
 
-inline constexpr std::uint32_t event_kinds = 4;
-
 struct Event {
   std::uint64_t event_id = 0;
   EventKind kind = EventKind::payment;

@@ -88,10 +88,6 @@ void FeatureStore::set_merchant_risk(std::uint64_t merchant, std::int64_t level)
   merchants_[merchant].risk = level;
 }
 
-std::size_t FeatureStore::tracked_keys() const {
-  return users_.size() + devices_.size() + ips_.size() + merchants_.size();
-}
-
 FeatureStore::Observation FeatureStore::observe(const Event& event, std::uint64_t now_ns,
                                                 FeatureVector& out) {
   CAP_ASSERT(event.user_id != 0);

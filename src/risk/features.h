@@ -140,8 +140,6 @@ class FeatureStore {
   // The same, right after observe() of that event, without looking its accounts up again.
   void learn(const Event& event, std::uint64_t now_ns, const Observation& observation);
 
-  std::size_t tracked_keys() const;
-
  private:
   struct Known {
     std::uint64_t id = 0;

@@ -22,6 +22,7 @@ constexpr std::uint64_t device_id_base = 20'000'000'000;
 constexpr std::uint64_t ip_id_base = 30'000'000'000;
 constexpr std::uint64_t card_id_base = 40'000'000'000;
 constexpr std::uint64_t carrier_ips_per_city = 64;  // mobile carriers' shared addresses
+constexpr std::uint64_t kiosks_per_city = 8;  // shared terminals (hotels, cafés, shops)
 constexpr std::uint64_t history_days = 30;
 
 // The population, per user.
@@ -39,6 +40,7 @@ constexpr std::uint32_t family_pay_pct = 30;           // a family member's paym
 constexpr std::uint32_t trip_start_pct = 2;
 constexpr std::uint32_t new_device_per_mille = 7;
 constexpr std::uint32_t carrier_ip_pct = 35;
+constexpr std::uint32_t kiosk_per_mille = 10;  // events from a shared terminal, many accounts each
 constexpr std::uint32_t web_pct = 10;
 constexpr std::uint32_t new_payee_pct = 25;
 constexpr std::uint32_t new_card_pct = 5;
@@ -322,6 +324,11 @@ LabelledEvent Generator::State::normal_event(std::uint64_t user, std::uint64_t n
   LabelledEvent out;
   Event& e = out.event;
   e = own_event(user, h);
+  if (per_mille(kiosk_per_mille)) {
+    const std::uint64_t kiosk = h.city * kiosks_per_city + uniform(0, kiosks_per_city - 1);
+    e.device_id = device_id_base - 1 - kiosk;
+    e.ip = ip_id_base - 1 - cities().size() * carrier_ips_per_city - kiosk;
+  }
   const std::uint64_t kind = uniform(0, 99);
   const bool big = percent(big_amount_pct);
   if (kind < 14) {

@@ -4,8 +4,9 @@
 // whose members pay from each other's accounts in other cities, and injected fraud. The same seed
 // and options give the same stream.
 //
-// Normal users are noisy on purpose: they travel, buy new phones, pay new payees, make the odd
-// large purchase, withdraw to new cards, and some have dealt with accounts later flagged. Fraud
+// Normal users are noisy on purpose: they travel, buy new phones, use shared terminals that many
+// accounts use, pay new payees, make the odd large purchase, withdraw to new cards, and some have
+// dealt with accounts later flagged. Fraud
 // reuses those same signals, so no single flag separates it:
 // - account takeover: the attacker logs in from a new device (usually in another city, sometimes
 //   the victim's own) and pays out large amounts to new cards or payees;
