@@ -70,9 +70,10 @@ void CircuitBreaker::close() {
   total_ = Slot{};
 }
 
-bool CircuitBreaker::allow(std::uint64_t now_ns, bool* probe, std::uint64_t* retry_after_ns) {
+bool CircuitBreaker::allow(std::uint64_t now_ns, ProbeRound* probe,
+                           std::uint64_t* retry_after_ns) {
   std::lock_guard lock(mutex_);
-  *probe = false;
+  *probe = 0;
   *retry_after_ns = 0;
   if (state_ == BreakerState::closed) return true;
   if (state_ == BreakerState::open) {
@@ -84,22 +85,26 @@ bool CircuitBreaker::allow(std::uint64_t now_ns, bool* probe, std::uint64_t* ret
       return false;
     }
     state_ = BreakerState::half_open;
+    ++round_;
   }
   CAP_ASSERT(state_ == BreakerState::half_open);
   if (probes_started_ >= policy_.half_open_probes) return false;
   ++probes_started_;
-  *probe = true;
+  *probe = round_;
   return true;
 }
 
-void CircuitBreaker::cancel(bool probe) {
-  if (!probe) return;
+void CircuitBreaker::cancel(ProbeRound probe) {
+  if (probe == 0) return;
   std::lock_guard lock(mutex_);
-  // The breaker may have moved on (a sibling probe failed); only a live probe slot is returned.
-  if (state_ == BreakerState::half_open && probes_started_ > 0) --probes_started_;
+  // The breaker may have moved on (a sibling probe failed); only a live round's slot is returned.
+  if (state_ == BreakerState::half_open && probe == round_) {
+    CAP_ASSERT(probes_started_ > 0);
+    --probes_started_;
+  }
 }
 
-void CircuitBreaker::record(std::uint64_t now_ns, bool probe, bool failed,
+void CircuitBreaker::record(std::uint64_t now_ns, ProbeRound probe, bool failed,
                             std::chrono::microseconds latency) {
   CAP_ASSERT(latency.count() >= 0);
   std::lock_guard lock(mutex_);
@@ -120,7 +125,7 @@ void CircuitBreaker::record(std::uint64_t now_ns, bool probe, bool failed,
     case BreakerState::open:
       break;  // a call from before the breaker opened: counted, nothing more
     case BreakerState::half_open:
-      if (!probe) break;
+      if (probe != round_) break;  // not a probe of this round
       if (failed || slow) {
         trip(now_ns);
       } else if (++probes_succeeded_ >= policy_.half_open_probes) {

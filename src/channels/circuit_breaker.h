@@ -38,6 +38,9 @@ struct BreakerPolicy {
   std::uint32_t half_open_probes = 3;  // >= 1
 };
 
+// Which half-open round a call probes for; 0: not a probe.
+using ProbeRound = std::uint64_t;
+
 struct BreakerSnapshot {
   BreakerState state = BreakerState::closed;
   std::uint32_t window_calls = 0;
@@ -54,16 +57,19 @@ class CircuitBreaker {
   CircuitBreaker(const CircuitBreaker&) = delete;
   CircuitBreaker& operator=(const CircuitBreaker&) = delete;
 
-  // Whether a call may start now. When it may, `*probe` says whether it is a half-open probe
-  // (pass it back to record or cancel). When not, `*retry_after_ns` is the time the breaker
-  // stays open, or 0 when it is half-open and waiting for its probes.
-  bool allow(std::uint64_t now_ns, bool* probe, std::uint64_t* retry_after_ns);
+  // Whether a call may start now. When it may, `*probe` is the half-open round the call probes
+  // for, or 0 when it is not a probe; pass it back to record or cancel. A probe from an earlier
+  // round (the breaker reopened meanwhile) counts as an ordinary late completion. When the call
+  // may not start, `*retry_after_ns` is the time the breaker stays open, or 0 when it is
+  // half-open and waiting for its probes.
+  bool allow(std::uint64_t now_ns, ProbeRound* probe, std::uint64_t* retry_after_ns);
 
   // An allowed call that never started (another limit refused it): frees its probe slot.
-  void cancel(bool probe);
+  void cancel(ProbeRound probe);
 
   // The completion of an allowed call.
-  void record(std::uint64_t now_ns, bool probe, bool failed, std::chrono::microseconds latency);
+  void record(std::uint64_t now_ns, ProbeRound probe, bool failed,
+              std::chrono::microseconds latency);
 
   BreakerSnapshot snapshot(std::uint64_t now_ns);
 
@@ -85,6 +91,7 @@ class CircuitBreaker {
   std::mutex mutex_;
   BreakerState state_ = BreakerState::closed;
   std::uint64_t opened_ns_ = 0;
+  ProbeRound round_ = 0;  // the current (or last) half-open round
   std::uint32_t probes_started_ = 0;
   std::uint32_t probes_succeeded_ = 0;
   std::uint64_t times_opened_ = 0;

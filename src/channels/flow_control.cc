@@ -64,7 +64,7 @@ Admission ApiFlow::admit(std::uint64_t now_ns) {
     admission.rejection = Rejection::rate_limited;
   }
   if (!admission.admitted()) {
-    admission.probe = false;
+    admission.probe = 0;
     admission.retry_after_s = retry_after_s(wait_ns);
     count_rejection(admission.rejection);
   }

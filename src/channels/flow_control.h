@@ -51,7 +51,7 @@ struct ApiLimits {
 struct Admission {
   Rejection rejection = Rejection::none;
   std::uint32_t retry_after_s = 0;  // >= retry_after_s_min when rejected
-  bool probe = false;               // a half-open breaker probe
+  ProbeRound probe = 0;             // the half-open round it probes for; 0: not a probe
   bool admitted() const { return rejection == Rejection::none; }
 };
 

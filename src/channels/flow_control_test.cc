@@ -87,7 +87,7 @@ BreakerPolicy test_policy() {
 void record(CircuitBreaker& breaker, std::uint64_t now_ns, int calls, int failures,
             std::chrono::microseconds latency = 1ms) {
   for (int i = 0; i < calls; ++i) {
-    bool probe = false;
+    ProbeRound probe = 0;
     std::uint64_t wait_ns = 0;
     ASSERT_TRUE(breaker.allow(now_ns, &probe, &wait_ns));
     breaker.record(now_ns, probe, i < failures, latency);
@@ -103,7 +103,7 @@ TEST(CircuitBreaker, OpensWhenTheErrorRateReachesTheThreshold) {
   const BreakerSnapshot snapshot = breaker.snapshot(clock.now_ns());
   EXPECT_EQ(snapshot.state, BreakerState::open);
   EXPECT_EQ(snapshot.times_opened, 1u);
-  bool probe = true;
+  ProbeRound probe = 0;
   std::uint64_t wait_ns = 0;
   EXPECT_FALSE(breaker.allow(clock.now_ns(), &probe, &wait_ns));
   EXPECT_EQ(wait_ns, ns(5s));
@@ -147,11 +147,12 @@ TEST(CircuitBreaker, HalfOpenProbesCloseOnSuccessAndReopenOnFailure) {
   ASSERT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::open);
 
   clock.advance(5s);
-  bool probe_a = false, probe_b = false, probe_c = false;
+  ProbeRound probe_a = 0, probe_b = 0, probe_c = 0;
   std::uint64_t wait_ns = 0;
   ASSERT_TRUE(breaker.allow(clock.now_ns(), &probe_a, &wait_ns));
   ASSERT_TRUE(breaker.allow(clock.now_ns(), &probe_b, &wait_ns));
-  EXPECT_TRUE(probe_a && probe_b);
+  EXPECT_EQ(probe_a, 1u);
+  EXPECT_EQ(probe_b, 1u);
   EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::half_open);
   EXPECT_FALSE(breaker.allow(clock.now_ns(), &probe_c, &wait_ns));  // two probes at a time
   breaker.cancel(probe_b);                                           // one never went out
@@ -170,6 +171,26 @@ TEST(CircuitBreaker, HalfOpenProbesCloseOnSuccessAndReopenOnFailure) {
   EXPECT_EQ(closed.state, BreakerState::closed);
   EXPECT_EQ(closed.window_calls, 0u);  // closing starts a fresh window
   record(breaker, clock.now_ns(), 9, 9);
+  EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::closed);
+}
+
+TEST(CircuitBreaker, AProbeFromAnEarlierRoundDoesNotCount) {
+  ManualClock clock(start_ns);
+  CircuitBreaker breaker(test_policy(), clock.now_ns());
+  record(breaker, clock.now_ns(), 10, 10);
+  clock.advance(5s);
+  ProbeRound late = 0, failing = 0, fresh = 0;
+  std::uint64_t wait_ns = 0;
+  ASSERT_TRUE(breaker.allow(clock.now_ns(), &late, &wait_ns));
+  ASSERT_TRUE(breaker.allow(clock.now_ns(), &failing, &wait_ns));
+  breaker.record(clock.now_ns(), failing, true, 1ms);  // round 1 fails: open again
+  clock.advance(5s);
+  ASSERT_TRUE(breaker.allow(clock.now_ns(), &fresh, &wait_ns));
+  EXPECT_EQ(fresh, 2u);
+  breaker.record(clock.now_ns(), late, false, 1ms);  // round 1's other probe, answered late
+  breaker.record(clock.now_ns(), fresh, false, 1ms);
+  EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::half_open);  // 1 of 2 probes
+  record(breaker, clock.now_ns(), 1, 0);
   EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::closed);
 }
 
@@ -248,7 +269,7 @@ TEST(ApiFlow, OpenBreakerRejectsBeforeTakingATokenOrSlot) {
   clock.advance(5s);
   for (int i = 0; i < 2; ++i) {
     const Admission probe = flow.admit(clock.now_ns());
-    ASSERT_TRUE(probe.admitted() && probe.probe);
+    ASSERT_TRUE(probe.admitted() && probe.probe != 0);
     flow.complete(probe, clock.now_ns(), answer(BankOutcome::declined));
   }
   EXPECT_EQ(flow.snapshot(clock.now_ns()).breaker.state, BreakerState::closed);
