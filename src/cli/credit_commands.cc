@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -54,6 +55,13 @@ struct RescoreCommand {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds this thread has run: on a shared machine, what the work cost apart from waiting.
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
 std::optional<Model> load(const std::filesystem::path& path, std::string_view command) {
@@ -193,6 +201,7 @@ int run_rescore(const RescoreCommand& command) {
   std::array<std::int64_t, dimension_count> dimension_totals{};
   auto last_report = Clock::now();
   const auto started = Clock::now();
+  const double cpu_started = thread_cpu_seconds();
   for (std::uint64_t begin = 0; begin < command.users; begin += rescore_chunk_users) {
     const std::uint64_t end = std::min(command.users, begin + rescore_chunk_users);
     for (std::uint64_t user = begin; user < end; ++user) {
@@ -211,6 +220,7 @@ int run_rescore(const RescoreCommand& command) {
     }
   }
   const double seconds = seconds_since(started);
+  const double cpu_seconds = thread_cpu_seconds() - cpu_started;
   const double users_per_s = static_cast<double>(command.users) / seconds;
 
   const auto share = [&](auto predicate) {
@@ -222,9 +232,11 @@ int run_rescore(const RescoreCommand& command) {
   std::vector<std::int64_t> tier_users(credit_tier_line_fen.size(), 0);
   for (const std::int32_t s : scores) ++tier_users[credit_tier(s).tier];
   std::sort(scores.begin(), scores.end());
-  fmt::print(stderr, "{} users in {:.3f} s; score p10 {} p50 {} p90 {}; mean points by dimension:",
-             command.users, seconds, scores[scores.size() / 10], scores[scores.size() / 2],
-             scores[scores.size() * 9 / 10]);
+  fmt::print(stderr,
+             "{} users in {:.3f} s ({:.3f} s of CPU: {:.0f} users per CPU second); score p10 {} "
+             "p50 {} p90 {}; mean points by dimension:",
+             command.users, seconds, cpu_seconds, static_cast<double>(command.users) / cpu_seconds,
+             scores[scores.size() / 10], scores[scores.size() / 2], scores[scores.size() * 9 / 10]);
   for (std::size_t d = 0; d < dimension_count; ++d) {
     fmt::print(stderr, " {} {:+.1f}", name(static_cast<Dimension>(d)),
                static_cast<double>(dimension_totals[d]) / static_cast<double>(command.users));
