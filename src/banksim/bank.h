@@ -66,7 +66,6 @@ class SimulatedBank {
   // The statement file (format in channels/wire.h): every approved operation, in order.
   std::string statement_csv() const;
   std::vector<Operation> approved() const;
-  channels::ChannelId channel_id() const { return channel_id_; }
 
  private:
   struct Entry {

@@ -180,6 +180,7 @@ TEST_F(BankSimTest, RatesMatchTheConfigAndTheStatementListsExactlyTheApproved) {
   }
   EXPECT_GT(retried_approved, errors / 2);
   EXPECT_EQ(statement(1), approved);
+  EXPECT_EQ(server_->bank(1)->approved().size(), approved.size());
   EXPECT_EQ(connector_->in_flight(), 0u);
 }
 

@@ -82,8 +82,6 @@ class ApiFlow {
   void count_rejection(Rejection rejection);
 
   ApiFlowSnapshot snapshot(std::uint64_t now_ns);
-  ChannelId channel_id() const { return channel_id_; }
-  BankApi api() const { return api_; }
 
  private:
   const ChannelId channel_id_;

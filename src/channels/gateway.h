@@ -70,7 +70,6 @@ class Gateway {
   std::vector<ApiFlowSnapshot> snapshot();
   // Prometheus text lines for the server's /metrics.
   std::string render_metrics();
-  Router& router() { return router_; }
 
  private:
   GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
