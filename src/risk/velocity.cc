@@ -10,7 +10,6 @@ namespace {
 
 constexpr std::array<std::uint64_t, window_count> window_ns{window_1m_ns, window_1h_ns,
                                                             window_24h_ns};
-constexpr std::uint32_t initial_capacity = 4;
 static_assert((velocity_entries_max & (velocity_entries_max - 1)) == 0, "a power of two");
 
 }  // namespace
@@ -52,10 +51,10 @@ void Velocity::add(std::uint64_t now_ns, std::int64_t amount_fen) {
 }
 
 void Velocity::grow() {
-  const std::uint32_t capacity = capacity_ == 0 ? initial_capacity : capacity_ * 2;
+  const std::uint32_t capacity = capacity_ * 2;
   auto ring = std::make_unique<Entry[]>(capacity);
   for (std::uint64_t s = head_; s < tail_; ++s) ring[s & (capacity - 1)] = at(s);
-  ring_ = std::move(ring);
+  heap_ = std::move(ring);
   capacity_ = capacity;
 }
 

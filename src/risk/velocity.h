@@ -46,12 +46,18 @@ class Velocity {
     std::uint32_t count;  // events merged into this entry (1 unless the ring overflowed)
   };
 
-  Entry& at(std::uint64_t sequence) { return ring_[sequence & (capacity_ - 1)]; }
+  // Most keys (a person, a phone) have a handful of events a day: their ring lives inside the
+  // object, which saves a pointer chase to cold memory on every event. Busier keys move to the heap.
+  static constexpr std::uint32_t inline_entries = 4;
+  static_assert((inline_entries & (inline_entries - 1)) == 0, "a power of two");
+  Entry* entries_data() { return capacity_ <= inline_entries ? inline_.data() : heap_.get(); }
+  Entry& at(std::uint64_t sequence) { return entries_data()[sequence & (capacity_ - 1)]; }
   void grow();
   void merge_oldest();
 
-  std::unique_ptr<Entry[]> ring_;
-  std::uint32_t capacity_ = 0;  // a power of two
+  std::array<Entry, inline_entries> inline_{};
+  std::unique_ptr<Entry[]> heap_;
+  std::uint32_t capacity_ = inline_entries;  // a power of two
   // Entries are numbered by a sequence that only grows: head_ is the oldest kept, tail_ one past
   // the newest; cursor_[w] is the oldest entry inside window w (head_ <= cursor_ <= tail_).
   std::uint64_t head_ = 0, tail_ = 0;
