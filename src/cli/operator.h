@@ -10,6 +10,9 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::filesystem::path data_dir = "./data";
   int threads = 2;
+  // Bank channels for card operations: the channel config and the bank (or simulator) address.
+  std::filesystem::path banks;
+  std::string bank_sim;  // HOST:PORT
 };
 
 int run_serve(const ServeOptions& options);

@@ -14,6 +14,9 @@ void add_operator_commands(const Commands& commands) {
       ->capture_default_str();
   serve_command->add_option("--data", serve->data_dir, "Data directory")->capture_default_str();
   serve_command->add_option("--threads", serve->threads, "HTTP I/O threads")->capture_default_str();
+  serve_command->add_option("--banks", serve->banks, "Bank channel config (config/banks.json) for card operations");
+  serve_command->add_option("--bank-sim", serve->bank_sim,
+                            "HOST:PORT of the banks (`capillary bank-sim`); needs --banks");
   serve_command->callback([serve, &exit_code = commands.exit_code] { exit_code = run_serve(*serve); });
 
   struct Inspect {

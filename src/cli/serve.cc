@@ -8,6 +8,11 @@
 #include <charconv>
 
 #include "cli/operator.h"
+#include "auth/auth.h"
+#include "channels/config.h"
+#include "channels/gateway.h"
+#include "channels/http_connector.h"
+#include "core/clock.h"
 #include "engine/engine.h"
 #include "server/server.h"
 
@@ -15,6 +20,7 @@ namespace capillary::cli {
 namespace {
 
 std::atomic<bool> stop_requested{false};
+const SystemClock system_clock;
 
 void request_stop(int) { stop_requested = true; }
 
@@ -53,6 +59,41 @@ int run_serve(const ServeOptions& options) {
   fmt::print(stderr, "capillary: data in {} (sequence {}, {} accounts, {} transfers, {} batches replayed)\n",
              std::filesystem::absolute(options.data_dir).string(), stats.last_sequence,
              stats.accounts, stats.transfers, stats.replayed_batches);
+
+  // Credentials: the master key every tenant's secret derives from.
+  std::unique_ptr<auth::Keyring> keyring;
+  if (Status status = auth::Keyring::open(options.data_dir, &keyring); !status.is_ok()) {
+    fmt::print(stderr, "serve: {}\n", status.message());
+    return 1;
+  }
+  server_options.keyring = keyring.get();
+  fmt::print(stderr, "capillary: tenant secrets derive from {}; the platform's: `capillary credentials --data {} platform:0`\n",
+             (std::filesystem::absolute(options.data_dir) / "master.key").string(), options.data_dir.string());
+
+  // Bank channels, when configured: card top-ups, card-funded payments and withdrawals.
+  std::unique_ptr<channels::BanksConfig> banks;
+  std::unique_ptr<channels::HttpConnector> connector;
+  std::unique_ptr<channels::Gateway> gateway;
+  if (!options.banks.empty() || !options.bank_sim.empty()) {
+    channels::HttpConnectorOptions connector_options;
+    if (options.banks.empty() ||
+        !parse_listen(options.bank_sim, &connector_options.host, &connector_options.port)) {
+      fmt::print(stderr, "serve: card operations need both --banks FILE and --bank-sim HOST:PORT\n");
+      return 2;
+    }
+    try {
+      banks = std::make_unique<channels::BanksConfig>(channels::load_banks_config(options.banks));
+      connector = std::make_unique<channels::HttpConnector>(connector_options);
+    } catch (const std::exception& error) {
+      fmt::print(stderr, "serve: {}\n", error.what());
+      return 2;
+    }
+    gateway = std::make_unique<channels::Gateway>(*banks, *connector, system_clock);
+    server_options.gateway = gateway.get();
+    server_options.banks = banks.get();
+    fmt::print(stderr, "capillary: {} bank channels from {} at {}\n", banks->channels.size(),
+               options.banks.string(), options.bank_sim);
+  }
 
   struct sigaction action {};
   action.sa_handler = request_stop;

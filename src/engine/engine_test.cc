@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "payments/accounts.h"
+#include "payments/limits.h"
 
 namespace capillary::engine {
 namespace {
@@ -388,6 +389,7 @@ void run_shop(Engine& engine, std::uint64_t users, std::uint64_t orders) {
   std::uint64_t id = 1;
   std::vector<Command> setup;
   Command merchant = command(id++, CommandKind::open_merchant, 100);
+  merchant.a = payments::fee_bps_default;
   merchant.b = 60;
   setup.push_back(merchant);
   for (std::uint64_t u = 1; u <= users; ++u) setup.push_back(command(id++, CommandKind::open_user, u));
@@ -446,6 +448,7 @@ TEST_F(EngineTest, PaymentsSurviveReopenFromTheJournalAndFromACheckpoint) {
     EXPECT_EQ(merchant_balance(*engine), merchant);
     // The same idempotency key after the restart: the first result, no second effect.
     Command again = command(1, CommandKind::open_merchant, 100);
+    again.a = payments::fee_bps_default;
     again.b = 60;
     const auto replayed = engine->execute({again});
     EXPECT_EQ(replayed[0].result, Result::ok);

@@ -19,7 +19,7 @@ namespace capillary::payments {
 
 enum class CommandKind : std::uint16_t {
   open_user = 1,        // party: user; a = 1 when identity-verified
-  open_merchant = 2,    // party: merchant; a = fee_bps (0: default), b = auto-confirm seconds (0: default)
+  open_merchant = 2,    // party: merchant; a = fee_bps, b = auto-confirm seconds (0: default)
   top_up = 3,           // user ← card via channel; bank answer in `bank`
   withdraw = 4,         // user → card: holds the amount; settled by withdraw_settle
   withdraw_settle = 5,  // target = the withdraw command's id; bank answer in `bank`

@@ -47,7 +47,7 @@ class PaymentsTest : public ::testing::Test {
   void open_user(std::uint64_t id) {
     ASSERT_EQ(result_of(command(CommandKind::open_user, platform, id)), Result::ok);
   }
-  void open_merchant(std::uint64_t id, std::uint32_t fee_bps = 0, std::uint32_t auto_confirm_s = 0) {
+  void open_merchant(std::uint64_t id, std::uint32_t fee_bps = fee_bps_default, std::uint32_t auto_confirm_s = 0) {
     Command c = command(CommandKind::open_merchant, platform, id);
     c.a = fee_bps;
     c.b = auto_confirm_s;

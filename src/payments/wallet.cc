@@ -91,7 +91,7 @@ Outcome Payments::open_merchant(const Command& command) noexcept {
   MerchantRecord merchant{};
   merchant.id = command.party;
   merchant.opened_at = now_;
-  merchant.fee_bps = command.a == 0 ? fee_bps_default : static_cast<std::uint32_t>(command.a);
+  merchant.fee_bps = static_cast<std::uint32_t>(command.a);
   merchant.auto_confirm_s = command.b == 0 ? auto_confirm_s_default : static_cast<std::uint32_t>(command.b);
   merchants_.put(command.party, merchant);
   return outcome(Result::ok, static_cast<std::int64_t>(command.party));

@@ -17,7 +17,9 @@
 
 #include "core/assert.h"
 #include "core/limits.h"
+#include "server/call.h"
 #include "server/json_codec.h"
+#include "server/payment_api.h"
 
 namespace capillary::server {
 namespace {
@@ -177,58 +179,23 @@ Response write_lookup(std::string_view list, const std::vector<std::optional<Rec
 
 }  // namespace
 
-// One request's answer: records its metrics when it responds, and turns an exception in any of
-// its continuations into a 500 rather than letting it escape into an io or engine thread.
-class Routes::Call {
- public:
-  Call(Metrics& metrics, Route route, Respond respond)
-      : metrics_(&metrics),
-        route_(route),
-        start_(std::chrono::steady_clock::now()),
-        respond_(std::move(respond)) {}
-
-  void answer(Response response) const {
-    metrics_->record_request(route_, response.status, std::chrono::steady_clock::now() - start_);
-    respond_(std::move(response));
-  }
-
-  void fail(const ApiError& error) const {
-    Response response;
-    response.status = error.http_status;
-    write_error(response.body, error);
-    if (error.http_status == 503) response.retry_after_s = 1;
-    answer(std::move(response));
-  }
-
-  template <typename Work>
-  void guarded(Work&& work) const noexcept {
-    try {
-      work();
-    } catch (const std::exception& exception) {
-      fail({500, "internal", exception.what(), {}});
-    }
-  }
-
- private:
-  Metrics* metrics_;
-  Route route_;
-  std::chrono::steady_clock::time_point start_;
-  Respond respond_;
-};
-
 Routes::Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
-               const std::atomic<bool>& stopping)
+               const std::atomic<bool>& stopping, PaymentApi* payments)
     : engine_(engine),
       metrics_(metrics),
       post_io_(std::move(post_io)),
       post_blocking_(std::move(post_blocking)),
-      stopping_(stopping) {}
+      stopping_(stopping),
+      payments_(payments) {}
 
 void Routes::handle(const Request& request, Respond respond) noexcept {
   const std::size_t question = request.target.find('?');
   const std::string_view query =
       question == std::string_view::npos ? std::string_view() : request.target.substr(question + 1);
   const std::optional<Path> path = split_path(request.target.substr(0, question));
+  if (payments_ != nullptr && PaymentApi::handles(request.target)) {
+    return payments_->handle(request, std::move(respond));
+  }
 
   const RouteSpec* found = nullptr;
   std::string allow;
@@ -292,6 +259,7 @@ void Routes::handle(const Request& request, Respond respond) noexcept {
         return readyz(call);
       case Route::metrics:
         return metrics(call);
+      case Route::payments:
       case Route::unmatched:
         break;
     }

@@ -21,11 +21,19 @@
 
 namespace capillary::server {
 
+class Call;
+class PaymentApi;
+
 struct Request {
   std::string_view method;
   std::string_view target;        // path and query, as sent
   std::string_view content_type;  // empty when absent
   std::string& body;              // JSON parsers pad it in place
+  // Authentication and idempotency headers (docs/auth.md), empty when absent.
+  std::string_view key_id = {};
+  std::string_view timestamp = {};
+  std::string_view signature = {};
+  std::string_view idempotency_key = {};
 };
 
 struct Response {
@@ -44,8 +52,9 @@ using Post = std::function<void(std::function<void()>)>;
 class Routes {
  public:
   // `stopping` turns /readyz to 503 while the server drains.
+  // `payments`, when set, answers the product routes (payment_api.h).
   Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
-         const std::atomic<bool>& stopping);
+         const std::atomic<bool>& stopping, PaymentApi* payments = nullptr);
   Routes(const Routes&) = delete;
   Routes& operator=(const Routes&) = delete;
 
@@ -53,8 +62,6 @@ class Routes {
   void handle(const Request& request, Respond respond) noexcept;
 
  private:
-  class Call;
-
   void create_accounts(const Request& request, const Call& call);
   void create_transfers(const Request& request, const Call& call);
   template <typename Result, typename Event, typename Submit>
@@ -80,6 +87,7 @@ class Routes {
   Post post_io_;
   Post post_blocking_;
   const std::atomic<bool>& stopping_;
+  PaymentApi* payments_;
 };
 
 }  // namespace capillary::server

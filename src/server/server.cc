@@ -31,6 +31,7 @@
 
 #include "server/json_codec.h"
 #include "server/metrics.h"
+#include "server/payment_api.h"
 #include "server/routes.h"
 
 namespace capillary::server {
@@ -184,8 +185,14 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& message = parser_->get();
     keep_alive_ = message.keep_alive();
     version_ = message.version();
-    const Request request{to_std(message.method_string()), to_std(message.target()),
-                          to_std(message[http::field::content_type]), message.body()};
+    const Request request{to_std(message.method_string()),
+                          to_std(message.target()),
+                          to_std(message[http::field::content_type]),
+                          message.body(),
+                          to_std(message[to_beast(auth::header_key)]),
+                          to_std(message[to_beast(auth::header_timestamp)]),
+                          to_std(message[to_beast(auth::header_signature)]),
+                          to_std(message["Idempotency-Key"])};
     shared_.routes.handle(request, [self = shared_from_this()](Response response) {
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->send(std::move(response));
@@ -352,9 +359,16 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   std::atomic<bool> stopping{false};
   net::io_context io(options.threads);
   net::thread_pool blocking(static_cast<std::size_t>(options.blocking_threads));
+  const Post post_io = [&io](std::function<void()> task) { net::post(io, std::move(task)); };
+  std::unique_ptr<PaymentApi> payments;
+  if (options.keyring != nullptr) {
+    payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
+                                            metrics, post_io);
+  }
   Routes routes(
-      engine, metrics, [&io](std::function<void()> task) { net::post(io, std::move(task)); },
-      [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping);
+      engine, metrics, post_io,
+      [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping,
+      payments.get());
 
   std::shared_ptr<Listener> listener;
   Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },

@@ -25,6 +25,8 @@
 
 #include "core/limits.h"
 #include "core/status.h"
+#include "auth/auth.h"
+#include "channels/gateway.h"
 #include "engine/engine.h"
 
 namespace capillary::server {
@@ -54,6 +56,11 @@ struct ServerOptions {
   // response, is closed.
   std::chrono::seconds idle_timeout{60};
   std::function<void(std::string_view line)> log;
+  // The product API (docs/payments-api.md) is served when a keyring is given; card operations
+  // need a gateway to the bank channels, and answer 503 without one. Both outlive the server.
+  const auth::Keyring* keyring = nullptr;
+  channels::Gateway* gateway = nullptr;
+  const channels::BanksConfig* banks = nullptr;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.

@@ -1,0 +1,53 @@
+#pragma once
+// One request's answer, shared by every route family: records the request's metrics when it
+// responds, and turns an exception in any of its continuations into a 500 rather than letting it
+// escape into an io or engine thread. Copyable: every continuation holds its own copy.
+
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "server/json_codec.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+
+namespace capillary::server {
+
+class Call {
+ public:
+  Call(Metrics& metrics, Route route, Respond respond)
+      : metrics_(&metrics),
+        route_(route),
+        start_(std::chrono::steady_clock::now()),
+        respond_(std::move(respond)) {}
+
+  void answer(Response response) const {
+    metrics_->record_request(route_, response.status, std::chrono::steady_clock::now() - start_);
+    respond_(std::move(response));
+  }
+
+  void fail(const ApiError& error) const {
+    Response response;
+    response.status = error.http_status;
+    write_error(response.body, error);
+    if (error.http_status == 503) response.retry_after_s = 1;
+    answer(std::move(response));
+  }
+
+  template <typename Work>
+  void guarded(Work&& work) const noexcept {
+    try {
+      work();
+    } catch (const std::exception& exception) {
+      fail({500, "internal", exception.what(), {}});
+    }
+  }
+
+ private:
+  Metrics* metrics_;
+  Route route_;
+  std::chrono::steady_clock::time_point start_;
+  Respond respond_;
+};
+
+}  // namespace capillary::server

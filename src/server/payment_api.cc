@@ -1,0 +1,586 @@
+#include "server/payment_api.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "payments/accounts.h"
+#include "payments/limits.h"
+#include "server/call.h"
+
+namespace capillary::server {
+namespace {
+
+constexpr std::size_t idempotency_key_bytes_max = 64;
+
+constexpr std::array<std::string_view, 8> route_prefixes{
+    "/v1/users", "/v1/merchants", "/v1/orders", "/v1/qr-payments", "/v1/red-packets",
+    "/v1/campaigns", "/v1/payments/", "/v1/lookup/orders"};
+
+// "/v1/orders/7/pay" → {"orders", "7", "pay"}; at most three segments after /v1.
+struct ProductPath {
+  std::array<std::string_view, 3> segments{};
+  std::size_t count = 0;
+};
+
+std::optional<ProductPath> split(std::string_view path) {
+  if (!path.starts_with("/v1/")) return std::nullopt;
+  path.remove_prefix(4);
+  ProductPath result;
+  while (!path.empty()) {
+    const std::size_t slash = path.find('/');
+    const std::string_view segment = path.substr(0, slash);
+    if (segment.empty() || result.count == result.segments.size()) return std::nullopt;
+    result.segments[result.count++] = segment;
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  return result;
+}
+
+payments::PartyKind party_kind(auth::PrincipalKind kind) {
+  switch (kind) {
+    case auth::PrincipalKind::platform: return payments::PartyKind::platform;
+    case auth::PrincipalKind::merchant: return payments::PartyKind::merchant;
+    case auth::PrincipalKind::partner: return payments::PartyKind::partner;
+    case auth::PrincipalKind::user: return payments::PartyKind::user;
+  }
+  return payments::PartyKind::none;
+}
+
+std::uint64_t principal_word(const auth::Principal& principal) {
+  return payments::principal(party_kind(principal.kind), principal.id);
+}
+
+bool valid_key(std::string_view key) {
+  if (key.empty() || key.size() > idempotency_key_bytes_max) return false;
+  for (const char c : key) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// The command's id: the caller and its key, so two callers' keys never collide with each other.
+std::uint64_t command_id(std::uint64_t principal, std::string_view key) {
+  const std::uint64_t id = XXH3_64bits_withSeed(key.data(), key.size(), principal);
+  return id == 0 ? 1 : id;
+}
+
+std::uint64_t request_hash(std::string_view method, std::string_view target, std::string_view canonical) {
+  std::string text;
+  text.reserve(method.size() + target.size() + canonical.size() + 2);
+  text.append(method).append("\n").append(target).append("\n").append(canonical);
+  return XXH3_64bits(text.data(), text.size());
+}
+
+unsigned status_of(payments::Result result) {
+  switch (result) {
+    case payments::Result::ok: return 200;
+    case payments::Result::idempotency_key_reused: return 409;
+    case payments::Result::forbidden: return 403;
+    default: return 422;
+  }
+}
+
+Response json(unsigned status, std::string body) {
+  Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+ApiError refused(engine::Submit outcome) {
+  if (outcome == engine::Submit::stopped) return {503, "stopping", "the engine is shutting down", {}};
+  return {503, "overloaded", "the engine's queue is full; retry after a moment", {}};
+}
+
+payments::BankOutcome bank_outcome(channels::GatewayOutcome outcome) {
+  switch (outcome) {
+    case channels::GatewayOutcome::approved: return payments::BankOutcome::approved;
+    case channels::GatewayOutcome::declined: return payments::BankOutcome::declined;
+    default: return payments::BankOutcome::failed;
+  }
+}
+
+bool platform(const auth::Principal& principal) { return principal.kind == auth::PrincipalKind::platform; }
+
+}  // namespace
+
+PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
+                       const channels::BanksConfig* banks, Metrics& metrics, Post post_io)
+    : engine_(engine),
+      keyring_(keyring),
+      gateway_(gateway),
+      banks_(banks),
+      metrics_(metrics),
+      post_io_(std::move(post_io)) {}
+
+bool PaymentApi::handles(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (std::string_view prefix : route_prefixes) {
+    if (path.starts_with(prefix) &&
+        (path.size() == prefix.size() || path[prefix.size()] == '/' || prefix.back() == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void PaymentApi::handle(const Request& request, Respond respond) noexcept {
+  const Call call(metrics_, Route::payments, std::move(respond));
+  call.guarded([&] {
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    const auth::Verification verified = keyring_.verify(
+        {request.method, request.target, request.body, request.key_id, request.timestamp, request.signature},
+        now_s);
+    if (verified.result != auth::VerifyResult::ok) {
+      return call.fail({401, auth::name(verified.result), std::string(auth::describe(verified.result)), {}});
+    }
+    dispatch(request, call, verified.principal);
+  });
+}
+
+void PaymentApi::dispatch(const Request& request, const Call& call, const auth::Principal& principal) {
+  const std::size_t question = request.target.find('?');
+  const std::string_view query = question == std::string_view::npos ? "" : request.target.substr(question + 1);
+  const std::optional<ProductPath> path = split(request.target.substr(0, question));
+  if (!path) return call.fail({404, "not_found", fmt::format("no route {}", request.target), {}});
+  const auto& s = path->segments;
+  const std::size_t n = path->count;
+  const bool post = request.method == "POST";
+  const bool get = request.method == "GET";
+  std::uint64_t id = 0;
+  if (n >= 2 && !parse_decimal(s[1], &id)) {
+    if (!(n == 2 && (s[0] == "payments" || s[0] == "lookup"))) {
+      return call.fail({400, "invalid_id", fmt::format("{} is not a decimal id", s[1]), "id"});
+    }
+  }
+  if (!query.empty() && !(get && n == 3 && s[0] == "merchants" && s[2] == "settlements")) {
+    return call.fail({400, "unknown_parameter", "this route takes no query parameters", {}});
+  }
+  if (post && !request.content_type.starts_with("application/json")) {
+    return call.fail({415, "unsupported_media_type", "send the body as Content-Type: application/json", {}});
+  }
+  struct Write {
+    std::string_view resource;
+    std::size_t segments;
+    std::string_view action;
+    PaymentOp op;
+  };
+  static constexpr std::array<Write, 16> writes{{
+      {"users", 1, "", PaymentOp::open_user},
+      {"merchants", 1, "", PaymentOp::open_merchant},
+      {"users", 3, "top-ups", PaymentOp::top_up},
+      {"users", 3, "withdrawals", PaymentOp::withdraw},
+      {"users", 3, "transfers", PaymentOp::transfer},
+      {"users", 3, "bills", PaymentOp::pay_bill},
+      {"orders", 1, "", PaymentOp::create_order},
+      {"orders", 3, "cashier", PaymentOp::cashier},
+      {"orders", 3, "pay", PaymentOp::pay},
+      {"orders", 3, "confirm", PaymentOp::confirm},
+      {"orders", 3, "refund", PaymentOp::refund},
+      {"orders", 3, "close", PaymentOp::close},
+      {"qr-payments", 1, "", PaymentOp::qr_pay},
+      {"red-packets", 1, "", PaymentOp::create_red_packet},
+      {"red-packets", 3, "claim", PaymentOp::claim_red_packet},
+      {"campaigns", 1, "", PaymentOp::create_campaign},
+  }};
+  if (post) {
+    if (n == 2 && s[0] == "payments" && s[1] == "batch") return batch(request, call, principal);
+    if (n == 2 && s[0] == "lookup" && s[1] == "orders") {
+      if (!platform(principal)) return call.fail({403, "forbidden", "order lookups are the platform's", {}});
+      return lookup(request, call);
+    }
+    for (const Write& route : writes) {
+      if (route.resource == s[0] && route.segments == n && (n == 1 || route.action == s[2])) {
+        return write(request, call, principal, route.op, id);
+      }
+    }
+  }
+  if (get && n == 2 && (s[0] == "users" || s[0] == "merchants" || s[0] == "orders" || s[0] == "red-packets")) {
+    return read(call, principal, s[0], id, query);
+  }
+  if (get && n == 3 && s[0] == "merchants" && s[2] == "settlements") {
+    return read(call, principal, "settlements", id, query);
+  }
+  call.fail({404, "not_found", fmt::format("no route {} {}", request.method, request.target), {}});
+}
+
+void PaymentApi::write(const Request& request, const Call& call, const auth::Principal& principal,
+                       PaymentOp op, std::uint64_t path_id) {
+  const Caller caller{party_kind(principal.kind), principal.id};
+  PaymentStep step;
+  ApiError error;
+  if (!parse_payment_request(request.body, op, path_id, caller, &step, &error)) return call.fail(error);
+  if (op == PaymentOp::cashier) return cashier(std::move(step), call);
+  if (!valid_key(request.idempotency_key)) {
+    return call.fail({400, "missing_idempotency_key",
+                      fmt::format("send an Idempotency-Key header of 1 to {} printable characters",
+                                  idempotency_key_bytes_max),
+                      {}});
+  }
+  if (step.bank_given && !platform(principal)) {
+    return call.fail({403, "forbidden", "only the platform may send a bank's answer", "bank"});
+  }
+  const std::uint64_t principal_id = principal_word(principal);
+  step.command.principal = principal_id;
+  step.command.id = command_id(principal_id, request.idempotency_key);
+  step.command.request_hash = request_hash(request.method, request.target, step.canonical);
+  if (op == PaymentOp::create_red_packet) {
+    // The split's randomness, decided here and journaled with the command.
+    step.command.seed = XXH3_64bits_withSeed(&step.command.id, sizeof(step.command.id),
+                                             static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  }
+  if (op == PaymentOp::withdraw) return withdraw(std::move(step), call);
+  charge_then_submit(std::move(step), call);
+}
+
+void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
+  if (!step.card.present) return submit(step.command, call);
+  if (gateway_ == nullptr) {
+    return call.fail({503, "card_channels_unavailable", "this server has no bank channels configured", "card"});
+  }
+  const std::int64_t amount =
+      step.op == PaymentOp::top_up ? step.command.amount : step.command.funding.card;
+  if (amount <= 0) return call.fail({400, "card_amount", "a card was given but no card amount", "card"});
+  gateway_->charge({step.card.token, step.card.bank}, amount, fmt::format("{:016x}", step.command.id),
+                   [this, call, command = step.command](channels::GatewayResult result) mutable {
+                     call.guarded([&] {
+                       if (result.outcome == channels::GatewayOutcome::rejected) {
+                         Response response;
+                         response.status = 429;
+                         response.retry_after_s = std::max<std::uint32_t>(1, result.retry_after_s);
+                         write_error(response.body, {429, "channel_busy",
+                                                     "the bank channel is at its limit; retry later", "card"});
+                         return call.answer(std::move(response));
+                       }
+                       command.bank.channel = result.channel_id;
+                       command.bank.outcome = bank_outcome(result.outcome);
+                       command.bank.reference =
+                           XXH3_64bits(result.bank_reference.data(), result.bank_reference.size());
+                       submit(command, call);
+                     });
+                   });
+}
+
+void PaymentApi::submit(payments::Command command, const Call& call) {
+  const engine::Submit submitted =
+      engine_.submit_payments({command}, [this, call](std::span<const payments::Outcome> outcomes) {
+        const payments::Outcome outcome = outcomes[0];
+        post_io_([call, outcome] {
+          call.guarded([&] {
+            std::string body;
+            write_outcome(body, outcome);
+            call.answer(json(status_of(outcome.result), std::move(body)));
+          });
+        });
+      });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+// Hold first (journaled), then ask the bank to pay out, then settle: post the hold when the bank
+// paid, void it otherwise. If the process dies in between, the hold expires and the money is
+// back in the wallet.
+void PaymentApi::withdraw(PaymentStep step, const Call& call) {
+  if (step.card.present) {
+    if (gateway_ == nullptr || banks_ == nullptr) {
+      return call.fail({503, "card_channels_unavailable", "this server has no bank channels configured", "card"});
+    }
+    step.command.bank.channel = primary_channel(step.card.bank);
+    if (step.command.bank.channel == 0) {
+      return call.fail({422, "card_bank_unknown", fmt::format("no channel serves bank {}", step.card.bank), "card.bank"});
+    }
+  } else if (!step.bank_given) {
+    return call.fail({400, "missing_field", "a withdrawal needs the card to pay out to", "card"});
+  }
+  const payments::BankAnswer given = step.command.bank;
+  step.command.bank.outcome = payments::BankOutcome::none;
+  step.command.bank.reference = 0;
+  const engine::Submit submitted = engine_.submit_payments(
+      {step.command}, [this, call, step, given](std::span<const payments::Outcome> outcomes) {
+        const payments::Outcome held = outcomes[0];
+        post_io_([this, call, step, given, held] {
+          call.guarded([&] {
+            if (held.result != payments::Result::ok || held.replayed != 0) {
+              std::string body;
+              write_outcome(body, held);
+              return call.answer(json(status_of(held.result), std::move(body)));
+            }
+            payments::Command settle{};
+            settle.kind = payments::CommandKind::withdraw_settle;
+            settle.id = command_id(step.command.id, "settle");
+            settle.request_hash = step.command.request_hash;
+            settle.principal = payments::principal(payments::PartyKind::platform, 0);
+            settle.target = static_cast<std::uint64_t>(held.value);
+            const auto settle_with = [this, call, settle, held](payments::BankAnswer answer) {
+              payments::Command settled_command = settle;
+              settled_command.bank = answer;
+              const engine::Submit sent = engine_.submit_payments(
+                  {settled_command}, [this, call, held](std::span<const payments::Outcome> outcomes) {
+                    payments::Outcome settled = outcomes[0];
+                    settled.value = held.value;  // the withdrawal's id
+                    post_io_([call, settled] {
+                      call.guarded([&] {
+                        std::string body;
+                        write_outcome(body, settled);
+                        call.answer(json(status_of(settled.result), std::move(body)));
+                      });
+                    });
+                  });
+              if (sent != engine::Submit::accepted) call.fail(refused(sent));
+            };
+            if (!step.card.present) return settle_with(given);
+            gateway_->payout({step.card.token, step.card.bank}, step.command.amount,
+                             fmt::format("{:016x}", step.command.id),
+                             [call, settle_with](channels::GatewayResult result) mutable {
+                               call.guarded([&] {
+                                 payments::BankAnswer answer{};
+                                 answer.channel = result.channel_id;
+                                 answer.outcome = bank_outcome(result.outcome);
+                                 answer.reference = XXH3_64bits(result.bank_reference.data(),
+                                                                result.bank_reference.size());
+                                 settle_with(answer);
+                               });
+                             });
+          });
+        });
+      });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+std::uint32_t PaymentApi::primary_channel(std::string_view bank) const {
+  if (banks_ == nullptr) return 0;
+  for (const channels::RouteConfig& route : banks_->routes) {
+    if (route.bank_code == bank && !route.channels.empty()) return route.channels.front();
+  }
+  return 0;
+}
+
+namespace {
+
+CashierView cashier_view(const engine::State& state, const payments::Command& command, std::uint32_t channel) {
+  CashierView view;
+  const payments::OrderRecord* order = state.payments.find_order(command.target);
+  if (order == nullptr || (order->buyer != 0 && order->buyer != command.party)) return view;
+  const auto available = [&](payments::AccountKind kind) -> std::int64_t {
+    const ledger::Account* account = state.ledger.find_account(payments::account_id(kind, command.party));
+    return account == nullptr ? 0 : account->credits_posted - account->debits_posted - account->debits_pending;
+  };
+  view.found = true;
+  view.order = order->id;
+  view.amount = order->amount;
+  view.state = order->state;
+  view.wallet = available(payments::AccountKind::wallet);
+  view.red_packet = available(payments::AccountKind::red_packet);
+  view.channel = channel;
+  return view;
+}
+
+}  // namespace
+
+void PaymentApi::cashier(PaymentStep step, const Call& call) {
+  const std::uint32_t channel = step.card.present ? primary_channel(step.card.bank) : 0;
+  const engine::Submit submitted =
+      engine_.submit_read([this, call, command = step.command, channel](const engine::State& state) {
+        const CashierView view = cashier_view(state, command, channel);
+        post_io_([call, view] {
+          call.guarded([&] {
+            if (!view.found) return call.fail({404, "order_not_found", "no order with this id for this buyer", {}});
+            std::string body;
+            write_cashier(body, view);
+            call.answer(json(200, std::move(body)));
+          });
+        });
+      });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+// One journal entry for every command step, then one read for the cashier steps, answered
+// together in step order.
+void PaymentApi::batch(const Request& request, const Call& call, const auth::Principal& principal) {
+  if (!platform(principal)) return call.fail({403, "forbidden", "batches are the platform's", {}});
+  std::vector<PaymentStep> steps;
+  ApiError error;
+  if (!parse_payment_batch(request.body, Caller{payments::PartyKind::platform, 0}, &steps, &error)) {
+    return call.fail(error);
+  }
+  struct Pending {
+    std::vector<PaymentStep> steps;
+    std::vector<payments::Outcome> outcomes;
+    std::vector<CashierView> views;
+    std::atomic<int> parts{0};
+  };
+  auto pending = std::make_shared<Pending>();
+  std::vector<payments::Command> commands;
+  std::vector<payments::Command> cashiers;
+  const std::uint64_t principal_id = principal_word(principal);
+  for (PaymentStep& step : steps) {
+    if (step.op == PaymentOp::cashier) {
+      cashiers.push_back(step.command);
+      continue;
+    }
+    step.command.principal = principal_id;
+    step.command.id = command_id(principal_id, step.key);
+    step.command.request_hash = request_hash("STEP", "", step.canonical);
+    if (step.op == PaymentOp::create_red_packet) step.command.seed = step.command.id ^ step.command.request_hash;
+    if (step.op == PaymentOp::withdraw) {
+      return call.fail({400, "invalid_op", "withdrawals are not batched", {}});
+    }
+    commands.push_back(step.command);
+  }
+  pending->steps = std::move(steps);
+  pending->parts = (commands.empty() ? 0 : 1) + (cashiers.empty() ? 0 : 1);
+  const auto finish = [this, call, pending] {
+    if (--pending->parts != 0) return;
+    post_io_([call, pending] {
+      call.guarded([&] {
+        std::string body;
+        body.reserve(pending->steps.size() * 64 + 16);
+        body += "{\"results\":[";
+        std::size_t command = 0, view = 0;
+        for (std::size_t i = 0; i < pending->steps.size(); ++i) {
+          if (i != 0) body += ',';
+          if (pending->steps[i].op == PaymentOp::cashier) {
+            write_cashier(body, pending->views[view++]);
+          } else {
+            write_outcome(body, pending->outcomes[command++]);
+          }
+        }
+        body += "]}";
+        call.answer(json(200, std::move(body)));
+      });
+    });
+  };
+  if (!commands.empty()) {
+    const engine::Submit submitted = engine_.submit_payments(
+        std::move(commands), [pending, finish](std::span<const payments::Outcome> outcomes) {
+          pending->outcomes.assign(outcomes.begin(), outcomes.end());
+          finish();
+        });
+    if (submitted != engine::Submit::accepted) return call.fail(refused(submitted));
+  }
+  if (!cashiers.empty()) {
+    const engine::Submit submitted = engine_.submit_read(
+        [this, pending, finish, cashiers = std::move(cashiers)](const engine::State& state) {
+          pending->views.reserve(cashiers.size());
+          for (const payments::Command& command : cashiers) pending->views.push_back(cashier_view(state, command, 0));
+          finish();
+        });
+    // The commands (if any) are in; their answer still comes, so only a lone read can fail here.
+    if (submitted != engine::Submit::accepted) {
+      pending->views.assign(pending->steps.size(), CashierView{});
+      finish();
+    }
+  }
+}
+
+void PaymentApi::read(const Call& call, const auth::Principal& principal, std::string_view kind,
+                      std::uint64_t id, std::string_view query) {
+  std::uint64_t day = 0;
+  if (kind == "settlements") {
+    if (!query.starts_with("day=") || !parse_decimal(query.substr(4), &day)) {
+      return call.fail({400, "invalid_parameter", "settlements take ?day=<business day number>", "day"});
+    }
+  }
+  const auto own = [principal](auth::PrincipalKind who, std::uint64_t owner) {
+    return principal.kind == auth::PrincipalKind::platform || (principal.kind == who && principal.id == owner);
+  };
+  const engine::Submit submitted = engine_.submit_read([this, call, kind, id, day, own](const engine::State& state) {
+    std::string body;
+    unsigned status = 200;
+    const auto not_found = [&] {
+      status = 404;
+      write_error(body, {404, "not_found", fmt::format("no {} {} for this caller", kind, id), {}});
+    };
+    const auto balance = [&](payments::AccountKind account_kind) {
+      const ledger::Account* account = state.ledger.find_account(payments::account_id(account_kind, id));
+      return account == nullptr ? 0 : account->credits_posted - account->debits_posted;
+    };
+    const auto held = [&](payments::AccountKind account_kind) {
+      const ledger::Account* account = state.ledger.find_account(payments::account_id(account_kind, id));
+      return account == nullptr ? 0 : account->debits_pending;
+    };
+    if (kind == "users") {
+      const payments::UserRecord* user = state.payments.find_user(id);
+      if (user == nullptr || !own(auth::PrincipalKind::user, id)) {
+        not_found();
+      } else {
+        fmt::format_to(std::back_inserter(body),
+                       "{{\"id\":\"{}\",\"verified\":{},\"wallet\":\"{}\",\"red_packet\":\"{}\",\"held\":\"{}\"}}",
+                       id, user->verified != 0, balance(payments::AccountKind::wallet),
+                       balance(payments::AccountKind::red_packet), held(payments::AccountKind::wallet));
+      }
+    } else if (kind == "merchants") {
+      const payments::MerchantRecord* merchant = state.payments.find_merchant(id);
+      if (merchant == nullptr || !own(auth::PrincipalKind::merchant, id)) {
+        not_found();
+      } else {
+        fmt::format_to(std::back_inserter(body),
+                       "{{\"id\":\"{}\",\"balance\":\"{}\",\"fee_bps\":{},\"auto_confirm_s\":{}}}", id,
+                       balance(payments::AccountKind::merchant), merchant->fee_bps, merchant->auto_confirm_s);
+      }
+    } else if (kind == "orders") {
+      const payments::OrderRecord* order = state.payments.find_order(id);
+      if (order == nullptr || !(own(auth::PrincipalKind::merchant, order->merchant) ||
+                                (order->buyer != 0 && own(auth::PrincipalKind::user, order->buyer)))) {
+        not_found();
+      } else {
+        write_order(body, *order);
+      }
+    } else if (kind == "red-packets") {
+      const payments::RedPacketRecord* packet = state.payments.find_red_packet(id);
+      if (packet == nullptr || !own(auth::PrincipalKind::user, packet->sender)) {
+        not_found();
+      } else {
+        write_red_packet(body, *packet);
+      }
+    } else {
+      const payments::SettlementRecord* settlement = state.payments.find_settlement(id, day);
+      if (!own(auth::PrincipalKind::merchant, id) || state.payments.find_merchant(id) == nullptr) {
+        not_found();
+      } else {
+        write_settlement(body, settlement != nullptr ? *settlement : payments::SettlementRecord{id, day, 0, 0, 0, 0});
+      }
+    }
+    post_io_([call, status, body = std::move(body)]() mutable {
+      call.guarded([&] { call.answer(json(status, std::move(body))); });
+    });
+  });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+void PaymentApi::lookup(const Request& request, const Call& call) {
+  std::vector<std::uint64_t> ids;
+  ApiError error;
+  if (!parse_order_ids(request.body, &ids, &error)) return call.fail(error);
+  const engine::Submit submitted =
+      engine_.submit_read([this, call, ids = std::move(ids)](const engine::State& state) {
+        std::string body;
+        body.reserve(ids.size() * 420 + 16);
+        body += "{\"orders\":[";
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (i != 0) body += ',';
+          const payments::OrderRecord* order = state.payments.find_order(ids[i]);
+          if (order == nullptr) {
+            body += "null";
+          } else {
+            write_order(body, *order);
+          }
+        }
+        body += "]}";
+        post_io_([call, body = std::move(body)]() mutable {
+          call.guarded([&] { call.answer(json(200, std::move(body))); });
+        });
+      });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+}  // namespace capillary::server

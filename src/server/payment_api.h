@@ -1,0 +1,57 @@
+#pragma once
+// The product routes (docs/payments-api.md): authenticate the caller, parse the request into a
+// payment command, do what must happen before journaling (charge a card through the bank
+// channels), submit it to the engine and answer once it is durable. Like Routes, it never blocks
+// an io thread: engine and bank callbacks hand their answers back through `post_io`.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "auth/auth.h"
+#include "channels/config.h"
+#include "channels/gateway.h"
+#include "engine/engine.h"
+#include "server/metrics.h"
+#include "server/payment_json.h"
+#include "server/routes.h"
+
+namespace capillary::server {
+
+class PaymentApi {
+ public:
+  // `gateway` and `banks` may be null: card operations then answer 503.
+  PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
+             const channels::BanksConfig* banks, Metrics& metrics, Post post_io);
+  PaymentApi(const PaymentApi&) = delete;
+  PaymentApi& operator=(const PaymentApi&) = delete;
+
+  // Whether the request's path is one of the product routes.
+  static bool handles(std::string_view target);
+  void handle(const Request& request, Respond respond) noexcept;
+
+ private:
+  void dispatch(const Request& request, const Call& call, const auth::Principal& principal);
+  void write(const Request& request, const Call& call, const auth::Principal& principal, PaymentOp op,
+             std::uint64_t path_id);
+  void batch(const Request& request, const Call& call, const auth::Principal& principal);
+  // Charges or pays out to the step's card first when it names one, then submits.
+  void charge_then_submit(PaymentStep step, const Call& call);
+  void submit(payments::Command command, const Call& call);
+  void withdraw(PaymentStep step, const Call& call);
+  void cashier(PaymentStep step, const Call& call);
+  void read(const Call& call, const auth::Principal& principal, std::string_view kind, std::uint64_t id,
+            std::string_view query);
+  void lookup(const Request& request, const Call& call);
+  // The channel a card of `bank` is routed to first; 0 when none is configured.
+  std::uint32_t primary_channel(std::string_view bank) const;
+
+  engine::Engine& engine_;
+  const auth::Keyring& keyring_;
+  channels::Gateway* gateway_;
+  const channels::BanksConfig* banks_;
+  Metrics& metrics_;
+  Post post_io_;
+};
+
+}  // namespace capillary::server

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the payments API (docs/payments-api.md) against a real `capillary serve`.
+
+    payments_api_test.py BUILD/capillary [unittest arguments]
+
+Every request is signed with a secret derived from the server's master key, exactly as a tenant's
+client would sign it. Covers: signatures (bad, stale, missing), idempotency (replay, reuse with
+another body), who may act for whom (a user spending another's wallet, a merchant reading or
+refunding another merchant's order), wallet flows, escrow checkout with mixed sources, refunds
+before and after release, double confirm and confirm after refund, coupons (expired, minimum
+spend), red packets (claim of an empty one), withdrawal to a failing bank (money back), QR
+payments, settlement, batches and order lookup, and a restart that keeps everything.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import api_test  # noqa: E402  (its Server runs `capillary serve`)
+from signing import derive_secret, signed_headers  # noqa: E402
+
+PLATFORM = "platform:0"
+
+
+class PaymentsApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.mkdtemp(prefix="capillary-payments-")
+        cls.server = api_test.Server(os.path.join(cls.directory, "data"))
+        cls.server.start()
+        with open(os.path.join(cls.server.data_dir, "master.key"), "rb") as key:
+            cls.master = key.read()
+        cls.counter = 0
+        cls.next_party = 1000
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server.process is not None:
+            cls.server.stop()
+        shutil.rmtree(cls.directory)
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def key(self):
+        type(self).counter += 1
+        return f"k-{os.getpid()}-{self.counter}"
+
+    def party(self):
+        type(self).next_party += 1
+        return self.next_party
+
+    def send(self, method, path, body=None, as_key=PLATFORM, idempotency_key=None, timestamp=None,
+             secret=None):
+        raw = b"" if body is None else json.dumps(body).encode()
+        headers = signed_headers(as_key, secret or derive_secret(self.master, as_key), method, path, raw,
+                                 timestamp=timestamp)
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or self.key()
+        status, _, answer = self.server.request(method, path, raw if body is not None else None,
+                                                headers=headers)
+        return status, answer
+
+    def ok(self, method, path, body=None, as_key=PLATFORM):
+        status, answer = self.send(method, path, body, as_key)
+        self.assertEqual(status, 200, answer)
+        if isinstance(answer, dict) and "result" in answer:
+            self.assertEqual(answer["result"], "ok", answer)
+        return answer
+
+    def rejected(self, method, path, body, result, as_key=PLATFORM, status=422):
+        got_status, answer = self.send(method, path, body, as_key)
+        self.assertEqual((got_status, answer.get("result")), (status, result), answer)
+        return answer
+
+    def open_user(self, top_up=0):
+        user = self.party()
+        self.ok("POST", "/v1/users", {"id": user, "verified": True})
+        if top_up:
+            self.top_up(user, top_up)
+        return user
+
+    def open_merchant(self, **terms):
+        merchant = self.party()
+        self.ok("POST", "/v1/merchants", dict({"id": merchant}, **terms))
+        return merchant
+
+    def top_up(self, user, amount):
+        self.ok("POST", f"/v1/users/{user}/top-ups",
+                {"amount": amount, "bank": {"channel": 3, "reference": self.key(), "outcome": "approved"}})
+
+    def wallet(self, user):
+        return int(self.ok("GET", f"/v1/users/{user}")["wallet"])
+
+    def order(self, merchant, amount, **fields):
+        answer = self.ok("POST", "/v1/orders", dict({"amount": amount}, **fields),
+                         as_key=f"merchant:{merchant}")
+        return int(answer["value"])
+
+    def pay(self, user, order, **funding):
+        return self.send("POST", f"/v1/orders/{order}/pay", {"funding": funding}, as_key=f"user:{user}")
+
+    # --- authentication and idempotency ---------------------------------------------------------
+
+    def test_unsigned_stale_and_forged_requests_are_refused(self):
+        status, _, answer = self.server.request("GET", "/v1/users/1")
+        self.assertEqual((status, answer["error"]["code"]), (401, "missing_header"))
+        status, answer = self.send("POST", "/v1/users", {"id": self.party()}, timestamp=int(time.time()) - 301)
+        self.assertEqual((status, answer["error"]["code"]), (401, "stale_timestamp"))
+        status, answer = self.send("POST", "/v1/users", {"id": self.party()}, secret="0" * 64)
+        self.assertEqual((status, answer["error"]["code"]), (401, "bad_signature"))
+        # A user's key cannot sign as the platform.
+        user = self.open_user()
+        status, answer = self.send("POST", "/v1/users", {"id": self.party()}, as_key=PLATFORM,
+                                   secret=derive_secret(self.master, f"user:{user}"))
+        self.assertEqual((status, answer["error"]["code"]), (401, "bad_signature"))
+
+    def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(self):
+        user = self.open_user()
+        body = {"amount": 700, "bank": {"channel": 3, "reference": "B-1", "outcome": "approved"}}
+        key = self.key()
+        first = self.send("POST", f"/v1/users/{user}/top-ups", body, idempotency_key=key)
+        again = self.send("POST", f"/v1/users/{user}/top-ups", body, idempotency_key=key)
+        self.assertEqual(first[1]["result"], "ok")
+        self.assertEqual(again[1].get("replayed"), True)
+        self.assertEqual(self.wallet(user), 700)
+        other = self.send("POST", f"/v1/users/{user}/top-ups", dict(body, amount=900), idempotency_key=key)
+        self.assertEqual((other[0], other[1]["result"]), (409, "idempotency_key_reused"))
+        self.assertEqual(self.wallet(user), 700)
+        raw = json.dumps({"id": self.party()}).encode()
+        headers = signed_headers(PLATFORM, derive_secret(self.master, PLATFORM), "POST", "/v1/users", raw)
+        status, _, answer = self.server.request("POST", "/v1/users", raw, headers=headers)
+        self.assertEqual((status, answer["error"]["code"]), (400, "missing_idempotency_key"))
+
+    def test_malformed_bodies_change_nothing(self):
+        user = self.open_user(1000)
+        for body, code in [({"amount": 10.5}, "invalid_integer"), ({"amount": -1}, "invalid_integer"),
+                           ({"amount": 5, "surprise": 1}, "unknown_field"), ({}, "missing_field")]:
+            status, answer = self.send("POST", f"/v1/users/{user}/transfers", dict(body, to=user))
+            self.assertEqual((status, answer["error"]["code"]), (400, code), body)
+        self.assertEqual(self.wallet(user), 1000)
+
+    # --- who may act for whom -------------------------------------------------------------------
+
+    def test_a_user_cannot_spend_another_users_balance(self):
+        alice, bob = self.open_user(5000), self.open_user()
+        status, answer = self.send("POST", f"/v1/users/{alice}/transfers", {"to": bob, "amount": 100},
+                                   as_key=f"user:{bob}")
+        self.assertEqual((status, answer["result"]), (403, "forbidden"))
+        self.assertEqual(self.wallet(alice), 5000)
+        status, _ = self.send("GET", f"/v1/users/{alice}", as_key=f"user:{bob}")
+        self.assertEqual(status, 404)
+        self.ok("POST", f"/v1/users/{alice}/transfers", {"to": bob, "amount": 100}, as_key=f"user:{alice}")
+        self.assertEqual((self.wallet(alice), self.wallet(bob)), (4900, 100))
+
+    def test_a_merchant_cannot_read_or_refund_another_merchants_order(self):
+        buyer = self.open_user(10_000)
+        shop, rival = self.open_merchant(), self.open_merchant()
+        order = self.order(shop, 3000)
+        self.assertEqual(self.pay(buyer, order, wallet=3000)[1]["result"], "ok")
+        status, _ = self.send("GET", f"/v1/orders/{order}", as_key=f"merchant:{rival}")
+        self.assertEqual(status, 404)
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 100},
+                                   as_key=f"merchant:{rival}")
+        self.assertEqual((status, answer["result"]), (403, "forbidden"))
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}", as_key=f"merchant:{shop}")["held"], "3000")
+
+    # --- escrow checkout ------------------------------------------------------------------------
+
+    def test_escrow_checkout_release_fee_and_settlement(self):
+        buyer, shop = self.open_user(20_000), self.open_merchant()
+        order = self.order(shop, 12_425, order_no="T-1")
+        cashier = self.ok("POST", f"/v1/orders/{order}/cashier", {}, as_key=f"user:{buyer}")
+        self.assertEqual((cashier["amount"], cashier["wallet"]), ("12425", "20000"))
+        self.assertEqual(self.pay(buyer, order, wallet=12_425)[1]["result"], "ok")
+        confirmed = self.ok("POST", f"/v1/orders/{order}/confirm", {}, as_key=f"user:{buyer}")
+        self.assertEqual(confirmed["value"], "75")  # 60 bps of 124.25 CNY = 0.7455, half up
+        self.assertEqual(self.ok("GET", f"/v1/merchants/{shop}")["balance"], "12350")
+        again = self.rejected("POST", f"/v1/orders/{order}/confirm", {}, "order_already_released",
+                              as_key=f"user:{buyer}")
+        self.assertIn("description", again)
+        day = (time.time_ns() + 8 * 3600 * 10**9) // (86_400 * 10**9)
+        settlement = self.ok("GET", f"/v1/merchants/{shop}/settlements?day={day}", as_key=f"merchant:{shop}")
+        self.assertEqual((settlement["orders"], settlement["gross"], settlement["fees"], settlement["net"]),
+                         ("1", "12425", "75", "12350"))
+        # The same order number again: the existing order.
+        dup = self.rejected("POST", "/v1/orders", {"amount": 1, "order_no": "T-1"}, "order_exists",
+                            as_key=f"merchant:{shop}")
+        self.assertEqual(dup["value"], str(order))
+
+    def test_overdraft_refund_limits_and_confirm_after_refund(self):
+        buyer, shop = self.open_user(1000), self.open_merchant()
+        order = self.order(shop, 1500)
+        status, answer = self.pay(buyer, order, wallet=1500)
+        self.assertEqual((status, answer["result"]), (422, "insufficient_wallet"))
+        self.top_up(buyer, 500)
+        self.assertEqual(self.pay(buyer, order, wallet=1500)[1]["result"], "ok")
+        merchant = f"merchant:{shop}"
+        self.rejected("POST", f"/v1/orders/{order}/refund", {"amount": 1501}, "refund_exceeds_paid", as_key=merchant)
+        self.ok("POST", f"/v1/orders/{order}/refund", {"amount": 1500}, as_key=merchant)
+        self.assertEqual(self.wallet(buyer), 1500)
+        self.rejected("POST", f"/v1/orders/{order}/confirm", {}, "order_refunded", as_key=f"user:{buyer}")
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "refunded")
+
+    def test_refund_after_release_comes_from_the_merchant(self):
+        buyer, shop = self.open_user(10_000), self.open_merchant(fee_bps=0)
+        order = self.order(shop, 10_000)
+        self.assertEqual(self.pay(buyer, order, wallet=10_000)[1]["result"], "ok")
+        self.ok("POST", f"/v1/orders/{order}/confirm", {}, as_key=f"user:{buyer}")
+        self.ok("POST", f"/v1/orders/{order}/refund", {"amount": 4000}, as_key=f"merchant:{shop}")
+        self.assertEqual(self.wallet(buyer), 4000)
+        self.assertEqual(self.ok("GET", f"/v1/merchants/{shop}")["balance"], "6000")
+
+    def test_mixed_sources_with_a_coupon_and_an_expired_coupon(self):
+        buyer, shop = self.open_user(10_000), self.open_merchant()
+        now = int(time.time())
+        campaign = int(self.ok("POST", "/v1/campaigns", {"budget": 5000, "value": 500, "min_spend": 2000,
+                                                        "valid_from": now - 60, "valid_to": now + 3600,
+                                                        "per_user_limit": 1})["value"])
+        expired = int(self.ok("POST", "/v1/campaigns", {"budget": 5000, "value": 500, "valid_from": now - 7200,
+                                                       "valid_to": now - 3600, "per_user_limit": 1})["value"])
+        order = self.order(shop, 3000)
+        status, answer = self.pay(buyer, order, wallet=2500, campaign=expired)
+        self.assertEqual((status, answer["result"]), (422, "coupon_not_valid_now"))
+        small = self.order(shop, 1000)
+        self.assertEqual(self.pay(buyer, small, wallet=500, campaign=campaign)[1]["result"], "coupon_min_spend")
+        self.assertEqual(self.pay(buyer, order, wallet=2400, campaign=campaign)[1]["result"], "funding_mismatch")
+        self.assertEqual(self.pay(buyer, order, wallet=2500, campaign=campaign)[1]["result"], "ok")
+        self.assertEqual(self.wallet(buyer), 7500)
+        placed = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual((placed["funding"]["wallet"], placed["funding"]["coupon"]), ("2500", "500"))
+        self.assertEqual(self.pay(buyer, self.order(shop, 100), fund=100)[1]["result"], "fund_not_enabled")
+
+    def test_qr_payment(self):
+        buyer, shop = self.open_user(10_000), self.open_merchant(fee_bps=60)
+        answer = self.ok("POST", "/v1/qr-payments", {"merchant": shop, "amount": 10_000,
+                                                     "funding": {"wallet": 10_000}}, as_key=f"user:{buyer}")
+        self.assertEqual(answer["value"], "60")
+        self.assertEqual(self.ok("GET", f"/v1/merchants/{shop}")["balance"], "9940")
+
+    # --- red packets, withdrawals ---------------------------------------------------------------
+
+    def test_red_packet_claims_until_empty(self):
+        sender = self.open_user(1000)
+        claimers = [self.open_user() for _ in range(3)]
+        packet = int(self.ok("POST", "/v1/red-packets", {"amount": 1000, "count": 2, "split": "random"},
+                             as_key=f"user:{sender}")["value"])
+        got = [int(self.ok("POST", f"/v1/red-packets/{packet}/claim", {}, as_key=f"user:{u}")["value"])
+               for u in claimers[:2]]
+        self.assertEqual(sum(got), 1000)
+        self.assertTrue(all(share >= 1 for share in got))
+        self.rejected("POST", f"/v1/red-packets/{packet}/claim", {}, "red_packet_empty",
+                      as_key=f"user:{claimers[2]}")
+        self.assertEqual(self.ok("GET", f"/v1/users/{claimers[0]}")["red_packet"], str(got[0]))
+
+    def test_withdrawal_to_a_failing_bank_returns_the_money(self):
+        user = self.open_user(5000)
+        answer = self.rejected("POST", f"/v1/users/{user}/withdrawals",
+                               {"amount": 3000, "bank": {"channel": 5, "reference": "W-1", "outcome": "failed"}},
+                               "bank_failed")
+        self.assertNotEqual(answer["value"], "0")
+        self.assertEqual(self.ok("GET", f"/v1/users/{user}")["held"], "0")
+        self.assertEqual(self.wallet(user), 5000)
+        self.ok("POST", f"/v1/users/{user}/withdrawals",
+                {"amount": 3000, "bank": {"channel": 5, "reference": "W-2", "outcome": "approved"}})
+        self.assertEqual(self.wallet(user), 2000)
+        # A user may not claim the bank's answer for itself.
+        status, _ = self.send("POST", f"/v1/users/{user}/withdrawals",
+                              {"amount": 1, "bank": {"channel": 5, "reference": "W-3", "outcome": "approved"}},
+                              as_key=f"user:{user}")
+        self.assertEqual(status, 403)
+
+    def test_card_operations_without_channels_answer_503(self):
+        user = self.open_user()
+        status, answer = self.send("POST", f"/v1/users/{user}/top-ups",
+                                   {"amount": 100, "card": {"token": "t", "bank": "ICBC"}}, as_key=f"user:{user}")
+        self.assertEqual((status, answer["error"]["code"]), (503, "card_channels_unavailable"))
+
+    # --- batches, lookups, restart --------------------------------------------------------------
+
+    def test_batch_and_lookup(self):
+        buyer, shop = self.open_user(50_000), self.open_merchant()
+        steps = [{"op": "create_order", "key": self.key(), "merchant": shop, "amount": 1000 + i} for i in range(5)]
+        created = self.ok("POST", "/v1/payments/batch", {"steps": steps})["results"]
+        orders = [int(r["value"]) for r in created]
+        steps = []
+        for i, order in enumerate(orders):
+            steps.append({"op": "cashier", "order": order, "buyer": buyer})
+            steps.append({"op": "pay", "key": self.key(), "order": order, "buyer": buyer,
+                          "funding": {"wallet": 1000 + i}})
+        results = self.ok("POST", "/v1/payments/batch", {"steps": steps})["results"]
+        self.assertEqual([r["result"] for r in results[1::2]], ["ok"] * 5)
+        self.assertEqual(results[0]["amount"], "1000")
+        found = self.ok("POST", "/v1/lookup/orders", {"ids": orders + [999_999_999]})["orders"]
+        self.assertEqual([o["state"] for o in found[:5]], ["paid"] * 5)
+        self.assertIsNone(found[5])
+        self.assertEqual(self.wallet(buyer), 50_000 - sum(1000 + i for i in range(5)))
+        status, _ = self.send("POST", "/v1/payments/batch", {"steps": steps}, as_key=f"merchant:{shop}")
+        self.assertEqual(status, 403)
+
+    def test_zz_restart_keeps_everything(self):
+        buyer, shop = self.open_user(9000), self.open_merchant()
+        order = self.order(shop, 4000)
+        self.assertEqual(self.pay(buyer, order, wallet=4000)[1]["result"], "ok")
+        before = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual(self.server.stop(), 0)
+        self.server.start()
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}"), before)
+        self.assertEqual(self.wallet(buyer), 5000)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    api_test.BINARY = os.path.abspath(sys.argv.pop(1))
+    unittest.main()
