@@ -77,11 +77,8 @@ bool CircuitBreaker::allow(std::uint64_t now_ns, ProbeRound* probe,
   *retry_after_ns = 0;
   if (state_ == BreakerState::closed) return true;
   if (state_ == BreakerState::open) {
-    const auto open_ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.open_duration).count());
-    const std::uint64_t reopens_ns = opened_ns_ + open_ns;
-    if (now_ns < reopens_ns) {
-      *retry_after_ns = reopens_ns - now_ns;
+    if (now_ns < probes_from_ns()) {
+      *retry_after_ns = probes_from_ns() - now_ns;
       return false;
     }
     state_ = BreakerState::half_open;
@@ -135,11 +132,19 @@ void CircuitBreaker::record(std::uint64_t now_ns, ProbeRound probe, bool failed,
   }
 }
 
+std::uint64_t CircuitBreaker::probes_from_ns() const {
+  return opened_ns_ + static_cast<std::uint64_t>(
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.open_duration)
+                              .count());
+}
+
 BreakerSnapshot CircuitBreaker::snapshot(std::uint64_t now_ns) {
   std::lock_guard lock(mutex_);
   advance(now_ns);
   BreakerSnapshot snapshot;
-  snapshot.state = state_;
+  // An open breaker whose time is up is half-open, even before a call comes to probe it.
+  const bool probing = state_ == BreakerState::open && now_ns >= probes_from_ns();
+  snapshot.state = probing ? BreakerState::half_open : state_;
   snapshot.window_calls = total_.calls;
   snapshot.window_failures = total_.failures;
   snapshot.window_slow = total_.slow;

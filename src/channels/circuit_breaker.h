@@ -84,6 +84,7 @@ class CircuitBreaker {
   // All under mutex_.
   void advance(std::uint64_t now_ns);
   void trip(std::uint64_t now_ns);
+  std::uint64_t probes_from_ns() const;  // when an open breaker starts probing
   void close();
   bool over_thresholds() const;
 

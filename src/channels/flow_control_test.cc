@@ -146,7 +146,10 @@ TEST(CircuitBreaker, HalfOpenProbesCloseOnSuccessAndReopenOnFailure) {
   record(breaker, clock.now_ns(), 10, 10);
   ASSERT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::open);
 
-  clock.advance(5s);
+  clock.advance(std::chrono::nanoseconds(5s) - 1ns);
+  EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::open);
+  clock.advance(1ns);
+  EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::half_open);
   ProbeRound probe_a = 0, probe_b = 0, probe_c = 0;
   std::uint64_t wait_ns = 0;
   ASSERT_TRUE(breaker.allow(clock.now_ns(), &probe_a, &wait_ns));
