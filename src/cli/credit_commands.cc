@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <ctime>
 #include <chrono>
 #include <filesystem>
@@ -100,33 +99,6 @@ int run_train(const TrainCommand& command) {
   return 0;
 }
 
-template <typename Number>
-bool parse_number(std::string_view text, Number* out) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return !text.empty() && error == std::errc{} && end == text.data() + text.size();
-}
-
-// repaid | overdue:DAYS | assets:WALLET_FEN:FUND_FEN | verified | loan
-std::optional<CreditEvent> parse_event(std::string_view text) {
-  if (text == "repaid") return RepaidOnTime{};
-  if (text == "verified") return Verified{};
-  if (text == "loan") return LoanTaken{};
-  if (text.starts_with("overdue:")) {
-    std::int64_t days = 0;
-    if (parse_number(text.substr(8), &days) && days > 0) return WentOverdue{days};
-  }
-  if (text.starts_with("assets:")) {
-    const std::string_view amounts = text.substr(7);
-    const std::size_t colon = amounts.find(':');
-    std::int64_t wallet = 0, fund = 0;
-    if (colon != std::string_view::npos && parse_number(amounts.substr(0, colon), &wallet) &&
-        parse_number(amounts.substr(colon + 1), &fund) && wallet >= 0 && fund >= 0) {
-      return AssetsAdded{wallet, fund};
-    }
-  }
-  return std::nullopt;
-}
-
 void print_explanation(const Features& features, const Explanation& explanation) {
   fmt::print("features:\n");
   for (std::size_t i = 0; i < feature_count; ++i) {
@@ -153,10 +125,9 @@ void print_explanation(const Features& features, const Explanation& explanation)
 int run_score(const ScoreCommand& command) {
   std::vector<CreditEvent> events;
   for (const std::string& text : command.events) {
-    const std::optional<CreditEvent> event = parse_event(text);
+    const std::optional<CreditEvent> event = parse_credit_event(text);
     if (!event) {
-      fmt::print(stderr, "credit score: bad --event '{}' (repaid, overdue:DAYS, "
-                         "assets:WALLET_FEN:FUND_FEN, verified, loan)\n", text);
+      fmt::print(stderr, "credit score: bad --event '{}' ({})\n", text, credit_event_forms);
       return 2;
     }
     events.push_back(*event);
@@ -277,8 +248,7 @@ void add_credit_commands(const Commands& commands) {
   score->add_option("--seed", score_command->seed, "Population seed")->capture_default_str();
   score->add_option("--model", score_command->model, "Model file")->capture_default_str();
   score->add_option("--event", score_command->events,
-                    "Apply an event first (repeatable): repaid, overdue:DAYS, "
-                    "assets:WALLET_FEN:FUND_FEN, verified, loan");
+                    fmt::format("Apply an event first (repeatable): {}", credit_event_forms));
   score->add_flag("--json", score_command->json, "Print the explanation as JSON");
   score->callback([=, &exit_code = commands.exit_code] { exit_code = run_score(*score_command); });
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/assert.h"
+#include "credit/parse_number.h"
 
 namespace capillary::credit {
 namespace {
@@ -14,6 +15,27 @@ void add_saturating(std::int64_t& value, std::int64_t amount) noexcept {
 }
 
 }  // namespace
+
+std::optional<CreditEvent> parse_credit_event(std::string_view text) {
+  constexpr std::string_view overdue = "overdue:", assets = "assets:";
+  if (text == "repaid") return RepaidOnTime{};
+  if (text == "verified") return Verified{};
+  if (text == "loan") return LoanTaken{};
+  if (text.starts_with(overdue)) {
+    std::int64_t days = 0;
+    if (parse_number(text.substr(overdue.size()), &days) && days > 0) return WentOverdue{days};
+  }
+  if (text.starts_with(assets)) {
+    const std::string_view amounts = text.substr(assets.size());
+    const std::size_t colon = amounts.find(':');
+    std::int64_t wallet_fen = 0, fund_fen = 0;
+    if (colon != std::string_view::npos && parse_number(amounts.substr(0, colon), &wallet_fen) &&
+        parse_number(amounts.substr(colon + 1), &fund_fen) && wallet_fen >= 0 && fund_fen >= 0) {
+      return AssetsAdded{wallet_fen, fund_fen};
+    }
+  }
+  return std::nullopt;
+}
 
 CreditState::CreditState(const Scorecard& scorecard, const Features& features) noexcept
     : scorecard_(scorecard), features_(features), score_(scorecard.score(features)) {}

@@ -9,6 +9,8 @@
 // loan never raises the score, and a repayment, new assets or a verification never lower it.
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <variant>
 
 #include "credit/features.h"
@@ -26,6 +28,12 @@ struct Verified {};                        // real-name verification passed
 struct LoanTaken {};                       // a loan or credit-line draw
 
 using CreditEvent = std::variant<RepaidOnTime, WentOverdue, AssetsAdded, Verified, LoanTaken>;
+
+// Events as words, for the command line and operators' tools.
+inline constexpr std::string_view credit_event_forms =
+    "repaid, overdue:DAYS, assets:WALLET_FEN:FUND_FEN, verified, loan";
+// The event a word names, or nothing when it names none or its numbers are out of range.
+std::optional<CreditEvent> parse_credit_event(std::string_view text);
 
 class CreditState {
  public:

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <optional>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "credit/binning.h"
+#include "credit/parse_number.h"
 
 namespace capillary::credit {
 namespace {
@@ -52,16 +52,6 @@ class Line {
   std::size_t number_;
   std::vector<std::string_view> words_;
 };
-
-template <typename Number>
-bool parse_number(std::string_view text, Number* out) {
-  if (text.empty()) return false;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  if constexpr (std::is_floating_point_v<Number>) {
-    if (!std::isfinite(*out)) return false;
-  }
-  return error == std::errc{} && end == text.data() + text.size();
-}
 
 // Reads the file line by line, skipping blanks and comments; every error carries a line number.
 class Parser {

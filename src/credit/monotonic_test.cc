@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "credit/binning.h"
 #include "credit/credit_state.h"
@@ -148,6 +149,29 @@ TEST(Explain, DimensionsAddUpAndReasonsAreSorted) {
       }
     }
   }
+}
+
+TEST(Events, ParseWords) {
+  EXPECT_TRUE(std::holds_alternative<RepaidOnTime>(*parse_credit_event("repaid")));
+  EXPECT_TRUE(std::holds_alternative<Verified>(*parse_credit_event("verified")));
+  EXPECT_TRUE(std::holds_alternative<LoanTaken>(*parse_credit_event("loan")));
+  EXPECT_EQ(std::get<WentOverdue>(*parse_credit_event("overdue:45")).days, 45);
+  const AssetsAdded assets = std::get<AssetsAdded>(*parse_credit_event("assets:500000:7"));
+  EXPECT_EQ(assets.wallet_fen, 500000);
+  EXPECT_EQ(assets.fund_fen, 7);
+  for (const char* bad : {"", "repay", "overdue:", "overdue:0", "overdue:-3", "overdue:4x",
+                          "assets:5", "assets:-1:0", "assets:1:2:3", "verified "}) {
+    EXPECT_FALSE(parse_credit_event(bad).has_value()) << bad;
+  }
+}
+
+TEST(Events, CountersSaturate) {
+  Features rich = generate_user(1, 0).features;
+  rich[Feature::wallet_balance_fen] = std::numeric_limits<std::int64_t>::max() - 1;
+  CreditState state(scorecard(), rich);
+  const std::int32_t before = state.score();
+  EXPECT_GE(state.apply(AssetsAdded{1'000'000, 0}), before);
+  EXPECT_EQ(state.features()[Feature::wallet_balance_fen], std::numeric_limits<std::int64_t>::max());
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ Scorecard::Scorecard(const Model& model) noexcept : base_points_(model.base_poin
   }
 }
 
-std::int32_t Scorecard::points(std::size_t feature, std::int64_t value) const noexcept {
+std::int32_t Scorecard::bin_points(std::size_t feature, std::int64_t value) const noexcept {
   const Table& table = tables_[feature];
   // The bin is the number of upper bounds below the value (binning.h); the padding never is.
   std::size_t bin = 0;
@@ -66,7 +66,7 @@ std::int32_t Scorecard::points(std::size_t feature, std::int64_t value) const no
 
 std::int32_t Scorecard::score(const Features& features) const noexcept {
   std::int64_t raw = base_points_;
-  for (std::size_t i = 0; i < feature_count; ++i) raw += points(i, features.values[i]);
+  for (std::size_t i = 0; i < feature_count; ++i) raw += bin_points(i, features.values[i]);
   return clamp_score(raw);
 }
 
@@ -75,7 +75,7 @@ Explanation Scorecard::explain(const Features& features) const noexcept {
   explanation.base_points = base_points_;
   std::int64_t raw = base_points_;
   for (std::size_t i = 0; i < feature_count; ++i) {
-    const std::int32_t points = this->points(i, features.values[i]);
+    const std::int32_t points = bin_points(i, features.values[i]);
     raw += points;
     explanation.dimension_points[tables_[i].dimension] += points;
     const Reason reason{feature_at(i), features.values[i], tables_[i].best_points - points};

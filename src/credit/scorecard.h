@@ -105,7 +105,7 @@ class Scorecard {
     std::int32_t best_points;
     std::uint8_t dimension;  // index(Dimension), copied here to keep the loop off features.cc
   };
-  std::int32_t points(std::size_t feature, std::int64_t value) const noexcept;
+  std::int32_t bin_points(std::size_t feature, std::int64_t value) const noexcept;
 
   std::array<Table, feature_count> tables_;
   std::int32_t base_points_;
