@@ -22,8 +22,8 @@ using channels::BankApi;
 constexpr double z99 = 2.3263478740408408;
 
 // What declines say, as banks word them; drawn uniformly.
-constexpr std::array<std::string_view, 4> decline_reasons{
-    "insufficient_funds", "card_blocked", "limit_exceeded", "suspected_fraud"};
+constexpr std::array<std::string_view, 4> decline_reasons{"insufficient_funds", "card_blocked",
+                                                          "limit_exceeded", "suspected_fraud"};
 
 // Independent draws from one hash of a call: one stream per decision.
 enum Stream : std::uint64_t { verdict_stream, delay_u1, delay_u2, reason_stream, reference_stream };
@@ -82,9 +82,9 @@ Decision SimulatedBank::decide(std::string_view reference, std::uint32_t attempt
     decision.verdict = Verdict::error;
     return decision;
   }
-  decision.verdict =
-      share_ppm < std::uint64_t{profile_.error_ppm} + profile_.decline_ppm ? Verdict::declined
-                                                                           : Verdict::approved;
+  decision.verdict = share_ppm < std::uint64_t{profile_.error_ppm} + profile_.decline_ppm
+                         ? Verdict::declined
+                         : Verdict::approved;
   if (decision.verdict == Verdict::declined) {
     decision.decline_reason =
         decline_reasons[draw(reference, attempt, reason_stream) % decline_reasons.size()];
@@ -94,8 +94,7 @@ Decision SimulatedBank::decide(std::string_view reference, std::uint32_t attempt
   return decision;
 }
 
-Decision SimulatedBank::handle(BankApi api, std::string_view reference,
-                               std::int64_t amount_fen) {
+Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int64_t amount_fen) {
   CAP_ASSERT(amount_fen > 0);
   CAP_ASSERT(channels::wire::is_identifier(reference, channels::reference_bytes_max));
   const std::uint64_t now_ns = clock_.now_ns();
@@ -139,8 +138,8 @@ std::string SimulatedBank::statement_csv() const {
   std::string csv(channels::wire::statement_header);
   std::lock_guard lock(mutex_);
   for (const Operation& operation : approved_) {
-    const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(
-        std::chrono::sys_time<std::chrono::nanoseconds>(
+    const std::chrono::sys_days day =
+        std::chrono::floor<std::chrono::days>(std::chrono::sys_time<std::chrono::nanoseconds>(
             std::chrono::nanoseconds(operation.approved_ns)));
     const std::chrono::year_month_day date(day);
     fmt::format_to(std::back_inserter(csv), "{:04}-{:02}-{:02},{},{},{},{}\n",

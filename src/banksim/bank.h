@@ -11,14 +11,14 @@
 // API is declined as `reference_conflict`. A reference that met an error may be retried and
 // draws afresh. Thread-safe.
 
+#include <absl/container/flat_hash_map.h>
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "channels/config.h"
 #include "channels/connector.h"
@@ -42,8 +42,8 @@ enum class Verdict : std::uint8_t { approved, declined, error, over_capacity };
 
 struct Decision {
   Verdict verdict = Verdict::error;
-  std::string bank_reference;       // approved or declined
-  std::string_view decline_reason;  // declined
+  std::string bank_reference;          // approved or declined
+  std::string_view decline_reason;     // declined
   std::chrono::microseconds delay{0};  // how long the bank takes to answer
 };
 
@@ -69,9 +69,9 @@ class SimulatedBank {
 
  private:
   struct Entry {
-    std::uint32_t errors = 0;   // failed attempts so far; part of the next draw
-    bool settled = false;       // approved or declined: answers are repeated from here on
-    Decision decision;          // when settled
+    std::uint32_t errors = 0;  // failed attempts so far; part of the next draw
+    bool settled = false;      // approved or declined: answers are repeated from here on
+    Decision decision;         // when settled
     std::int64_t amount_fen = 0;
     channels::BankApi api = channels::BankApi::debit_card;
   };

@@ -249,7 +249,8 @@ TEST_F(BankSimTest, TheGatewayRejectsFastInsteadOfOverloadingTheBank) {
   EXPECT_EQ(statement(4).size(), static_cast<std::size_t>(approved));
   const std::string metrics = gateway.render_metrics();
   EXPECT_NE(metrics.find("capillary_channel_rejections_total{channel=\"4\",api=\"debit_card\","
-                         "reason=\"rate_limited\"} " + std::to_string(rejected) + "\n"),
+                         "reason=\"rate_limited\"} " +
+                         std::to_string(rejected) + "\n"),
             std::string::npos)
       << metrics;
 }

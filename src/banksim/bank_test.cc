@@ -35,7 +35,8 @@ channels::ChannelConfig channel(std::uint32_t capacity_tps) {
 
 // A seed from the environment when replaying a failure, else a fresh one; printed on failure.
 std::uint64_t test_seed() {
-  if (const char* text = std::getenv("CAPILLARY_TEST_SEED")) return std::strtoull(text, nullptr, 10);
+  if (const char* text = std::getenv("CAPILLARY_TEST_SEED"))
+    return std::strtoull(text, nullptr, 10);
   return std::random_device{}();
 }
 
@@ -142,8 +143,11 @@ TEST(SimulatedBank, StatementListsApprovedOperationsInOrder) {
   const Decision withdrawal = bank.handle(BankApi::credit_card, "wd-1", 5'00);
   EXPECT_EQ(bank.statement_csv(),
             "date,bank_reference,our_reference,amount_fen,kind\n"
-            "2026-11-11," + top_up.bank_reference + ",topup-1,1234,debit_card\n"
-            "2026-11-12," + withdrawal.bank_reference + ",wd-1,500,credit_card\n");
+            "2026-11-11," +
+                top_up.bank_reference +
+                ",topup-1,1234,debit_card\n"
+                "2026-11-12," +
+                withdrawal.bank_reference + ",wd-1,500,credit_card\n");
   EXPECT_TRUE(top_up.bank_reference.starts_with("B007-"));
 }
 

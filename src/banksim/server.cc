@@ -51,10 +51,10 @@ Reply error_reply(unsigned status, std::string_view error) {
 Reply decision_reply(const Decision& decision) {
   switch (decision.verdict) {
     case Verdict::approved:
-      return {wire::status_ok, "application/json",
-              fmt::format(R"({{"outcome":"approved","bank_reference":"{}"}})",
-                          decision.bank_reference),
-              decision.delay, false};
+      return {
+          wire::status_ok, "application/json",
+          fmt::format(R"({{"outcome":"approved","bank_reference":"{}"}})", decision.bank_reference),
+          decision.delay, false};
     case Verdict::declined:
       return {wire::status_ok, "application/json",
               fmt::format(R"({{"outcome":"declined","reason":"{}","bank_reference":"{}"}})",
@@ -141,11 +141,11 @@ class BankSimServer::Impl::Session : public std::enable_shared_from_this<Session
     if (reply.delay.count() <= 0) return write(std::move(reply));
     stream_.expires_never();  // the bank is thinking; the client's own timeout applies
     timer_.expires_after(reply.delay);
-    timer_.async_wait([self = shared_from_this(), reply = std::move(reply)](
-                          beast::error_code error) mutable {
-      if (error) return self->close();
-      self->write(std::move(reply));
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), reply = std::move(reply)](beast::error_code error) mutable {
+          if (error) return self->close();
+          self->write(std::move(reply));
+        });
   }
 
   void write(Reply reply) {
@@ -267,15 +267,17 @@ Status BankSimServer::Impl::start() {
 // Past connections_max a new connection is closed at once: a client sees its bank refuse, as a
 // real bank's front end would, instead of the simulator running out of descriptors.
 void BankSimServer::Impl::accept() {
-  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code error, tcp::socket socket) {
-    if (error == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!error && sessions.load() < connections_max) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), *this)->start();
-    }
-    accept();
-  });
+  acceptor_.async_accept(net::make_strand(io_),
+                         [this](beast::error_code error, tcp::socket socket) {
+                           if (error == net::error::operation_aborted || !acceptor_.is_open())
+                             return;
+                           if (!error && sessions.load() < connections_max) {
+                             beast::error_code ignored;
+                             socket.set_option(tcp::no_delay(true), ignored);
+                             std::make_shared<Session>(std::move(socket), *this)->start();
+                           }
+                           accept();
+                         });
 }
 
 void BankSimServer::Impl::stop() {

@@ -9,9 +9,12 @@ namespace capillary::channels {
 
 std::string_view name(BreakerState state) {
   switch (state) {
-    case BreakerState::closed: return "closed";
-    case BreakerState::open: return "open";
-    case BreakerState::half_open: return "half_open";
+    case BreakerState::closed:
+      return "closed";
+    case BreakerState::open:
+      return "open";
+    case BreakerState::half_open:
+      return "half_open";
   }
   return "unknown";
 }
@@ -70,8 +73,7 @@ void CircuitBreaker::close() {
   total_ = Slot{};
 }
 
-bool CircuitBreaker::allow(std::uint64_t now_ns, ProbeRound* probe,
-                           std::uint64_t* retry_after_ns) {
+bool CircuitBreaker::allow(std::uint64_t now_ns, ProbeRound* probe, std::uint64_t* retry_after_ns) {
   std::lock_guard lock(mutex_);
   *probe = 0;
   *retry_after_ns = 0;
@@ -133,9 +135,9 @@ void CircuitBreaker::record(std::uint64_t now_ns, ProbeRound probe, bool failed,
 }
 
 std::uint64_t CircuitBreaker::probes_from_ns() const {
-  return opened_ns_ + static_cast<std::uint64_t>(
-                          std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.open_duration)
-                              .count());
+  return opened_ns_ +
+         static_cast<std::uint64_t>(
+             std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.open_duration).count());
 }
 
 BreakerSnapshot CircuitBreaker::snapshot(std::uint64_t now_ns) {

@@ -60,8 +60,8 @@ constexpr std::uint64_t latency_ms_max = 60'000;
 SimulationProfile parse_simulation(dom::object object, std::string_view where) {
   SimulationProfile profile;
   profile.capacity_tps = u32_field(object, "capacity_tps", 1, rate_per_s_max, where);
-  profile.latency_median = std::chrono::milliseconds(
-      u32_field(object, "latency_ms_median", 1, latency_ms_max, where));
+  profile.latency_median =
+      std::chrono::milliseconds(u32_field(object, "latency_ms_median", 1, latency_ms_max, where));
   profile.latency_p99 =
       std::chrono::milliseconds(u32_field(object, "latency_ms_p99", 1, latency_ms_max, where));
   if (profile.latency_p99 < profile.latency_median) {
@@ -89,8 +89,8 @@ BreakerPolicy parse_breaker(dom::object object) {
   policy.window_s = u32_field(object, "window_s", 1, breaker_window_s_max, where);
   policy.calls_min = u32_field(object, "calls_min", 1, 1'000'000, where);
   policy.error_rate_ppm_max = u32_field(object, "error_rate_ppm_max", 1, 1'000'000, where);
-  policy.latency_p99_max = std::chrono::milliseconds(
-      u32_field(object, "latency_ms_p99_max", 1, latency_ms_max, where));
+  policy.latency_p99_max =
+      std::chrono::milliseconds(u32_field(object, "latency_ms_p99_max", 1, latency_ms_max, where));
   policy.open_duration =
       std::chrono::seconds(u32_field(object, "open_s", 1, retry_after_s_max, where));
   policy.half_open_probes = u32_field(object, "half_open_probes", 1, 1000, where);
@@ -104,8 +104,8 @@ ChannelConfig parse_channel(dom::object object) {
   channel.name = string_field(object, "name", reference_bytes_max, where);
   channel.simulation = parse_simulation(object_field(object, "simulation", where), where);
   for (const BankApi api : {BankApi::debit_card, BankApi::credit_card}) {
-    channel.limits[static_cast<std::size_t>(api)] =
-        parse_limits(object_field(object, name(api), where), fmt::format("{} {}", where, name(api)));
+    channel.limits[static_cast<std::size_t>(api)] = parse_limits(
+        object_field(object, name(api), where), fmt::format("{} {}", where, name(api)));
   }
   return channel;
 }
@@ -120,8 +120,8 @@ RouteConfig parse_route(dom::object object, const BanksConfig& config) {
   }
   for (dom::element element : channels) {
     std::uint64_t id = 0;
-    if (element.get(id) != simdjson::SUCCESS || config.find(static_cast<ChannelId>(id)) == nullptr ||
-        id > channel_id_max) {
+    if (element.get(id) != simdjson::SUCCESS ||
+        config.find(static_cast<ChannelId>(id)) == nullptr || id > channel_id_max) {
       invalid(fmt::format("{}: lists a channel that is not configured", where));
     }
     if (std::find(route.channels.begin(), route.channels.end(), id) != route.channels.end()) {

@@ -7,29 +7,40 @@ namespace capillary::channels {
 
 std::string_view name(BankApi api) {
   switch (api) {
-    case BankApi::debit_card: return "debit_card";
-    case BankApi::credit_card: return "credit_card";
+    case BankApi::debit_card:
+      return "debit_card";
+    case BankApi::credit_card:
+      return "credit_card";
   }
   return "unknown";
 }
 
 std::string_view name(BankOutcome outcome) {
   switch (outcome) {
-    case BankOutcome::approved: return "approved";
-    case BankOutcome::declined: return "declined";
-    case BankOutcome::failed: return "failed";
+    case BankOutcome::approved:
+      return "approved";
+    case BankOutcome::declined:
+      return "declined";
+    case BankOutcome::failed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::string_view name(FailureKind failure) {
   switch (failure) {
-    case FailureKind::none: return "none";
-    case FailureKind::timeout: return "timeout";
-    case FailureKind::error: return "error";
-    case FailureKind::overloaded: return "overloaded";
-    case FailureKind::connection: return "connection";
-    case FailureKind::busy: return "busy";
+    case FailureKind::none:
+      return "none";
+    case FailureKind::timeout:
+      return "timeout";
+    case FailureKind::error:
+      return "error";
+    case FailureKind::overloaded:
+      return "overloaded";
+    case FailureKind::connection:
+      return "connection";
+    case FailureKind::busy:
+      return "busy";
   }
   return "unknown";
 }

@@ -13,22 +13,30 @@ namespace capillary::channels {
 
 std::string_view name(Rejection rejection) {
   switch (rejection) {
-    case Rejection::none: return "none";
-    case Rejection::no_route: return "no_route";
-    case Rejection::circuit_open: return "circuit_open";
-    case Rejection::concurrency_limited: return "concurrency_limited";
-    case Rejection::rate_limited: return "rate_limited";
+    case Rejection::none:
+      return "none";
+    case Rejection::no_route:
+      return "no_route";
+    case Rejection::circuit_open:
+      return "circuit_open";
+    case Rejection::concurrency_limited:
+      return "concurrency_limited";
+    case Rejection::rate_limited:
+      return "rate_limited";
   }
   return "unknown";
 }
 
 unsigned http_status(Rejection rejection) {
   switch (rejection) {
-    case Rejection::none: return 200;
+    case Rejection::none:
+      return 200;
     case Rejection::concurrency_limited:
-    case Rejection::rate_limited: return 429;
+    case Rejection::rate_limited:
+      return 429;
     case Rejection::no_route:
-    case Rejection::circuit_open: return 503;
+    case Rejection::circuit_open:
+      return 503;
   }
   return 503;
 }
@@ -130,8 +138,9 @@ std::string render_prometheus(std::span<const ApiFlowSnapshot> snapshots) {
   for (const ApiFlowSnapshot& s : snapshots) {
     for (const BankOutcome outcome :
          {BankOutcome::approved, BankOutcome::declined, BankOutcome::failed}) {
-      fmt::format_to(std::back_inserter(out), "capillary_channel_calls_total{{{},outcome=\"{}\"}} {}\n",
-                     labels(s), name(outcome), s.outcomes[static_cast<std::size_t>(outcome)]);
+      fmt::format_to(std::back_inserter(out),
+                     "capillary_channel_calls_total{{{},outcome=\"{}\"}} {}\n", labels(s),
+                     name(outcome), s.outcomes[static_cast<std::size_t>(outcome)]);
     }
   }
   out += "# HELP capillary_channel_rejections_total Calls refused by flow control, by reason.\n";
@@ -152,8 +161,8 @@ std::string render_prometheus(std::span<const ApiFlowSnapshot> snapshots) {
                    labels(s), s.breaker.latency_p50.count(), labels(s),
                    s.breaker.latency_p99.count());
   }
-  render_family(&out, snapshots, "capillary_channel_in_flight", "gauge",
-                "Calls at the bank now.", [](const auto& s) { return s.in_flight; });
+  render_family(&out, snapshots, "capillary_channel_in_flight", "gauge", "Calls at the bank now.",
+                [](const auto& s) { return s.in_flight; });
   render_family(&out, snapshots, "capillary_channel_concurrency_max", "gauge",
                 "Calls allowed at the bank at once.",
                 [](const auto& s) { return s.concurrency_max; });

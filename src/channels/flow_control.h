@@ -63,15 +63,15 @@ struct ApiFlowSnapshot {
   std::uint32_t in_flight = 0;
   std::uint32_t concurrency_max = 0;
   BreakerSnapshot breaker;
-  std::array<std::uint64_t, 3> outcomes{};  // indexed by BankOutcome
+  std::array<std::uint64_t, 3> outcomes{};                  // indexed by BankOutcome
   std::array<std::uint64_t, rejection_count> rejections{};  // indexed by Rejection; [none] is 0
 };
 
 // The flow control of one API of one channel.
 class ApiFlow {
  public:
-  ApiFlow(ChannelId channel_id, BankApi api, const ApiLimits& limits,
-          const BreakerPolicy& breaker, std::uint64_t now_ns);
+  ApiFlow(ChannelId channel_id, BankApi api, const ApiLimits& limits, const BreakerPolicy& breaker,
+          std::uint64_t now_ns);
   ApiFlow(const ApiFlow&) = delete;
   ApiFlow& operator=(const ApiFlow&) = delete;
 

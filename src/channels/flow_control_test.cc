@@ -65,8 +65,10 @@ TEST(LatencyHistogram, QuantilesAreTheTopOfTheirBucket) {
   ++counts[latency_bucket(50'000)];
   ++counts[latency_bucket(200'000)];
   EXPECT_EQ(latency_quantile(counts, 500'000), 1023us);
-  EXPECT_EQ(latency_quantile(counts, 990'000), std::chrono::microseconds(latency_bucket_max_us(latency_bucket(50'000))));
-  EXPECT_EQ(latency_quantile(counts, 1'000'000), std::chrono::microseconds(latency_bucket_max_us(latency_bucket(200'000))));
+  EXPECT_EQ(latency_quantile(counts, 990'000),
+            std::chrono::microseconds(latency_bucket_max_us(latency_bucket(50'000))));
+  EXPECT_EQ(latency_quantile(counts, 1'000'000),
+            std::chrono::microseconds(latency_bucket_max_us(latency_bucket(200'000))));
   EXPECT_GE(latency_bucket_max_us(latency_bucket(50'000)), 50'000u);
   EXPECT_LE(latency_bucket_max_us(latency_bucket(50'000)), 50'000u * 4 / 3);
   EXPECT_EQ(latency_quantile(LatencyCounts{}, 990'000), 0us);
@@ -158,7 +160,7 @@ TEST(CircuitBreaker, HalfOpenProbesCloseOnSuccessAndReopenOnFailure) {
   EXPECT_EQ(probe_b, 1u);
   EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::half_open);
   EXPECT_FALSE(breaker.allow(clock.now_ns(), &probe_c, &wait_ns));  // two probes at a time
-  breaker.cancel(probe_b);                                           // one never went out
+  breaker.cancel(probe_b);                                          // one never went out
   ASSERT_TRUE(breaker.allow(clock.now_ns(), &probe_b, &wait_ns));
   breaker.record(clock.now_ns(), probe_a, false, 1ms);
   EXPECT_EQ(breaker.snapshot(clock.now_ns()).state, BreakerState::half_open);

@@ -10,10 +10,14 @@ namespace capillary::channels {
 
 std::string_view name(GatewayOutcome outcome) {
   switch (outcome) {
-    case GatewayOutcome::approved: return "approved";
-    case GatewayOutcome::declined: return "declined";
-    case GatewayOutcome::failed: return "failed";
-    case GatewayOutcome::rejected: return "rejected";
+    case GatewayOutcome::approved:
+      return "approved";
+    case GatewayOutcome::declined:
+      return "declined";
+    case GatewayOutcome::failed:
+      return "failed";
+    case GatewayOutcome::rejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -60,8 +64,10 @@ void Gateway::call(BankApi api, const Card& card, std::int64_t amount_fen, std::
                  });
 }
 
-static_assert(static_cast<int>(GatewayOutcome::approved) == static_cast<int>(BankOutcome::approved) &&
-              static_cast<int>(GatewayOutcome::declined) == static_cast<int>(BankOutcome::declined) &&
+static_assert(static_cast<int>(GatewayOutcome::approved) ==
+                  static_cast<int>(BankOutcome::approved) &&
+              static_cast<int>(GatewayOutcome::declined) ==
+                  static_cast<int>(BankOutcome::declined) &&
               static_cast<int>(GatewayOutcome::failed) == static_cast<int>(BankOutcome::failed));
 
 GatewayResult Gateway::call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,

@@ -275,9 +275,8 @@ Status HttpConnector::Impl::fetch_statement(ChannelId channel_id, std::string* c
   beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
   http::request<http::empty_body> request{
-      http::verb::get, fmt::format("{}{}/{}", wire::banks_prefix, channel_id,
-                                   wire::statement_suffix),
-      11};
+      http::verb::get,
+      fmt::format("{}{}/{}", wire::banks_prefix, channel_id, wire::statement_suffix), 11};
   request.set(http::field::host, host_header_);
   http::response_parser<http::string_body> parser;
   parser.body_limit(statement_bytes_max);
@@ -293,12 +292,12 @@ Status HttpConnector::Impl::fetch_statement(ChannelId channel_id, std::string* c
   });
   io.run();
   if (failed) {
-    return Status::io_error(fmt::format("statement of channel {}: {}", channel_id,
-                                        failed.message()));
+    return Status::io_error(
+        fmt::format("statement of channel {}: {}", channel_id, failed.message()));
   }
   if (parser.get().result_int() != wire::status_ok) {
-    return Status::not_found(fmt::format("statement of channel {}: HTTP {}", channel_id,
-                                         parser.get().result_int()));
+    return Status::not_found(
+        fmt::format("statement of channel {}: HTTP {}", channel_id, parser.get().result_int()));
   }
   *csv = std::move(parser.get().body());
   return Status::ok();

@@ -41,7 +41,7 @@ static_assert(latency_bucket(latency_bucket_max_us(41)) == 41 &&
 // The latency at `quantile_ppm` (990'000 for p99): the top of the first bucket by which that share
 // of the calls is counted. 0 when nothing was counted.
 inline std::chrono::microseconds latency_quantile(const LatencyCounts& counts,
-                                                     std::uint32_t quantile_ppm) {
+                                                  std::uint32_t quantile_ppm) {
   std::uint64_t total = 0;
   for (const std::uint32_t count : counts) total += count;
   if (total == 0) return std::chrono::microseconds{0};

@@ -7,12 +7,12 @@
 // The router owns the flow control of every channel API. O(route_channels_max) admissions per
 // call, each O(1); thread-safe.
 
+#include <absl/container/flat_hash_map.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "channels/config.h"
 #include "channels/flow_control.h"

@@ -221,8 +221,7 @@ void add_bank_sim_commands(const Commands& commands) {
   load->add_option("--timeout-ms", bench->timeout_ms, "Per-call timeout")->capture_default_str();
   load->add_option("--seed", bench->seed, "Random seed (also names the references)")
       ->capture_default_str();
-  load->callback(
-      [=, &exit_code = commands.exit_code] { exit_code = run_channels_bench(*bench); });
+  load->callback([=, &exit_code = commands.exit_code] { exit_code = run_channels_bench(*bench); });
 }
 
 }  // namespace capillary::cli
