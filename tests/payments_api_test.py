@@ -12,17 +12,19 @@ spend), red packets (claim of an empty one), withdrawal to a failing bank (money
 payments, settlement, batches and order lookup, and a restart that keeps everything.
 """
 
+import http.server
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_test  # noqa: E402  (its Server runs `capillary serve`)
-from signing import derive_secret, signed_headers  # noqa: E402
+from signing import derive_secret, sign, signed_headers  # noqa: E402
 
 PLATFORM = "platform:0"
 
@@ -279,6 +281,46 @@ class PaymentsApiTest(unittest.TestCase):
         status, answer = self.send("POST", f"/v1/users/{user}/top-ups",
                                    {"amount": 100, "card": {"token": "t", "bank": "ICBC"}}, as_key=f"user:{user}")
         self.assertEqual((status, answer["error"]["code"]), (503, "card_channels_unavailable"))
+
+    # --- notifications ---------------------------------------------------------------------------
+
+    def test_merchants_get_signed_callbacks_in_order(self):
+        received = []
+        master = self.master
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                key_id = self.headers["X-Capillary-Key"]
+                expected = sign(derive_secret(master, key_id), "POST", self.path,
+                                int(self.headers["X-Capillary-Timestamp"]), body)
+                received.append((key_id, self.headers["X-Capillary-Signature"] == expected, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/capillary"
+            buyer, shop = self.open_user(5000), self.open_merchant(callback_url=url)
+            order = self.order(shop, 2000)
+            self.assertEqual(self.pay(buyer, order, wallet=2000)[1]["result"], "ok")
+            self.ok("POST", f"/v1/orders/{order}/confirm", {}, as_key=f"user:{buyer}")
+            deadline = time.time() + 20
+            while len(received) < 3 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual([event["state"] for _, _, event in received],
+                             ["awaiting_payment", "paid", "released"])
+            self.assertEqual([event["sequence"] for _, _, event in received], [1, 2, 3])
+            self.assertTrue(all(key == f"merchant:{shop}" and good for key, good, _ in received))
+            self.assertTrue(all(event["order_id"] == order for _, _, event in received))
+        finally:
+            receiver.shutdown()
+            receiver.server_close()
 
     # --- batches, lookups, restart --------------------------------------------------------------
 

@@ -13,7 +13,10 @@
 #include "channels/gateway.h"
 #include "channels/http_connector.h"
 #include "core/clock.h"
+#include "core/limits.h"
 #include "engine/engine.h"
+#include "notify/notifier.h"
+#include "server/payment_json.h"
 #include "server/server.h"
 
 namespace capillary::cli {
@@ -34,6 +37,24 @@ bool parse_listen(const std::string& listen, std::string* host, std::uint16_t* p
   return error == std::errc() && rest == end;
 }
 
+// Hands committed order changes to the notifier. Merchants without a callback URL are skipped
+// there; a storage error is logged and the events come back on the next replay.
+void deliver_order_events(notify::Notifier& notifier, std::span<const payments::OrderEvent> changes) {
+  thread_local std::vector<notify::Event> events;
+  thread_local std::vector<notify::EnqueueResult> results;
+  for (std::size_t start = 0; start < changes.size(); start += batch_events_max) {
+    events.clear();
+    for (std::size_t i = start; i < std::min(changes.size(), start + batch_events_max); ++i) {
+      const payments::OrderEvent& change = changes[i];
+      events.push_back({change.merchant, change.order, change.sequence,
+                        std::string(server::name(change.state)), change.amount, change.timestamp});
+    }
+    if (Status status = notifier.enqueue(events, &results); !status.is_ok()) {
+      fmt::print(stderr, "capillary: notifications not stored: {}\n", status.message());
+    }
+  }
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
@@ -48,18 +69,6 @@ int run_serve(const ServeOptions& options) {
   }
   server_options.threads = options.threads;
 
-  engine::Options engine_options;
-  engine_options.data_dir = options.data_dir;
-  std::unique_ptr<engine::Engine> engine;
-  if (Status status = engine::Engine::open(engine_options, &engine); !status.is_ok()) {
-    fmt::print(stderr, "serve: cannot open {}: {}\n", options.data_dir.string(), status.message());
-    return 1;
-  }
-  const engine::Stats stats = engine->stats();
-  fmt::print(stderr, "capillary: data in {} (sequence {}, {} accounts, {} transfers, {} batches replayed)\n",
-             std::filesystem::absolute(options.data_dir).string(), stats.last_sequence,
-             stats.accounts, stats.transfers, stats.replayed_batches);
-
   // Credentials: the master key every tenant's secret derives from.
   std::unique_ptr<auth::Keyring> keyring;
   if (Status status = auth::Keyring::open(options.data_dir, &keyring); !status.is_ok()) {
@@ -69,6 +78,32 @@ int run_serve(const ServeOptions& options) {
   server_options.keyring = keyring.get();
   fmt::print(stderr, "capillary: tenant secrets derive from {}; the platform's: `capillary credentials --data {} platform:0`\n",
              (std::filesystem::absolute(options.data_dir) / "master.key").string(), options.data_dir.string());
+
+  // Merchant notifications: every order change, from the engine's committed batches.
+  std::unique_ptr<notify::Notifier> notifier;
+  notify::NotifierOptions notify_options;
+  notify_options.directory = options.data_dir / notify::notify_directory_name;
+  notify_options.sync = false;  // the journal replays what a crash could lose (engine.h)
+  if (Status status = notify::Notifier::open(notify_options, *keyring, &notifier); !status.is_ok()) {
+    fmt::print(stderr, "serve: {}\n", status.message());
+    return 1;
+  }
+  server_options.notifier = notifier.get();
+
+  engine::Options engine_options;
+  engine_options.data_dir = options.data_dir;
+  engine_options.on_order_events = [&notifier](std::span<const payments::OrderEvent> changes) {
+    deliver_order_events(*notifier, changes);
+  };
+  std::unique_ptr<engine::Engine> engine;
+  if (Status status = engine::Engine::open(engine_options, &engine); !status.is_ok()) {
+    fmt::print(stderr, "serve: cannot open {}: {}\n", options.data_dir.string(), status.message());
+    return 1;
+  }
+  const engine::Stats stats = engine->stats();
+  fmt::print(stderr, "capillary: data in {} (sequence {}, {} accounts, {} transfers, {} batches replayed)\n",
+             std::filesystem::absolute(options.data_dir).string(), stats.last_sequence,
+             stats.accounts, stats.transfers, stats.replayed_batches);
 
   // Bank channels, when configured: card top-ups, card-funded payments and withdrawals.
   std::unique_ptr<channels::BanksConfig> banks;

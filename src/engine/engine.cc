@@ -274,6 +274,12 @@ Status Engine::Impl::recover() {
             !replay.is_ok()) {
           return replay;
         }
+        // Order changes replayed since the checkpoint are handed over again: a notification
+        // that was committed but not yet stored by its consumer before a crash is not lost
+        // (consumers drop what they already hold).
+        state_.payments.take_events(&order_events_);
+        if (options_.on_order_events && !order_events_.empty()) options_.on_order_events(order_events_);
+        order_events_.clear();
         if (options_.history && header.sequence > history_from) {
           if (Status write = store_->write_history(header.sequence, history_batch_); !write.is_ok()) {
             return write;

@@ -113,11 +113,13 @@ bool platform(const auth::Principal& principal) { return principal.kind == auth:
 }  // namespace
 
 PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-                       const channels::BanksConfig* banks, Metrics& metrics, Post post_io)
+                       const channels::BanksConfig* banks, notify::Notifier* notifier, Metrics& metrics,
+                       Post post_io)
     : engine_(engine),
       keyring_(keyring),
       gateway_(gateway),
       banks_(banks),
+      notifier_(notifier),
       metrics_(metrics),
       post_io_(std::move(post_io)) {}
 
@@ -240,6 +242,14 @@ void PaymentApi::write(const Request& request, const Call& call, const auth::Pri
                                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   }
   if (op == PaymentOp::withdraw) return withdraw(std::move(step), call);
+  if (op == PaymentOp::open_merchant && !step.callback_url.empty()) {
+    if (notifier_ == nullptr) {
+      return call.fail({503, "notifications_unavailable", "this server sends no notifications", "callback_url"});
+    }
+    if (Status status = notifier_->set_callback_url(step.command.party, step.callback_url); !status.is_ok()) {
+      return call.fail({400, "invalid_callback_url", status.message(), "callback_url"});
+    }
+  }
   charge_then_submit(std::move(step), call);
 }
 

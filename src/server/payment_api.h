@@ -12,6 +12,7 @@
 #include "channels/config.h"
 #include "channels/gateway.h"
 #include "engine/engine.h"
+#include "notify/notifier.h"
 #include "server/metrics.h"
 #include "server/payment_json.h"
 #include "server/routes.h"
@@ -22,7 +23,8 @@ class PaymentApi {
  public:
   // `gateway` and `banks` may be null: card operations then answer 503.
   PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-             const channels::BanksConfig* banks, Metrics& metrics, Post post_io);
+             const channels::BanksConfig* banks, notify::Notifier* notifier, Metrics& metrics,
+             Post post_io);
   PaymentApi(const PaymentApi&) = delete;
   PaymentApi& operator=(const PaymentApi&) = delete;
 
@@ -50,6 +52,7 @@ class PaymentApi {
   const auth::Keyring& keyring_;
   channels::Gateway* gateway_;
   const channels::BanksConfig* banks_;
+  notify::Notifier* notifier_;
   Metrics& metrics_;
   Post post_io_;
 };

@@ -19,6 +19,7 @@ using simdjson::dom::object;
 
 // Longest text field (order numbers, bill references, card tokens, bank codes, keys).
 constexpr std::size_t text_bytes_max = 64;
+constexpr std::size_t url_bytes_max = 512;
 
 ApiError field_error(std::string_view code, std::string message, std::string field) {
   return {400, code, std::move(message), std::move(field)};
@@ -77,13 +78,14 @@ class Fields {
     return true;
   }
 
-  bool text(std::string_view name, std::string* out, bool required, ApiError* error) {
+  bool text(std::string_view name, std::string* out, bool required, ApiError* error,
+            std::size_t bytes_max = text_bytes_max) {
     const std::optional<element> value = get(name, required, error);
     if (!value) return error->code.empty();
     if (value->type() != element_type::STRING || value->get_string().value_unsafe().empty() ||
-        value->get_string().value_unsafe().size() > text_bytes_max) {
+        value->get_string().value_unsafe().size() > bytes_max) {
       *error = field_error("invalid_text",
-                           fmt::format("{} must be a string of 1 to {} bytes", path(name), text_bytes_max),
+                           fmt::format("{} must be a string of 1 to {} bytes", path(name), bytes_max),
                            path(name));
       return false;
     }
@@ -261,7 +263,8 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
       c.kind = CommandKind::open_merchant;
       c.a = payments::fee_bps_default;
       if (!fields.u64("id", &c.party, true, error) || !fields.u64("fee_bps", &c.a, false, error) ||
-          !fields.u64("auto_confirm_s", &c.b, false, error)) {
+          !fields.u64("auto_confirm_s", &c.b, false, error) ||
+          !fields.text("callback_url", &step->callback_url, false, error, url_bytes_max)) {
         return false;
       }
       if (c.b > UINT32_MAX) {

@@ -54,6 +54,7 @@ struct PaymentStep {
   CardRequest card;
   bool bank_given = false;  // the platform sent the bank's answer in the body
   std::string key;          // a batch step's idempotency key
+  std::string callback_url; // open_merchant: where its order notifications go
   std::string canonical;    // the step as parsed, for the request hash
 };
 

@@ -363,7 +363,7 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   std::unique_ptr<PaymentApi> payments;
   if (options.keyring != nullptr) {
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
-                                            metrics, post_io);
+                                            options.notifier, metrics, post_io);
   }
   Routes routes(
       engine, metrics, post_io,

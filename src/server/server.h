@@ -28,6 +28,7 @@
 #include "auth/auth.h"
 #include "channels/gateway.h"
 #include "engine/engine.h"
+#include "notify/notifier.h"
 
 namespace capillary::server {
 
@@ -61,6 +62,8 @@ struct ServerOptions {
   const auth::Keyring* keyring = nullptr;
   channels::Gateway* gateway = nullptr;
   const channels::BanksConfig* banks = nullptr;
+  // Where merchants' callback URLs are registered (POST /v1/merchants "callback_url").
+  notify::Notifier* notifier = nullptr;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.
