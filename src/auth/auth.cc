@@ -1,10 +1,10 @@
 #include "auth/auth.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <array>
 #include <charconv>
-#include <fmt/format.h>
 
 #include "auth/key_cache.h"
 #include "core/assert.h"
@@ -28,8 +28,8 @@ bool parse_timestamp(std::string_view text, std::int64_t* seconds) {
 // The string a signature covers, as parts so that no buffer holds the body twice.
 Digest request_mac(const HmacKey& key, std::string_view method, std::string_view path_and_query,
                    std::string_view timestamp, std::string_view body) {
-  const std::array<std::string_view, 7> parts = {method, "\n", path_and_query, "\n",
-                                                 timestamp, "\n", body};
+  const std::array<std::string_view, 7> parts = {method, "\n", path_and_query, "\n", timestamp,
+                                                 "\n",   body};
   return key.mac(parts);
 }
 
@@ -37,27 +37,34 @@ std::string request_signature(const HmacKey& key, std::string_view method,
                               std::string_view path_and_query, std::int64_t timestamp_s,
                               std::string_view body) {
   const fmt::format_int timestamp(timestamp_s);
-  return to_hex(request_mac(key, method, path_and_query, {timestamp.data(), timestamp.size()},
-                            body));
+  return to_hex(
+      request_mac(key, method, path_and_query, {timestamp.data(), timestamp.size()}, body));
 }
 
 }  // namespace
 
 std::string_view name(VerifyResult result) {
   switch (result) {
-    case VerifyResult::ok: return "ok";
-    case VerifyResult::missing_header: return "missing_header";
-    case VerifyResult::malformed: return "malformed";
-    case VerifyResult::unknown_key: return "unknown_key";
-    case VerifyResult::stale_timestamp: return "stale_timestamp";
-    case VerifyResult::bad_signature: return "bad_signature";
+    case VerifyResult::ok:
+      return "ok";
+    case VerifyResult::missing_header:
+      return "missing_header";
+    case VerifyResult::malformed:
+      return "malformed";
+    case VerifyResult::unknown_key:
+      return "unknown_key";
+    case VerifyResult::stale_timestamp:
+      return "stale_timestamp";
+    case VerifyResult::bad_signature:
+      return "bad_signature";
   }
   CAP_ASSERT(false);
 }
 
 std::string_view describe(VerifyResult result) {
   switch (result) {
-    case VerifyResult::ok: return "the request is signed by the key it names";
+    case VerifyResult::ok:
+      return "the request is signed by the key it names";
     case VerifyResult::missing_header:
       return "send X-Capillary-Key, X-Capillary-Timestamp and X-Capillary-Signature";
     case VerifyResult::malformed:
@@ -74,14 +81,12 @@ std::string_view describe(VerifyResult result) {
 }
 
 std::string sign(const HmacKey& secret_key, std::string_view method,
-                 std::string_view path_and_query, std::int64_t timestamp_s,
-                 std::string_view body) {
+                 std::string_view path_and_query, std::int64_t timestamp_s, std::string_view body) {
   return request_signature(secret_key, method, path_and_query, timestamp_s, body);
 }
 
-std::string sign(std::string_view secret, std::string_view method,
-                 std::string_view path_and_query, std::int64_t timestamp_s,
-                 std::string_view body) {
+std::string sign(std::string_view secret, std::string_view method, std::string_view path_and_query,
+                 std::int64_t timestamp_s, std::string_view body) {
   return request_signature(HmacKey(secret), method, path_and_query, timestamp_s, body);
 }
 

@@ -75,8 +75,8 @@ struct Verification {
 // from the secret, a client signing many requests skips the key schedule each time.
 std::string sign(const HmacKey& secret_key, std::string_view method,
                  std::string_view path_and_query, std::int64_t timestamp_s, std::string_view body);
-std::string sign(std::string_view secret, std::string_view method,
-                 std::string_view path_and_query, std::int64_t timestamp_s, std::string_view body);
+std::string sign(std::string_view secret, std::string_view method, std::string_view path_and_query,
+                 std::int64_t timestamp_s, std::string_view body);
 
 class KeyCache;
 

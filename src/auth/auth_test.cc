@@ -42,15 +42,15 @@ Signed signed_by(const Keyring& keyring, const Principal& principal, std::int64_
   Signed request;
   request.key_id = key_id(principal);
   request.timestamp = std::to_string(timestamp_s);
-  request.signature = sign(keyring.secret(principal), request.method, request.path,
-                           timestamp_s, request.body);
+  request.signature =
+      sign(keyring.secret(principal), request.method, request.path, timestamp_s, request.body);
   return request;
 }
 
 TEST(Principal, KeyIdRoundTrip) {
-  for (const Principal principal : {platform_principal, Principal{PrincipalKind::merchant, 42},
-                                    Principal{PrincipalKind::partner, 7},
-                                    Principal{PrincipalKind::user, UINT64_MAX}}) {
+  for (const Principal principal :
+       {platform_principal, Principal{PrincipalKind::merchant, 42},
+        Principal{PrincipalKind::partner, 7}, Principal{PrincipalKind::user, UINT64_MAX}}) {
     Principal parsed{PrincipalKind::user, 999};
     EXPECT_EQ(parse_key_id(key_id(principal), &parsed), KeyIdParse::ok) << key_id(principal);
     EXPECT_EQ(parsed, principal);
@@ -61,9 +61,9 @@ TEST(Principal, KeyIdRoundTrip) {
 
 TEST(Principal, KeyIdRejections) {
   Principal out;
-  for (const char* malformed : {"", "merchant", "merchant:", ":42", "merchant:042", "merchant:-1",
-                                "merchant:+1", "merchant:4 2", "merchant:42x",
-                                "merchant:18446744073709551616"}) {
+  for (const char* malformed :
+       {"", "merchant", "merchant:", ":42", "merchant:042", "merchant:-1", "merchant:+1",
+        "merchant:4 2", "merchant:42x", "merchant:18446744073709551616"}) {
     EXPECT_EQ(parse_key_id(malformed, &out), KeyIdParse::malformed) << malformed;
   }
   for (const char* unknown : {"bank:1", "Merchant:42", "platform:1", "merchant:0", "user:0"}) {
@@ -77,8 +77,8 @@ TEST(Keyring, SecretIsHmacOfMasterKeyOverKeyId) {
   const std::string id = "merchant:42";
   unsigned char digest[32];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), master.data(), master.size(), reinterpret_cast<const unsigned char*>(id.data()),
-       id.size(), digest, &length);
+  HMAC(EVP_sha256(), master.data(), master.size(),
+       reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest, &length);
   ASSERT_EQ(length, 32u);
   EXPECT_EQ(keyring.secret(merchant), to_hex({digest, length}));
   EXPECT_EQ(keyring.secret(merchant).size(), 64u);
@@ -100,10 +100,11 @@ TEST(Keyring, DocumentedExample) {
 
 TEST(Keyring, SignVerifyRoundTrip) {
   const Keyring keyring(test_master_key(1));
-  for (const Principal principal : {platform_principal, merchant,
-                                    Principal{PrincipalKind::partner, 3},
-                                    Principal{PrincipalKind::user, 123456789}}) {
-    const Verification verification = keyring.verify(signed_by(keyring, principal, now_s).request(), now_s);
+  for (const Principal principal :
+       {platform_principal, merchant, Principal{PrincipalKind::partner, 3},
+        Principal{PrincipalKind::user, 123456789}}) {
+    const Verification verification =
+        keyring.verify(signed_by(keyring, principal, now_s).request(), now_s);
     EXPECT_EQ(verification.result, VerifyResult::ok) << key_id(principal);
     EXPECT_EQ(verification.principal, principal);
   }
@@ -111,9 +112,9 @@ TEST(Keyring, SignVerifyRoundTrip) {
   Signed request = signed_by(keyring, merchant, now_s);
   EXPECT_EQ(keyring.sign(merchant, request.method, request.path, now_s, request.body),
             request.signature);
-  EXPECT_EQ(sign(HmacKey(keyring.secret(merchant)), request.method, request.path, now_s,
-                 request.body),
-            request.signature);
+  EXPECT_EQ(
+      sign(HmacKey(keyring.secret(merchant)), request.method, request.path, now_s, request.body),
+      request.signature);
   // An empty body and a path without a query are signed like any other.
   request.body.clear();
   request.path = "/v1/status";
@@ -177,8 +178,8 @@ TEST(Keyring, TimestampWindowEdges) {
               VerifyResult::ok)
         << offset;
   }
-  for (const std::int64_t offset : {-timestamp_skew_s_max - 1, timestamp_skew_s_max + 1,
-                                    std::int64_t{-now_s}}) {
+  for (const std::int64_t offset :
+       {-timestamp_skew_s_max - 1, timestamp_skew_s_max + 1, std::int64_t{-now_s}}) {
     EXPECT_EQ(keyring.verify(signed_by(keyring, merchant, now_s + offset).request(), now_s).result,
               VerifyResult::stale_timestamp)
         << offset;
@@ -224,7 +225,8 @@ TEST(Keyring, ThreadsShareTheCache) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (std::uint64_t i = 0; i < 2000; ++i) {
-        const Principal principal{PrincipalKind::user, 1 + (i * 7 + static_cast<std::uint64_t>(t)) % 300};
+        const Principal principal{PrincipalKind::user,
+                                  1 + (i * 7 + static_cast<std::uint64_t>(t)) % 300};
         if (keyring.verify(signed_by(keyring, principal, now_s).request(), now_s).result !=
             VerifyResult::ok) {
           ++failures;
@@ -299,8 +301,8 @@ TEST_F(MasterKeyFile, TwoDataDirectoriesGetDifferentKeys) {
 TEST_F(MasterKeyFile, LoosePermissionsAreRefused) {
   MasterKey key{};
   ASSERT_TRUE(load_or_create_master_key(dir_, &key).is_ok());
-  fs::permissions(dir_ / master_key_file, fs::perms::owner_read | fs::perms::owner_write |
-                                              fs::perms::group_read);
+  fs::permissions(dir_ / master_key_file,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
   const Status status = load_or_create_master_key(dir_, &key);
   EXPECT_EQ(status.code(), Status::Code::invalid_argument) << status.message();
 }

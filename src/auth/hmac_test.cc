@@ -25,8 +25,8 @@ struct Vector {
 std::vector<Vector> rfc4231() {
   return {
       // Test case 1
-      {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
-       "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
+       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
       // Test case 2: a key shorter than the output.
       {"4a656665", "what do ya want for nothing?",
        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
@@ -74,7 +74,7 @@ TEST(Hex, RoundTripAndRejections) {
   std::array<std::uint8_t, 5> decoded{};
   EXPECT_TRUE(from_hex("007F80fF0A", decoded));
   EXPECT_TRUE(std::equal(decoded.begin(), decoded.end(), bytes.begin()));
-  EXPECT_FALSE(from_hex("007f80ff0", decoded));    // too short
+  EXPECT_FALSE(from_hex("007f80ff0", decoded));     // too short
   EXPECT_FALSE(from_hex("007f80ff0a00", decoded));  // too long
   EXPECT_FALSE(from_hex("007f80ff0g", decoded));    // not a digit
 }

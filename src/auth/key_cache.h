@@ -20,9 +20,8 @@ class KeyCache {
 
   // The cached key of `principal`, or `build()` cached and returned. The key stays valid for as
   // long as the caller holds it, even if evicted meanwhile.
-  std::shared_ptr<const HmacKey> get(
-      const Principal& principal,
-      const std::function<std::shared_ptr<const HmacKey>()>& build);
+  std::shared_ptr<const HmacKey> get(const Principal& principal,
+                                     const std::function<std::shared_ptr<const HmacKey>()>& build);
 
   std::size_t size() const;
 

@@ -49,9 +49,9 @@ Status load(const fs::path& path, MasterKey* key) {
   if (::fstat(fd, &info) != 0) {
     status = errno_status("stat", path);
   } else if ((info.st_mode & 077) != 0) {
-    status = Status::invalid_argument(fmt::format(
-        "{} has mode {:o}: group and others must have no access (chmod 600)", path.string(),
-        info.st_mode & 0777));
+    status = Status::invalid_argument(
+        fmt::format("{} has mode {:o}: group and others must have no access (chmod 600)",
+                    path.string(), info.st_mode & 0777));
   } else if (info.st_size != static_cast<off_t>(key->size())) {
     status = Status::corruption(
         fmt::format("{} holds {} bytes, not {}", path.string(), info.st_size, key->size()));
@@ -67,7 +67,8 @@ Status load(const fs::path& path, MasterKey* key) {
 Status load_or_create_master_key(const fs::path& data_dir, MasterKey* key) {
   std::error_code error;
   fs::create_directories(data_dir, error);
-  if (error) return Status::io_error(fmt::format("create {}: {}", data_dir.string(), error.message()));
+  if (error)
+    return Status::io_error(fmt::format("create {}: {}", data_dir.string(), error.message()));
   const fs::path path = data_dir / master_key_file;
   if (fs::exists(path, error)) return load(path, key);
   return create(data_dir, path, key);

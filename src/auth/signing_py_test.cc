@@ -23,7 +23,9 @@ std::string random_bytes(std::mt19937_64& random, std::size_t size_max) {
 }
 
 std::string hex(std::string_view bytes) {
-  return bytes.empty() ? "" : to_hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+  return bytes.empty()
+             ? ""
+             : to_hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
 }
 
 std::vector<std::string> run_python(const std::filesystem::path& vector_file) {
@@ -63,8 +65,8 @@ TEST(SigningPy, AgreesWithSignAndSecretDerivation) {
       const std::string method = random_bytes(random, 8), path = random_bytes(random, 100),
                         body = random_bytes(random, 2000);
       const auto timestamp = static_cast<std::int64_t>(random() % 10'000'000'000);
-      out << "sign " << secret << " " << hex(method) << " " << hex(path) << " " << timestamp
-          << " " << hex(body) << "\n";
+      out << "sign " << secret << " " << hex(method) << " " << hex(path) << " " << timestamp << " "
+          << hex(body) << "\n";
       expected.push_back(sign(secret, method, path, timestamp, body));
     }
   }

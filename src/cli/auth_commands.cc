@@ -1,5 +1,6 @@
 // Tenant credentials from the command line:
-// - `capillary credentials --data DIR KEY_ID...` prints each key id's secret (docs/auth.md), creating
+// - `capillary credentials --data DIR KEY_ID...` prints each key id's secret (docs/auth.md),
+// creating
 //   DIR/master.key as the server would if it does not exist yet.
 // - `capillary bench auth`: request signatures per second, as a client signs them and as the
 //   server verifies them with a warm and with a thrashed key cache. Prints, as its last line,
@@ -84,7 +85,8 @@ int run_auth_bench(const AuthBenchOptions& options) {
   const double signs = per_second(options.operations, options.threads, [&](auto, std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) {
       if (auth::sign(client_key, "POST", "/v1/payments", now_s + static_cast<std::int64_t>(i & 1),
-                     body).size() != 64) {
+                     body)
+              .size() != 64) {
         ++failures;
       }
     }
@@ -116,21 +118,25 @@ int run_auth_bench(const AuthBenchOptions& options) {
              "{}-byte bodies, {} thread(s): client sign {:.0f}/s with its key schedule kept, "
              "{:.0f}/s without; server verify {:.0f}/s over {} principals (cached), {:.0f}/s "
              "over {} (mostly cache misses)\n",
-             options.body_bytes, options.threads, signs, signs_uncached, verifies,
-             warm_principals, verifies_miss, miss_principals);
-  fmt::print("signs_per_s={:.0f} signs_uncached_per_s={:.0f} verifies_per_s={:.0f} "
-             "verifies_cache_miss_per_s={:.0f} threads={}\n",
-             signs, signs_uncached, verifies, verifies_miss, options.threads);
+             options.body_bytes, options.threads, signs, signs_uncached, verifies, warm_principals,
+             verifies_miss, miss_principals);
+  fmt::print(
+      "signs_per_s={:.0f} signs_uncached_per_s={:.0f} verifies_per_s={:.0f} "
+      "verifies_cache_miss_per_s={:.0f} threads={}\n",
+      signs, signs_uncached, verifies, verifies_miss, options.threads);
   return 0;
 }
 
-int print_credentials(const std::filesystem::path& data_dir, const std::vector<std::string>& key_ids) {
+int print_credentials(const std::filesystem::path& data_dir,
+                      const std::vector<std::string>& key_ids) {
   std::vector<auth::Principal> principals;
   for (const std::string& key_id : key_ids) {
     auth::Principal principal;
     if (auth::parse_key_id(key_id, &principal) != auth::KeyIdParse::ok) {
-      fmt::print(stderr, "credentials: {} is not a key id (platform:0, merchant:<id>, "
-                         "partner:<id>, user:<id>)\n", key_id);
+      fmt::print(stderr,
+                 "credentials: {} is not a key id (platform:0, merchant:<id>, "
+                 "partner:<id>, user:<id>)\n",
+                 key_id);
       return 2;
     }
     principals.push_back(principal);
@@ -155,9 +161,8 @@ void add_auth_commands(const Commands& commands) {
       "credentials", "Print the secret of each key id, derived from DIR/master.key");
   credentials->add_option("--data", *data_dir, "The server's data directory")->required();
   credentials->add_option("key_ids", *key_ids, "Key ids, e.g. merchant:42")->required();
-  credentials->callback([=, &exit_code = commands.exit_code] {
-    exit_code = print_credentials(*data_dir, *key_ids);
-  });
+  credentials->callback(
+      [=, &exit_code = commands.exit_code] { exit_code = print_credentials(*data_dir, *key_ids); });
 
   auto options = std::make_shared<AuthBenchOptions>();
   auto* bench = commands.bench.add_subcommand("auth", "Request signing and verification rates");

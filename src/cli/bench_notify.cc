@@ -95,10 +95,10 @@ class Receiver {
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
       const std::string target(request.target());
-      const auth::Verification verification = keyring_.verify(
-          {"POST", target, request.body(), header(auth::header_key),
-           header(auth::header_timestamp), header(auth::header_signature)},
-          now_s);
+      const auth::Verification verification =
+          keyring_.verify({"POST", target, request.body(), header(auth::header_key),
+                           header(auth::header_timestamp), header(auth::header_signature)},
+                          now_s);
       if (verification.result != auth::VerifyResult::ok) ++bad_signatures_;
       http::response<http::empty_body> response{http::status::ok, 11};
       response.prepare_payload();
@@ -181,8 +181,8 @@ int run_notify_bench(const NotifyBenchOptions& options) {
     if (Clock::now() - last_report > std::chrono::seconds(1)) {
       last_report = Clock::now();
       const notify::NotifierCounters counters = notifier->counters();
-      fmt::print(stderr, "  delivered {:>9}  pending {:>9}  in flight {:>4}\n",
-                 counters.delivered, counters.pending, counters.in_flight);
+      fmt::print(stderr, "  delivered {:>9}  pending {:>9}  in flight {:>4}\n", counters.delivered,
+                 counters.pending, counters.in_flight);
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();

@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-
 namespace capillary::notify {
 namespace {
 
@@ -37,10 +36,10 @@ std::optional<CallbackUrl> parse_callback_url(std::string_view url) {
   if (slash != std::string_view::npos) target.append(url.substr(slash + (url[slash] == '/')));
   if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
   const std::size_t colon = authority.rfind(':');
-  CallbackUrl parsed{std::string(authority.substr(0, colon)),
-                     std::string(colon == std::string_view::npos ? default_port
-                                                                 : authority.substr(colon + 1)),
-                     std::move(target)};
+  CallbackUrl parsed{
+      std::string(authority.substr(0, colon)),
+      std::string(colon == std::string_view::npos ? default_port : authority.substr(colon + 1)),
+      std::move(target)};
   if (parsed.host.empty() || !valid_port(parsed.port)) return std::nullopt;
   return parsed;
 }

@@ -228,8 +228,9 @@ void Notifier::Dispatcher::failed(Slot& slot, std::uint64_t now) {
   window_.erase(head.order);
   head.record.attempts += 1;
   const auto delay = backoff_delay(options_.backoff, head.record.attempts, random_());
-  head.record.due_ns = now + static_cast<std::uint64_t>(
-                                 std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
+  head.record.due_ns =
+      now + static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
   if (Status status = outbox_->defer(head); !status.is_ok()) return io_error(status);
 }
 

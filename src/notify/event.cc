@@ -8,11 +8,16 @@ namespace capillary::notify {
 
 std::string_view name(EnqueueResult result) {
   switch (result) {
-    case EnqueueResult::enqueued: return "enqueued";
-    case EnqueueResult::invalid_event: return "invalid_event";
-    case EnqueueResult::no_callback_url: return "no_callback_url";
-    case EnqueueResult::duplicate: return "duplicate";
-    case EnqueueResult::out_of_order: return "out_of_order";
+    case EnqueueResult::enqueued:
+      return "enqueued";
+    case EnqueueResult::invalid_event:
+      return "invalid_event";
+    case EnqueueResult::no_callback_url:
+      return "no_callback_url";
+    case EnqueueResult::duplicate:
+      return "duplicate";
+    case EnqueueResult::out_of_order:
+      return "out_of_order";
   }
   CAP_ASSERT(false);
 }

@@ -16,10 +16,10 @@ inline constexpr std::size_t state_bytes_max = 32;
 struct Event {
   std::uint64_t merchant_id = 0;  // >= 1
   std::uint64_t order_id = 0;
-  std::uint64_t sequence = 0;     // >= 1, per order
-  std::string state;              // 1..state_bytes_max of [a-z0-9_]
-  std::int64_t amount = 0;        // minor units (fen)
-  std::uint64_t timestamp_ns = 0; // when the engine committed the change
+  std::uint64_t sequence = 0;      // >= 1, per order
+  std::string state;               // 1..state_bytes_max of [a-z0-9_]
+  std::int64_t amount = 0;         // minor units (fen)
+  std::uint64_t timestamp_ns = 0;  // when the engine committed the change
 };
 
 // One per event given to Notifier::enqueue, in order of precedence.

@@ -38,20 +38,20 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     // One deadline for connect, write and read together. Name resolution is not cancelled by it
     // (the system resolver's own timeouts bound it), but counts against it.
     stream_.expires_after(timeout_);
-    resolver_.async_resolve(url_.host, url_.port,
-                            [self = shared_from_this()](beast::error_code error,
-                                                        tcp::resolver::results_type results) {
-                              self->on_resolve(error, results);
-                            });
+    resolver_.async_resolve(
+        url_.host, url_.port,
+        [self = shared_from_this()](beast::error_code error, tcp::resolver::results_type results) {
+          self->on_resolve(error, results);
+        });
   }
 
  private:
   void on_resolve(beast::error_code error, const tcp::resolver::results_type& results) {
     if (error) return finish(0);
-    stream_.async_connect(results, [self = shared_from_this()](beast::error_code error,
-                                                               const tcp::endpoint&) {
-      self->on_connect(error);
-    });
+    stream_.async_connect(
+        results, [self = shared_from_this()](beast::error_code error, const tcp::endpoint&) {
+          self->on_connect(error);
+        });
   }
 
   void on_connect(beast::error_code error) {
@@ -70,9 +70,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                      });
   }
 
-  void on_read(beast::error_code error) {
-    finish(error ? 0 : parser_.get().result_int());
-  }
+  void on_read(beast::error_code error) { finish(error ? 0 : parser_.get().result_int()); }
 
   void finish(unsigned status) {
     beast::error_code ignored;

@@ -15,8 +15,8 @@ std::string render_metrics(const NotifierCounters& counters) {
     std::uint64_t value;
   };
   const std::array<Metric, 7> metrics{{
-      {"capillary_notify_pending", "gauge", "Merchant notifications stored and not yet acknowledged.",
-       counters.pending},
+      {"capillary_notify_pending", "gauge",
+       "Merchant notifications stored and not yet acknowledged.", counters.pending},
       {"capillary_notify_delivered_total", "counter",
        "Notifications a merchant acknowledged with 2xx since the notifier opened.",
        counters.delivered},

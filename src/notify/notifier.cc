@@ -47,9 +47,8 @@ Status Notifier::enqueue(std::span<const Event> events, std::vector<EnqueueResul
 
 Status Notifier::set_callback_url(std::uint64_t merchant_id, std::string_view url) {
   if (!parse_callback_url(url)) {
-    return Status::invalid_argument(
-        fmt::format("notify: not an http://host[:port]/path URL of at most {} bytes",
-                    callback_url_bytes_max));
+    return Status::invalid_argument(fmt::format(
+        "notify: not an http://host[:port]/path URL of at most {} bytes", callback_url_bytes_max));
   }
   return dispatcher_->outbox().set_callback_url(merchant_id, url);
 }

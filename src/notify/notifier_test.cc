@@ -42,8 +42,12 @@ bool wait_until(Predicate predicate) {
 
 Event event(std::uint64_t order, std::uint64_t sequence) {
   static const char* const states[] = {"created", "paid", "confirmed", "released", "refunded"};
-  return {merchant_id, order, sequence, states[(sequence - 1) % 5],
-          static_cast<std::int64_t>(100 * order + sequence), 1'700'000'000'000'000'000 + sequence};
+  return {merchant_id,
+          order,
+          sequence,
+          states[(sequence - 1) % 5],
+          static_cast<std::int64_t>(100 * order + sequence),
+          1'700'000'000'000'000'000 + sequence};
 }
 
 unsigned ok_handler(const Received&) { return 200; }
@@ -108,9 +112,9 @@ TEST(CallbackUrl, Parses) {
   EXPECT_EQ(bare->port, "80");
   EXPECT_EQ(bare->target, "/");
   EXPECT_EQ(parse_callback_url("http://h?a=1")->target, "/?a=1");
-  for (const char* bad : {"", "https://shop.example/n", "ftp://h/", "http://", "http://:80/",
-                          "http://h:0/", "http://h:65536/", "http://h:8o/", "http://u:p@h/",
-                          "http://h/a b", "http://h/#frag"}) {
+  for (const char* bad :
+       {"", "https://shop.example/n", "ftp://h/", "http://", "http://:80/", "http://h:0/",
+        "http://h:65536/", "http://h:8o/", "http://u:p@h/", "http://h/a b", "http://h/#frag"}) {
     EXPECT_FALSE(parse_callback_url(bad)) << bad;
   }
   EXPECT_FALSE(parse_callback_url("http://h/" + std::string(callback_url_bytes_max, 'a')));
@@ -142,9 +146,8 @@ TEST_F(NotifierTest, DeliversSignedEvent) {
 TEST_F(NotifierTest, RetriesWithGrowingDelaysUntilAcknowledged) {
   constexpr int failing_attempts = 4;
   int attempts = 0;
-  TestReceiver receiver(keyring_, [&](const Received&) {
-    return ++attempts <= failing_attempts ? 503u : 200u;
-  });
+  TestReceiver receiver(
+      keyring_, [&](const Received&) { return ++attempts <= failing_attempts ? 503u : 200u; });
   options_.backoff = {milliseconds(60), milliseconds(2000)};
   open();
   ASSERT_TRUE(notifier_->set_callback_url(merchant_id, receiver.url("/n")).is_ok());
@@ -310,8 +313,10 @@ TEST_F(NotifierTest, UrlsAreCheckedPersistedAndUsedByRetries) {
     TestReceiver gone(keyring_, ok_handler);
     closed_port = gone.port();
   }
-  ASSERT_TRUE(notifier_->set_callback_url(
-      merchant_id, "http://127.0.0.1:" + std::to_string(closed_port) + "/n").is_ok());
+  ASSERT_TRUE(
+      notifier_
+          ->set_callback_url(merchant_id, "http://127.0.0.1:" + std::to_string(closed_port) + "/n")
+          .is_ok());
   enqueue({event(1, 1)});
   ASSERT_TRUE(wait_until([&] { return notifier_->counters().failures >= 2; }));
   TestReceiver receiver(keyring_, ok_handler);

@@ -84,8 +84,9 @@ Status count_events(rocksdb::DB* db, std::uint64_t* count) {
 }  // namespace
 
 Event Pending::event() const {
-  return {order.merchant_id, order.order_id, sequence,
-          std::string(record.state, record.state_bytes), record.amount, record.timestamp_ns};
+  return {order.merchant_id, order.order_id,
+          sequence,          std::string(record.state, record.state_bytes),
+          record.amount,     record.timestamp_ns};
 }
 
 Outbox::Outbox(rocksdb::DB* db, bool sync) : db_(db), sync_(sync) {}
@@ -147,8 +148,8 @@ Status Outbox::check(const Event& event, EnqueueResult* result) const {
 Status Outbox::enqueue(std::span<const Event> events, std::span<EnqueueResult> results) {
   CAP_ASSERT(events.size() == results.size());
   if (events.size() > batch_events_max) {
-    return Status::invalid_argument(
-        fmt::format("notify: {} events in one enqueue, at most {}", events.size(), batch_events_max));
+    return Status::invalid_argument(fmt::format("notify: {} events in one enqueue, at most {}",
+                                                events.size(), batch_events_max));
   }
   std::lock_guard lock(write_mutex_);
   rocksdb::WriteBatch batch;
@@ -174,7 +175,7 @@ Status Outbox::enqueue(std::span<const Event> events, std::span<EnqueueResult> r
       continue;
     }
     if (const auto latest = batch_latest.find(order); latest != batch_latest.end()) {
-      results[i] = event.sequence == latest->second ? EnqueueResult::duplicate
+      results[i] = event.sequence == latest->second  ? EnqueueResult::duplicate
                    : event.sequence < latest->second ? EnqueueResult::out_of_order
                                                      : EnqueueResult::enqueued;
     } else if (Status status = check(event, &results[i]); !status.is_ok()) {
@@ -200,8 +201,9 @@ Status Outbox::set_callback_url(std::uint64_t merchant_id, std::string_view url)
   CAP_ASSERT(!url.empty() && url.size() <= callback_url_bytes_max);
   rocksdb::WriteOptions options;
   options.sync = sync_;
-  return from_rocksdb(db_->Put(options, url_key(merchant_id), rocksdb::Slice(url.data(), url.size())),
-                      "set callback URL");
+  return from_rocksdb(
+      db_->Put(options, url_key(merchant_id), rocksdb::Slice(url.data(), url.size())),
+      "set callback URL");
 }
 
 Status Outbox::callback_url(std::uint64_t merchant_id, std::string* url) const {
@@ -232,10 +234,11 @@ Status Outbox::acknowledge(const Pending& head) {
   std::lock_guard lock(write_mutex_);
   rocksdb::WriteBatch batch;
   CAP_ASSERT(batch.Delete(event_key(head.order, head.sequence)).ok());
-  CAP_ASSERT(batch.Put(order_prefix(acknowledged_tag, head.order),
-                       rocksdb::Slice(reinterpret_cast<const char*>(&head.sequence),
-                                      sizeof head.sequence))
-                 .ok());
+  CAP_ASSERT(
+      batch
+          .Put(order_prefix(acknowledged_tag, head.order),
+               rocksdb::Slice(reinterpret_cast<const char*>(&head.sequence), sizeof head.sequence))
+          .ok());
   if (Status status = from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch), "acknowledge");
       !status.is_ok()) {
     return status;

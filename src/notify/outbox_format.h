@@ -27,8 +27,8 @@ inline constexpr char event_tag = 'e', acknowledged_tag = 'a', retry_tag = 'r', 
 struct EventRecord {
   std::int64_t amount;
   std::uint64_t timestamp_ns;
-  std::uint64_t due_ns;     // 0 until an attempt fails; then when the next attempt may start
-  std::uint32_t attempts;   // failed attempts so far
+  std::uint64_t due_ns;    // 0 until an attempt fails; then when the next attempt may start
+  std::uint32_t attempts;  // failed attempts so far
   std::uint32_t state_bytes;
   char state[state_bytes_max];
 };

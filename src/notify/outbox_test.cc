@@ -35,7 +35,11 @@ class OutboxTest : public ::testing::Test {
     return results;
   }
   static Event event(std::uint64_t order, std::uint64_t sequence, std::string state = "paid") {
-    return {42, order, sequence, std::move(state), 1000 + static_cast<std::int64_t>(sequence),
+    return {42,
+            order,
+            sequence,
+            std::move(state),
+            1000 + static_cast<std::int64_t>(sequence),
             1'700'000'000'000'000'000 + sequence};
   }
 
@@ -59,9 +63,9 @@ TEST_F(OutboxTest, EnqueueResults) {
                             R::no_callback_url, R::invalid_event, R::enqueued, R::out_of_order}));
   EXPECT_EQ(outbox_->pending(), 4u);
   // Against what is stored, in a later batch.
-  EXPECT_EQ(enqueue({event(1, 1), event(1, 2), event(3, 3), event(3, 7), event(1, 3)}),
-            (std::vector<R>{R::duplicate, R::duplicate, R::out_of_order, R::enqueued,
-                            R::enqueued}));
+  EXPECT_EQ(
+      enqueue({event(1, 1), event(1, 2), event(3, 3), event(3, 7), event(1, 3)}),
+      (std::vector<R>{R::duplicate, R::duplicate, R::out_of_order, R::enqueued, R::enqueued}));
   EXPECT_EQ(outbox_->pending(), 6u);
 }
 

@@ -41,7 +41,9 @@ class TestReceiver {
   using Handler = std::function<unsigned(const Received&)>;
 
   TestReceiver(const auth::Keyring& keyring, Handler handler)
-      : keyring_(keyring), handler_(std::move(handler)), acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+      : keyring_(keyring),
+        handler_(std::move(handler)),
+        acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this] { serve(); });
   }
 
@@ -90,11 +92,12 @@ class TestReceiver {
         return std::string_view(value.data(), value.size());
       };
       const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch()).count();
-      seen.verification = keyring_.verify(
-          {"POST", seen.target, seen.body, header(auth::header_key),
-           header(auth::header_timestamp), header(auth::header_signature)},
-          now_s);
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+      seen.verification =
+          keyring_.verify({"POST", seen.target, seen.body, header(auth::header_key),
+                           header(auth::header_timestamp), header(auth::header_signature)},
+                          now_s);
       seen.order_id = number_field(seen.body, "order_id");
       seen.sequence = number_field(seen.body, "sequence");
       seen.at = std::chrono::steady_clock::now();
