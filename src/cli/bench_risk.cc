@@ -1,7 +1,6 @@
 #include "cli/bench_risk.h"
 
 #include <fmt/format.h>
-
 #include <time.h>
 
 #include <algorithm>
@@ -53,7 +52,8 @@ struct Tally {
       case_seen[labelled.case_id] = true;
       if (stop) case_stopped[labelled.case_id] = true;
     }
-    if (labelled.fraud == risk::FraudKind::none && labelled.event.kind == risk::EventKind::payment) {
+    if (labelled.fraud == risk::FraudKind::none &&
+        labelled.event.kind == risk::EventKind::payment) {
       payments += 1;
       payments_no_password += decision.no_password();
     }
@@ -121,7 +121,8 @@ int run_risk_bench(const RiskBenchOptions& options) {
   for (const auto& [user, group] : world.families) engine.link_family(user, group);
   for (std::uint64_t user : world.flagged) engine.flag_account(user, true);
   for (const auto& [a, b] : world.counterparties) engine.link_counterparties(a, b);
-  for (const auto& [merchant, level] : world.merchant_risk) engine.set_merchant_risk(merchant, level);
+  for (const auto& [merchant, level] : world.merchant_risk)
+    engine.set_merchant_risk(merchant, level);
   for (const risk::Event& event : world.history) {
     if (engine.decide(event).action == risk::Action::challenge) engine.confirm(event);
   }
@@ -150,8 +151,8 @@ int run_risk_bench(const RiskBenchOptions& options) {
       if (decision.action == risk::Action::challenge && labelled.fraud == risk::FraudKind::none) {
         engine.confirm(labelled.event);
       }
-      latencies_ns.push_back(static_cast<std::uint32_t>(
-          std::min<std::int64_t>(UINT32_MAX, (after - before).count())));
+      latencies_ns.push_back(
+          static_cast<std::uint32_t>(std::min<std::int64_t>(UINT32_MAX, (after - before).count())));
       tally.add(engine, labelled, decision);
     }
     deciding += Clock::now() - started;
@@ -159,8 +160,10 @@ int run_risk_bench(const RiskBenchOptions& options) {
     done += size;
     if (Clock::now() - last_report >= std::chrono::seconds(1) || done == options.events) {
       last_report = Clock::now();
-      fmt::print(stderr, "bench risk: {}/{} events, {:.0f} decisions per CPU second, {:.0f} per "
-                 "wall-clock second\n", done, options.events,
+      fmt::print(stderr,
+                 "bench risk: {}/{} events, {:.0f} decisions per CPU second, {:.0f} per "
+                 "wall-clock second\n",
+                 done, options.events,
                  static_cast<double>(done) / std::chrono::duration<double>(deciding_cpu).count(),
                  static_cast<double>(done) / std::chrono::duration<double>(deciding).count());
     }

@@ -59,8 +59,8 @@ RulesOutcome Engine::load_rules(std::string_view text) {
   versions_.push_back(std::move(compiled.rule_set));
   // Drop the oldest versions that are neither active nor in shadow.
   const std::shared_ptr<const RuleSet> active = active_.load(), shadow = shadow_.load();
-  for (auto it = versions_.begin(); versions_.size() > rule_versions_kept_max &&
-                                    it != versions_.end();) {
+  for (auto it = versions_.begin();
+       versions_.size() > rule_versions_kept_max && it != versions_.end();) {
     it = (*it == active || *it == shadow) ? it + 1 : versions_.erase(it);
   }
   return outcome;
@@ -108,8 +108,7 @@ std::vector<RuleSetInfo> Engine::rule_sets() const {
     const auto shadow_rules = std::count_if(rule_set->rules().begin(), rule_set->rules().end(),
                                             [](const Rule& rule) { return rule.shadow; });
     out.push_back({rule_set->version(), rule_set->rules().size(),
-                   static_cast<std::size_t>(shadow_rules), rule_set == active,
-                   rule_set == shadow});
+                   static_cast<std::size_t>(shadow_rules), rule_set == active, rule_set == shadow});
   }
   return out;
 }

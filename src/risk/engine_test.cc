@@ -29,7 +29,8 @@ void apply(Engine& engine, const World& world) {
   for (const auto& [user, group] : world.families) engine.link_family(user, group);
   for (std::uint64_t user : world.flagged) engine.flag_account(user, true);
   for (const auto& [a, b] : world.counterparties) engine.link_counterparties(a, b);
-  for (const auto& [merchant, level] : world.merchant_risk) engine.set_merchant_risk(merchant, level);
+  for (const auto& [merchant, level] : world.merchant_risk)
+    engine.set_merchant_risk(merchant, level);
 }
 
 TEST(Engine, StartsWithTheBuiltInRules) {
@@ -47,8 +48,8 @@ TEST(Engine, BadRulesFileLeavesTheOldRulesActive) {
       "rule everything priority 1 when amount >= 0.00 then challenge \"all\" end");
   ASSERT_TRUE(good.ok()) << good.message();
   ASSERT_TRUE(engine.activate(good.version).is_ok());
-  const RulesOutcome bad = engine.load_rules(
-      "rule everything priority 1 when amount >= 0 then deny \"all\" end");
+  const RulesOutcome bad =
+      engine.load_rules("rule everything priority 1 when amount >= 0 then deny \"all\" end");
   EXPECT_FALSE(bad.ok());
   EXPECT_EQ(bad.version, 0u);
   EXPECT_NE(bad.message().find("1:43: type error"), std::string::npos) << bad.message();
@@ -71,8 +72,9 @@ TEST(Engine, HotReloadUnderConcurrentDecisions) {
   auto text_for = [](std::uint32_t version) {
     return version % 2 == 0
                ? std::string("rule deny_all priority 1 when amount >= 0.00 then deny \"d\" end")
-               : std::string("rule challenge_all priority 1 when amount >= 0.00 then challenge "
-                             "\"c\" end\nrule spare priority 0 when is_login then allow \"l\" end");
+               : std::string(
+                     "rule challenge_all priority 1 when amount >= 0.00 then challenge "
+                     "\"c\" end\nrule spare priority 0 when is_login then allow \"l\" end");
   };
   std::vector<std::thread> threads;
   for (std::uint64_t t = 0; t < 3; ++t) {

@@ -73,7 +73,9 @@ void FeatureStore::link_family(std::uint64_t user, std::uint64_t group) {
   users_[user].family = group;
 }
 
-void FeatureStore::flag_account(std::uint64_t user, bool flagged) { users_[user].flagged = flagged; }
+void FeatureStore::flag_account(std::uint64_t user, bool flagged) {
+  users_[user].flagged = flagged;
+}
 
 void FeatureStore::link_counterparties(std::uint64_t a, std::uint64_t b) {
   CAP_ASSERT(a != b);

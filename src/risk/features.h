@@ -23,57 +23,57 @@ enum class FeatureType : std::uint8_t { boolean, integer, money };
 
 // name, type, meaning. Velocity counts and sums include the event being decided; history,
 // novelty and geography compare it with what came BEFORE it.
-#define CAPILLARY_RISK_FEATURES(X)                                                               \
-  X(is_login, boolean, "the event is a login")                                                   \
-  X(is_payment, boolean, "the event is a payment to a merchant")                                 \
-  X(is_transfer, boolean, "the event is a user-to-user transfer")                                \
-  X(is_withdrawal, boolean, "the event is a withdrawal to a bank card")                          \
-  X(channel_web, boolean, "the event came through the web channel")                              \
-  X(family_pay, boolean, "a linked family member acts on the account")                           \
-  X(amount, money, "the event's amount")                                                         \
-  X(user_count_1m, integer, "events of the account in the last minute")                          \
-  X(user_count_1h, integer, "events of the account in the last hour")                            \
-  X(user_count_24h, integer, "events of the account in the last 24 hours")                       \
-  X(user_sum_1m, money, "amount of the account's events in the last minute")                     \
-  X(user_sum_1h, money, "amount of the account's events in the last hour")                       \
-  X(user_sum_24h, money, "amount of the account's events in the last 24 hours")                  \
-  X(device_count_1m, integer, "events from the device in the last minute")                       \
-  X(device_count_1h, integer, "events from the device in the last hour")                         \
-  X(device_count_24h, integer, "events from the device in the last 24 hours")                    \
-  X(device_sum_1m, money, "amount from the device in the last minute")                           \
-  X(device_sum_1h, money, "amount from the device in the last hour")                             \
-  X(device_sum_24h, money, "amount from the device in the last 24 hours")                        \
-  X(ip_count_1m, integer, "events from the IP in the last minute")                               \
-  X(ip_count_1h, integer, "events from the IP in the last hour")                                 \
-  X(ip_count_24h, integer, "events from the IP in the last 24 hours")                            \
-  X(ip_sum_1m, money, "amount from the IP in the last minute")                                   \
-  X(ip_sum_1h, money, "amount from the IP in the last hour")                                     \
-  X(ip_sum_24h, money, "amount from the IP in the last 24 hours")                                \
-  X(merchant_count_1m, integer, "payments to the merchant in the last minute")                   \
-  X(merchant_count_1h, integer, "payments to the merchant in the last hour")                     \
-  X(merchant_count_24h, integer, "payments to the merchant in the last 24 hours")                \
-  X(merchant_sum_1m, money, "amount paid to the merchant in the last minute")                    \
-  X(merchant_sum_1h, money, "amount paid to the merchant in the last hour")                      \
-  X(merchant_sum_24h, money, "amount paid to the merchant in the last 24 hours")                 \
-  X(user_history_count, integer, "earlier money events of the account")                          \
-  X(user_amount_mean, money, "mean amount of those (floor)")                                     \
-  X(user_amount_max, money, "largest amount of those")                                           \
-  X(amount_to_mean_pct, integer, "amount as a percentage of the mean (0 without history)")       \
-  X(amount_over_max, boolean, "amount above every earlier amount (false without history)")       \
-  X(device_new, boolean, "the actor never used this device (among the last 8)")                  \
-  X(device_age_min, integer, "minutes since the actor first used this device (0 if new)")        \
-  X(device_users_1h, integer, "distinct accounts on the device in the last hour")                \
-  X(city_new, boolean, "the actor was never in this city (among the last 8)")                    \
-  X(city_age_min, integer, "minutes since the actor was first seen in this city (0 if new)")     \
-  X(payee_new, boolean, "the account never paid this payee or card (among the last 16)")        \
-  X(travel_km, integer, "distance from the account's previous activity")                         \
-  X(travel_speed_kmh, integer, "speed needed to cover it since then")                            \
-  X(impossible_travel, boolean, "too far too fast, and not explained by a family link")          \
-  X(family_travel, boolean, "too far too fast, explained by linked family accounts")             \
-  X(user_flagged, boolean, "the account is flagged")                                             \
-  X(payee_flagged, boolean, "the payee is flagged")                                              \
-  X(payee_near_flagged, boolean, "the payee dealt with a flagged account (one hop)")             \
-  X(merchant_risk, integer, "the merchant's risk level, 0 (none) to 3 (high)")                   \
+#define CAPILLARY_RISK_FEATURES(X)                                                           \
+  X(is_login, boolean, "the event is a login")                                               \
+  X(is_payment, boolean, "the event is a payment to a merchant")                             \
+  X(is_transfer, boolean, "the event is a user-to-user transfer")                            \
+  X(is_withdrawal, boolean, "the event is a withdrawal to a bank card")                      \
+  X(channel_web, boolean, "the event came through the web channel")                          \
+  X(family_pay, boolean, "a linked family member acts on the account")                       \
+  X(amount, money, "the event's amount")                                                     \
+  X(user_count_1m, integer, "events of the account in the last minute")                      \
+  X(user_count_1h, integer, "events of the account in the last hour")                        \
+  X(user_count_24h, integer, "events of the account in the last 24 hours")                   \
+  X(user_sum_1m, money, "amount of the account's events in the last minute")                 \
+  X(user_sum_1h, money, "amount of the account's events in the last hour")                   \
+  X(user_sum_24h, money, "amount of the account's events in the last 24 hours")              \
+  X(device_count_1m, integer, "events from the device in the last minute")                   \
+  X(device_count_1h, integer, "events from the device in the last hour")                     \
+  X(device_count_24h, integer, "events from the device in the last 24 hours")                \
+  X(device_sum_1m, money, "amount from the device in the last minute")                       \
+  X(device_sum_1h, money, "amount from the device in the last hour")                         \
+  X(device_sum_24h, money, "amount from the device in the last 24 hours")                    \
+  X(ip_count_1m, integer, "events from the IP in the last minute")                           \
+  X(ip_count_1h, integer, "events from the IP in the last hour")                             \
+  X(ip_count_24h, integer, "events from the IP in the last 24 hours")                        \
+  X(ip_sum_1m, money, "amount from the IP in the last minute")                               \
+  X(ip_sum_1h, money, "amount from the IP in the last hour")                                 \
+  X(ip_sum_24h, money, "amount from the IP in the last 24 hours")                            \
+  X(merchant_count_1m, integer, "payments to the merchant in the last minute")               \
+  X(merchant_count_1h, integer, "payments to the merchant in the last hour")                 \
+  X(merchant_count_24h, integer, "payments to the merchant in the last 24 hours")            \
+  X(merchant_sum_1m, money, "amount paid to the merchant in the last minute")                \
+  X(merchant_sum_1h, money, "amount paid to the merchant in the last hour")                  \
+  X(merchant_sum_24h, money, "amount paid to the merchant in the last 24 hours")             \
+  X(user_history_count, integer, "earlier money events of the account")                      \
+  X(user_amount_mean, money, "mean amount of those (floor)")                                 \
+  X(user_amount_max, money, "largest amount of those")                                       \
+  X(amount_to_mean_pct, integer, "amount as a percentage of the mean (0 without history)")   \
+  X(amount_over_max, boolean, "amount above every earlier amount (false without history)")   \
+  X(device_new, boolean, "the actor never used this device (among the last 8)")              \
+  X(device_age_min, integer, "minutes since the actor first used this device (0 if new)")    \
+  X(device_users_1h, integer, "distinct accounts on the device in the last hour")            \
+  X(city_new, boolean, "the actor was never in this city (among the last 8)")                \
+  X(city_age_min, integer, "minutes since the actor was first seen in this city (0 if new)") \
+  X(payee_new, boolean, "the account never paid this payee or card (among the last 16)")     \
+  X(travel_km, integer, "distance from the account's previous activity")                     \
+  X(travel_speed_kmh, integer, "speed needed to cover it since then")                        \
+  X(impossible_travel, boolean, "too far too fast, and not explained by a family link")      \
+  X(family_travel, boolean, "too far too fast, explained by linked family accounts")         \
+  X(user_flagged, boolean, "the account is flagged")                                         \
+  X(payee_flagged, boolean, "the payee is flagged")                                          \
+  X(payee_near_flagged, boolean, "the payee dealt with a flagged account (one hop)")         \
+  X(merchant_risk, integer, "the merchant's risk level, 0 (none) to 3 (high)")               \
   X(risk_score, integer, "the models' combined score, 0 to 1000")
 
 enum class Feature : std::uint8_t {

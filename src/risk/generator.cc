@@ -22,7 +22,7 @@ constexpr std::uint64_t device_id_base = 20'000'000'000;
 constexpr std::uint64_t ip_id_base = 30'000'000'000;
 constexpr std::uint64_t card_id_base = 40'000'000'000;
 constexpr std::uint64_t carrier_ips_per_city = 64;  // mobile carriers' shared addresses
-constexpr std::uint64_t kiosks_per_city = 8;  // shared terminals (hotels, cafés, shops)
+constexpr std::uint64_t kiosks_per_city = 8;        // shared terminals (hotels, cafés, shops)
 constexpr std::uint64_t history_days = 30;
 
 // The population, per user.
@@ -36,7 +36,7 @@ constexpr std::uint32_t ring_devices = 3, ring_ips = 2;
 
 // Habits and noise, in percent (or per mille) of a user's events.
 constexpr std::uint32_t family_user_pct = 6;
-constexpr std::uint32_t family_pay_pct = 30;           // a family member's payment on the family account
+constexpr std::uint32_t family_pay_pct = 30;  // a family member's payment on the family account
 constexpr std::uint32_t trip_start_pct = 2;
 constexpr std::uint32_t new_device_per_mille = 7;
 constexpr std::uint32_t carrier_ip_pct = 35;
@@ -45,7 +45,8 @@ constexpr std::uint32_t web_pct = 10;
 constexpr std::uint32_t new_payee_pct = 25;
 constexpr std::uint32_t new_card_pct = 5;
 constexpr std::uint32_t big_amount_pct = 3;
-constexpr std::uint32_t linked_to_flagged_per_mille = 5;  // normal users who dealt with a flagged one
+constexpr std::uint32_t linked_to_flagged_per_mille =
+    5;  // normal users who dealt with a flagged one
 constexpr std::uint32_t linked_mule_pct = 80;
 constexpr std::uint32_t trip_speed_kmh = 500;  // door to door, so a trip never looks impossible
 // Family members paying from the family account minutes after its holder: the seeds' case.
@@ -86,11 +87,16 @@ struct Scheduled {
 
 std::string_view fraud_kind_name(FraudKind kind) {
   switch (kind) {
-    case FraudKind::none: return "none";
-    case FraudKind::account_takeover: return "account_takeover";
-    case FraudKind::card_testing: return "card_testing";
-    case FraudKind::scam_transfer: return "scam_transfer";
-    case FraudKind::impossible_travel: return "impossible_travel";
+    case FraudKind::none:
+      return "none";
+    case FraudKind::account_takeover:
+      return "account_takeover";
+    case FraudKind::card_testing:
+      return "card_testing";
+    case FraudKind::scam_transfer:
+      return "scam_transfer";
+    case FraudKind::impossible_travel:
+      return "impossible_travel";
   }
   return "?";
 }
@@ -109,7 +115,9 @@ struct Generator::State {
     const std::uint64_t r = uniform(0, merchants - 1);
     return merchant_id_base + r * r / merchants;
   }
-  std::uint32_t random_city() { return static_cast<std::uint32_t>(uniform(0, cities().size() - 1)); }
+  std::uint32_t random_city() {
+    return static_cast<std::uint32_t>(uniform(0, cities().size() - 1));
+  }
   std::uint32_t distant_city(std::uint32_t from, std::uint32_t km_min);
   std::uint64_t fresh_device() { return device_id_base + next_device++; }
   std::uint64_t fresh_ip() { return ip_id_base + next_ip++; }
@@ -118,7 +126,8 @@ struct Generator::State {
     return ip_id_base - 1 - city * carrier_ips_per_city - uniform(0, carrier_ips_per_city - 1);
   }
   std::int64_t scaled(std::int64_t mean_fen, std::uint64_t pct_low, std::uint64_t pct_high) {
-    return std::max<std::int64_t>(1, mean_fen * static_cast<std::int64_t>(uniform(pct_low, pct_high)) / 100);
+    return std::max<std::int64_t>(
+        1, mean_fen * static_cast<std::int64_t>(uniform(pct_low, pct_high)) / 100);
   }
   void place(Event& event, std::uint32_t city) {
     const City& c = cities()[city];
@@ -232,7 +241,8 @@ void Generator::State::make_world() {
     }
   }
   for (std::uint64_t m = 0; m < merchants; ++m) {
-    if (percent(5)) world.merchant_risk.push_back({merchant_id_base + m, std::int64_t(uniform(1, 3))});
+    if (percent(5))
+      world.merchant_risk.push_back({merchant_id_base + m, std::int64_t(uniform(1, 3))});
   }
   for (std::uint64_t user = 1; user <= users; ++user) make_history(user);
   std::sort(world.history.begin(), world.history.end(),
@@ -284,7 +294,8 @@ void Generator::State::travel(Habit& h, std::uint64_t now) {
     const City& a = cities()[h.city];
     const City& b = cities()[to];
     const std::uint64_t km = distance_km(a.lat_e4, a.lon_e4, b.lat_e4, b.lon_e4);
-    return h.last_ns == 0 || now - h.last_ns >= km * 3600 * ns_per_s / trip_speed_kmh + ns_per_minute;
+    return h.last_ns == 0 ||
+           now - h.last_ns >= km * 3600 * ns_per_s / trip_speed_kmh + ns_per_minute;
   };
   if (h.trip_events_left > 0) {
     if (--h.trip_events_left == 0) {
@@ -317,7 +328,8 @@ LabelledEvent Generator::State::normal_event(std::uint64_t user, std::uint64_t n
   Habit& h = habits[user - 1];
   travel(h, now);
   if (per_mille(new_device_per_mille)) {
-    h.devices[h.device_count < devices_per_user_max ? h.device_count++ : uniform(0, h.device_count - 1)] =
+    h.devices[h.device_count < devices_per_user_max ? h.device_count++
+                                                    : uniform(0, h.device_count - 1)] =
         fresh_device();
   }
   h.last_ns = now;
@@ -350,7 +362,8 @@ LabelledEvent Generator::State::normal_event(std::uint64_t user, std::uint64_t n
     e.kind = EventKind::transfer;
     if (percent(new_payee_pct) || h.payees.empty()) {
       std::uint64_t payee;
-      do payee = random_user(); while (payee == user);
+      do payee = random_user();
+      while (payee == user);
       if (h.payees.size() < 8) h.payees.push_back(payee);
       e.payee_id = payee;
     } else {
@@ -406,7 +419,8 @@ void Generator::State::account_takeover(std::uint64_t now, std::uint32_t case_id
                                           : unlinked_mules[uniform(0, unlinked_mules.size() - 1)];
     }
     payout.event.amount_fen =
-        percent(20) ? scaled(h.mean_fen, 80, 200) : scaled(h.mean_fen, 300, 2000) + std::int64_t(uniform(0, 200'000));
+        percent(20) ? scaled(h.mean_fen, 80, 200)
+                    : scaled(h.mean_fen, 300, 2000) + std::int64_t(uniform(0, 200'000));
     schedule(at, payout);
     at += uniform(1, 15) * ns_per_minute;
   }
@@ -447,8 +461,9 @@ void Generator::State::scam_transfer(std::uint64_t now, std::uint32_t case_id) {
     LabelledEvent scam{own_event(victim, h), FraudKind::scam_transfer, case_id};
     scam.event.kind = EventKind::transfer;
     scam.event.payee_id = mule;
-    scam.event.amount_fen = percent(20) ? scaled(h.mean_fen, 100, 300)
-                                        : scaled(h.mean_fen, 300, 3000) + std::int64_t(uniform(0, 500'000));
+    scam.event.amount_fen = percent(20)
+                                ? scaled(h.mean_fen, 100, 300)
+                                : scaled(h.mean_fen, 300, 3000) + std::int64_t(uniform(0, 500'000));
     schedule(at, scam);
     at += uniform(1, 30) * ns_per_minute;
   }

@@ -28,8 +28,13 @@
 
 namespace capillary::risk {
 
-enum class FraudKind : std::uint8_t { none, account_takeover, card_testing, scam_transfer,
-                                      impossible_travel };
+enum class FraudKind : std::uint8_t {
+  none,
+  account_takeover,
+  card_testing,
+  scam_transfer,
+  impossible_travel
+};
 inline constexpr std::size_t fraud_kinds = 5;
 std::string_view fraud_kind_name(FraudKind kind);
 

@@ -53,8 +53,8 @@ inline constexpr std::size_t rules_per_set_max = 256;
 inline constexpr std::size_t rule_name_bytes_max = 64;
 inline constexpr std::size_t rule_reason_bytes_max = 200;
 inline constexpr std::size_t rules_file_bytes_max = 1u << 20;
-inline constexpr std::size_t expression_depth_max = 16;   // nesting of parentheses and `not`
-inline constexpr std::size_t expression_terms_max = 64;   // compiled instructions per rule
+inline constexpr std::size_t expression_depth_max = 16;  // nesting of parentheses and `not`
+inline constexpr std::size_t expression_terms_max = 64;  // compiled instructions per rule
 // Compiled rule sets kept for `activate`, newest first; older versions are dropped.
 inline constexpr std::size_t rule_versions_kept_max = 16;
 

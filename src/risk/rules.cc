@@ -132,9 +132,12 @@ struct ParseError {
 
 std::string_view type_name(FeatureType type) {
   switch (type) {
-    case FeatureType::boolean: return "bool";
-    case FeatureType::integer: return "int";
-    case FeatureType::money: return "money";
+    case FeatureType::boolean:
+      return "bool";
+    case FeatureType::integer:
+      return "int";
+    case FeatureType::money:
+      return "money";
   }
   return "?";
 }
@@ -151,8 +154,8 @@ class Parser {
         Rule rule = parse_rule();
         if (std::any_of(rules.begin(), rules.end(),
                         [&](const Rule& r) { return r.name == rule.name; })) {
-          errors.push_back({rule_line_, rule_column_, fmt::format("duplicate rule name '{}'",
-                                                                  rule.name)});
+          errors.push_back(
+              {rule_line_, rule_column_, fmt::format("duplicate rule name '{}'", rule.name)});
         } else if (rules.size() == rules_per_set_max) {
           errors.push_back({rule_line_, rule_column_,
                             fmt::format("more than {} rules in one file", rules_per_set_max)});
@@ -183,15 +186,20 @@ class Parser {
     return token_.kind == TokenKind::word && token_.text == word;
   }
   void expect_word(std::string_view word) {
-    if (!at_word(word)) fail(token_, fmt::format("expected '{}', found {}", word, describe(token_)));
+    if (!at_word(word))
+      fail(token_, fmt::format("expected '{}', found {}", word, describe(token_)));
     take();
   }
   static std::string describe(const Token& token) {
     switch (token.kind) {
-      case TokenKind::end: return "the end of the file";
-      case TokenKind::string: return fmt::format("\"{}\"", token.text);
-      case TokenKind::invalid: return std::string(token.text);
-      default: return fmt::format("'{}'", token.text);
+      case TokenKind::end:
+        return "the end of the file";
+      case TokenKind::string:
+        return fmt::format("\"{}\"", token.text);
+      case TokenKind::invalid:
+        return std::string(token.text);
+      default:
+        return fmt::format("'{}'", token.text);
     }
   }
   void skip_to_next_rule() {
@@ -240,7 +248,8 @@ class Parser {
         rule.shadow = true;
       } else {
         fail(token_, fmt::format("expected 'priority', 'when', 'then', 'shadow' or 'end' in rule "
-                                 "'{}', found {}", rule.name, describe(token_)));
+                                 "'{}', found {}",
+                                 rule.name, describe(token_)));
       }
     }
     if (!has_when) fail(token_, fmt::format("rule '{}' has no 'when' condition", rule.name));
@@ -281,9 +290,9 @@ class Parser {
   }
 
   static bool is_keyword(std::string_view word) {
-    for (std::string_view keyword : {"rule", "priority", "when", "then", "shadow", "end", "and",
-                                     "or", "not", "true", "false", "allow", "challenge", "deny",
-                                     "no_password"}) {
+    for (std::string_view keyword :
+         {"rule", "priority", "when", "then", "shadow", "end", "and", "or", "not", "true", "false",
+          "allow", "challenge", "deny", "no_password"}) {
       if (word == keyword) return true;
     }
     return false;
@@ -298,7 +307,8 @@ class Parser {
 
   void require_bool(FeatureType type, const Token& at, std::string_view what) {
     if (type != FeatureType::boolean) {
-      fail(at, fmt::format("'{}' needs true/false operands, this one is {}", what, type_name(type)));
+      fail(at,
+           fmt::format("'{}' needs true/false operands, this one is {}", what, type_name(type)));
     }
   }
 
@@ -408,10 +418,10 @@ class Parser {
         }
         const std::optional<Feature> feature = feature_by_name(operand.text);
         if (!feature) {
-          fail(operand, is_keyword(operand.text)
-                            ? fmt::format("expected a feature or a value, found '{}'", operand.text)
-                            : fmt::format("unknown feature '{}' (docs/risk.md lists them)",
-                                          operand.text));
+          fail(operand,
+               is_keyword(operand.text)
+                   ? fmt::format("expected a feature or a value, found '{}'", operand.text)
+                   : fmt::format("unknown feature '{}' (docs/risk.md lists them)", operand.text));
         }
         emit(program, Op::feature, static_cast<std::int64_t>(*feature), operand);
         return info(*feature).type;
@@ -431,9 +441,12 @@ class Parser {
 
 std::string_view action_name(Action action) {
   switch (action) {
-    case Action::allow: return "allow";
-    case Action::challenge: return "challenge";
-    case Action::deny: return "deny";
+    case Action::allow:
+      return "allow";
+    case Action::challenge:
+      return "challenge";
+    case Action::deny:
+      return "deny";
   }
   return "?";
 }
@@ -460,15 +473,32 @@ bool Rule::matches(const FeatureVector& features) const noexcept {
     const std::int64_t right = stack[--top];
     std::int64_t& left = stack[top - 1];
     switch (instruction.op) {
-      case Op::eq: left = left == right; break;
-      case Op::ne: left = left != right; break;
-      case Op::lt: left = left < right; break;
-      case Op::le: left = left <= right; break;
-      case Op::gt: left = left > right; break;
-      case Op::ge: left = left >= right; break;
-      case Op::logical_and: left = left && right; break;
-      case Op::logical_or: left = left || right; break;
-      default: CAP_ASSERT(false);
+      case Op::eq:
+        left = left == right;
+        break;
+      case Op::ne:
+        left = left != right;
+        break;
+      case Op::lt:
+        left = left < right;
+        break;
+      case Op::le:
+        left = left <= right;
+        break;
+      case Op::gt:
+        left = left > right;
+        break;
+      case Op::ge:
+        left = left >= right;
+        break;
+      case Op::logical_and:
+        left = left && right;
+        break;
+      case Op::logical_or:
+        left = left || right;
+        break;
+      default:
+        CAP_ASSERT(false);
     }
   }
   CAP_ASSERT(top == 1);
@@ -518,7 +548,8 @@ Verdict RuleSet::evaluate(const FeatureVector& features) const noexcept {
 CompileResult compile_rules(std::string_view text, std::uint32_t version) {
   CompileResult result;
   if (text.size() > rules_file_bytes_max) {
-    result.errors.push_back({1, 1, fmt::format("rules file larger than {} bytes", rules_file_bytes_max)});
+    result.errors.push_back(
+        {1, 1, fmt::format("rules file larger than {} bytes", rules_file_bytes_max)});
     return result;
   }
   std::vector<Rule> rules;

@@ -42,8 +42,19 @@ struct RuleError {
 };
 
 struct Rule {
-  enum class Op : std::uint8_t { feature, constant, eq, ne, lt, le, gt, ge, logical_and, logical_or,
-                                 logical_not };
+  enum class Op : std::uint8_t {
+    feature,
+    constant,
+    eq,
+    ne,
+    lt,
+    le,
+    gt,
+    ge,
+    logical_and,
+    logical_or,
+    logical_not
+  };
   struct Instruction {
     Op op;
     std::int64_t value;  // feature index or constant
@@ -52,8 +63,8 @@ struct Rule {
   std::string reason;
   std::int64_t priority = 0;
   Action action = Action::allow;
-  bool no_password = false;  // only with allow: the payment needs no password
-  bool shadow = false;       // evaluated and logged, never enforced
+  bool no_password = false;          // only with allow: the payment needs no password
+  bool shadow = false;               // evaluated and logged, never enforced
   std::vector<Instruction> program;  // postfix; leaves one boolean
 
   bool matches(const FeatureVector& features) const noexcept;
@@ -61,7 +72,7 @@ struct Rule {
 
 // What a rule set says about one feature vector. Rule indexes point into RuleSet::rules().
 struct Verdict {
-  Action action = Action::allow;        // the highest-priority enforced match (strictest on ties)
+  Action action = Action::allow;  // the highest-priority enforced match (strictest on ties)
   bool no_password = false;
   Action action_with_shadow = Action::allow;  // the same, had shadow rules been enforced
   std::array<std::uint16_t, decision_rules_max> rules{};  // enforced matches, priority order

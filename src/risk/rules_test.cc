@@ -112,7 +112,8 @@ TEST(Rules, ErrorsSayWhereAndWhat) {
             "1:33: bad number: write an integer (12) or yuan with two decimals (12.50)");
   EXPECT_EQ(first_error("rule a priority 1 when device_new then deny \"x end"),
             "1:45: unterminated string");
-  EXPECT_EQ(first_error("rule a priority 1 then deny \"x\" end"), "1:33: rule 'a' has no 'when' condition");
+  EXPECT_EQ(first_error("rule a priority 1 then deny \"x\" end"),
+            "1:33: rule 'a' has no 'when' condition");
   EXPECT_EQ(first_error("rule a priority 1001 when device_new then deny \"x\" end"),
             "1:17: priority must be an integer from 0 to 1000");
   EXPECT_EQ(first_error(""), "1:1: no rules in the file");
@@ -126,8 +127,7 @@ rule c priority 2 when city_new then deny "z" end)");
   EXPECT_EQ(result.rule_set, nullptr);
   ASSERT_EQ(result.errors.size(), 2u);
   EXPECT_EQ(result.errors[0].to_string(), "2:1: duplicate rule name 'a'");
-  EXPECT_EQ(result.errors[1].to_string(),
-            "3:24: unknown feature 'nope' (docs/risk.md lists them)");
+  EXPECT_EQ(result.errors[1].to_string(), "3:24: unknown feature 'nope' (docs/risk.md lists them)");
 }
 
 TEST(Rules, NestingIsBounded) {

@@ -47,7 +47,8 @@ class Velocity {
   };
 
   // Most keys (a person, a phone) have a handful of events a day: their ring lives inside the
-  // object, which saves a pointer chase to cold memory on every event. Busier keys move to the heap.
+  // object, which saves a pointer chase to cold memory on every event. Busier keys move to the
+  // heap.
   static constexpr std::uint32_t inline_entries = 4;
   static_assert((inline_entries & (inline_entries - 1)) == 0, "a power of two");
   Entry* entries_data() { return capacity_ <= inline_entries ? inline_.data() : heap_.get(); }

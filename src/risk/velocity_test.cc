@@ -13,9 +13,9 @@ namespace {
 constexpr std::uint64_t t0 = 1'000 * ns_per_s;
 
 TEST(Velocity, EventExactlyOneWindowOldIsOut) {
-  for (auto [window, length] : {std::pair{Window::one_minute, window_1m_ns},
-                                std::pair{Window::one_hour, window_1h_ns},
-                                std::pair{Window::one_day, window_24h_ns}}) {
+  for (auto [window, length] :
+       {std::pair{Window::one_minute, window_1m_ns}, std::pair{Window::one_hour, window_1h_ns},
+        std::pair{Window::one_day, window_24h_ns}}) {
     Velocity v;
     v.add(t0, 700);
     v.advance(t0 + length - 1);
@@ -61,9 +61,9 @@ TEST(Velocity, MatchesBruteForceAndNeverUndercounts) {
       v.add(now, amount);
       all.emplace_back(now, amount);
       ASSERT_LE(v.entries(), velocity_entries_max);
-      for (auto [window, length] : {std::pair{Window::one_minute, window_1m_ns},
-                                    std::pair{Window::one_hour, window_1h_ns},
-                                    std::pair{Window::one_day, window_24h_ns}}) {
+      for (auto [window, length] :
+           {std::pair{Window::one_minute, window_1m_ns}, std::pair{Window::one_hour, window_1h_ns},
+            std::pair{Window::one_day, window_24h_ns}}) {
         std::uint32_t count = 0;
         std::int64_t sum = 0;
         for (auto it = all.rbegin(); it != all.rend() && it->first + length > now; ++it) {
