@@ -322,6 +322,23 @@ class PaymentsApiTest(unittest.TestCase):
             receiver.shutdown()
             receiver.server_close()
 
+    def test_reconciliation_lists_every_mismatch(self):
+        user = self.open_user()
+        for reference, amount in [("R-1", 100), ("R-2", 200), ("R-3", 300)]:
+            self.ok("POST", f"/v1/users/{user}/top-ups",
+                    {"amount": amount, "bank": {"channel": 77, "reference": reference, "outcome": "approved"}})
+        statement = ("date,bank_reference,our_reference,amount_fen,kind\n"
+                     "2026-11-22,R-1,a,100,debit_card\n"      # matches
+                     "2026-11-22,R-2,b,250,debit_card\n"      # the bank says 250
+                     "2026-11-22,R-9,c,900,debit_card\n")     # unknown to the ledger; R-3 missing at the bank
+        report = self.ok("POST", "/v1/reconciliations", {"channel": 77, "statement": statement})
+        self.assertEqual((report["matched"], report["mismatches"]), (1, 3))
+        kinds = sorted((m["kind"], m["bank_amount"], m["ledger_amount"]) for m in report["listed"])
+        self.assertEqual(kinds, [("amount_differs", "250", "200"), ("missing_at_bank", "0", "300"),
+                                 ("missing_in_ledger", "900", "0")])
+        status, answer = self.send("POST", "/v1/reconciliations", {"channel": 77, "statement": "x,y\n"})
+        self.assertEqual((status, answer["error"]["code"]), (400, "malformed_statement"))
+
     # --- batches, lookups, restart --------------------------------------------------------------
 
     def test_batch_and_lookup(self):

@@ -1,5 +1,6 @@
 #include "server/payment_api.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 #include <xxhash.h>
 
@@ -20,9 +21,12 @@ namespace {
 
 constexpr std::size_t idempotency_key_bytes_max = 64;
 
-constexpr std::array<std::string_view, 8> route_prefixes{
+constexpr std::array<std::string_view, 9> route_prefixes{
     "/v1/users", "/v1/merchants", "/v1/orders", "/v1/qr-payments", "/v1/red-packets",
-    "/v1/campaigns", "/v1/payments/", "/v1/lookup/orders"};
+    "/v1/campaigns", "/v1/payments/", "/v1/lookup/orders", "/v1/reconciliations"};
+
+// Mismatches a reconciliation lists in full; past it only their count grows.
+constexpr std::size_t reconciliation_mismatches_max = 10'000;
 
 // "/v1/orders/7/pay" → {"orders", "7", "pay"}; at most three segments after /v1.
 struct ProductPath {
@@ -197,6 +201,10 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
   }};
   if (post) {
     if (n == 2 && s[0] == "payments" && s[1] == "batch") return batch(request, call, principal);
+    if (n == 1 && s[0] == "reconciliations") {
+      if (!platform(principal)) return call.fail({403, "forbidden", "reconciliation is the platform's", {}});
+      return reconcile(request, call);
+    }
     if (n == 2 && s[0] == "lookup" && s[1] == "orders") {
       if (!platform(principal)) return call.fail({403, "forbidden", "order lookups are the platform's", {}});
       return lookup(request, call);
@@ -590,6 +598,73 @@ void PaymentApi::lookup(const Request& request, const Call& call) {
           call.guarded([&] { call.answer(json(200, std::move(body))); });
         });
       });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+// The bank's statement for one channel against the ledger's card movements through that
+// channel's clearing account, matched by the bank's reference: money in (top-ups and card
+// payments, debit_card) and payouts (posted withdrawals, credit_card). Every line without its
+// ledger twin, every ledger movement without its line, and every amount that differs is listed.
+void PaymentApi::reconcile(const Request& request, const Call& call) {
+  auto lines = std::make_shared<std::vector<StatementLine>>();
+  std::uint32_t channel = 0;
+  ApiError error;
+  if (!parse_reconciliation(request.body, &channel, lines.get(), &error)) return call.fail(error);
+  const engine::Submit submitted = engine_.submit_read([this, call, channel, lines](const engine::State& state) {
+    struct Movement {
+      std::int64_t amount;
+      bool debit;
+      bool matched;
+    };
+    const std::uint64_t clearing = payments::account_id(payments::AccountKind::bank_clearing, channel);
+    absl::flat_hash_map<std::uint64_t, Movement> ledger_side;
+    for (const ledger::TransferRecord& record : state.ledger.transfers()) {
+      const ledger::Transfer& t = record.transfer;
+      const bool money_in = t.debit_account_id == clearing && (t.flags & ledger::transfer_pending) == 0;
+      const bool payout = t.credit_account_id == clearing && (t.flags & ledger::transfer_post_pending) != 0;
+      if ((money_in && t.code != static_cast<std::uint16_t>(payments::TransferCode::order_refund)) || payout) {
+        ledger_side[t.user_data] = {t.amount, money_in, false};
+      }
+    }
+    std::string body;
+    std::uint64_t matched = 0, mismatched = 0;
+    std::string list;
+    const auto mismatch = [&](std::string_view kind, std::string_view bank_reference, std::string_view ours,
+                              std::int64_t bank_amount, std::int64_t ledger_amount) {
+      if (mismatched++ >= reconciliation_mismatches_max) return;
+      if (!list.empty()) list += ',';
+      fmt::format_to(std::back_inserter(list), "{{\"kind\":\"{}\",\"bank_reference\":", kind);
+      write_string(list, bank_reference);
+      list += ",\"our_reference\":";
+      write_string(list, ours);
+      fmt::format_to(std::back_inserter(list), ",\"bank_amount\":\"{}\",\"ledger_amount\":\"{}\"}}",
+                     bank_amount, ledger_amount);
+    };
+    for (const StatementLine& line : *lines) {
+      const auto found = ledger_side.find(bank_reference_hash(line.bank_reference));
+      if (found == ledger_side.end() || found->second.debit != line.debit) {
+        mismatch("missing_in_ledger", line.bank_reference, line.our_reference, line.amount, 0);
+      } else if (found->second.amount != line.amount) {
+        found->second.matched = true;
+        mismatch("amount_differs", line.bank_reference, line.our_reference, line.amount, found->second.amount);
+      } else {
+        found->second.matched = true;
+        ++matched;
+      }
+    }
+    for (const auto& [reference, movement] : ledger_side) {
+      if (!movement.matched) {
+        mismatch("missing_at_bank", fmt::format("#{:016x}", reference), "", 0, movement.amount);
+      }
+    }
+    fmt::format_to(std::back_inserter(body),
+                   "{{\"channel\":{},\"statement_lines\":{},\"ledger_movements\":{},\"matched\":{},"
+                   "\"mismatches\":{},\"listed\":[{}]}}",
+                   channel, lines->size(), ledger_side.size(), matched, mismatched, list);
+    post_io_([call, body = std::move(body)]() mutable {
+      call.guarded([&] { call.answer(json(200, std::move(body))); });
+    });
+  });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
 }
 

@@ -45,6 +45,7 @@ class PaymentApi {
   void read(const Call& call, const auth::Principal& principal, std::string_view kind, std::uint64_t id,
             std::string_view query);
   void lookup(const Request& request, const Call& call);
+  void reconcile(const Request& request, const Call& call);
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
 

@@ -160,10 +160,7 @@ class Fields {
   std::vector<std::string_view> known_;
 };
 
-std::uint64_t hash_text(std::string_view text) {
-  const std::uint64_t hash = XXH3_64bits(text.data(), text.size());
-  return hash == 0 ? 1 : hash;
-}
+std::uint64_t hash_text(std::string_view text) { return bank_reference_hash(text); }
 
 // The party a step acts for: the named field, or the caller when it is of the right kind.
 bool party(Fields& fields, std::string_view name, payments::PartyKind kind, const Caller& caller,
@@ -506,6 +503,66 @@ bool parse_payment_batch(std::string& body, const Caller& caller, std::vector<Pa
     }
     step.canonical = simdjson::minify(item);
     steps->push_back(std::move(step));
+  }
+  return true;
+}
+
+std::uint64_t bank_reference_hash(std::string_view reference) {
+  const std::uint64_t hash = XXH3_64bits(reference.data(), reference.size());
+  return hash == 0 ? 1 : hash;
+}
+
+bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector<StatementLine>* lines,
+                          ApiError* error) {
+  thread_local simdjson::dom::parser parser;
+  element root;
+  if (!parse_root(body, parser, &root, error)) return false;
+  Fields fields(root.get_object().value_unsafe(), "");
+  std::uint64_t channel_id = 0;
+  if (!fields.u64("channel", &channel_id, true, error)) return false;
+  auto statement = root.get_object().value_unsafe()["statement"];
+  if (statement.error() != simdjson::SUCCESS || statement.value_unsafe().type() != element_type::STRING) {
+    *error = field_error("missing_field", "statement must be the channel's statement file as a string", "statement");
+    return false;
+  }
+  std::uint64_t ignored = 0;
+  ApiError unused;
+  (void)fields.u64("statement", &ignored, false, &unused);  // marks it known
+  if (!fields.finish(error)) return false;
+  if (channel_id == 0 || channel_id > UINT32_MAX) {
+    *error = field_error("invalid_channel", "channel must be 1 to 2^32-1", "channel");
+    return false;
+  }
+  *channel = static_cast<std::uint32_t>(channel_id);
+  std::string_view text = statement.value_unsafe().get_string().value_unsafe();
+  lines->clear();
+  std::size_t number = 0;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    ++number;
+    if (line.empty() || (number == 1 && line.starts_with("date,"))) continue;
+    std::array<std::string_view, 5> cells{};
+    std::string_view rest = line;
+    std::size_t count = 0;
+    while (count < cells.size()) {
+      const std::size_t comma = rest.find(',');
+      cells[count++] = rest.substr(0, comma);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    std::uint64_t amount = 0;
+    if (count != 5 || !parse_decimal(cells[3], &amount) || amount > static_cast<std::uint64_t>(payments::amount_max) ||
+        (cells[4] != "debit_card" && cells[4] != "credit_card")) {
+      *error = field_error("malformed_statement",
+                           fmt::format("statement line {} is not date,bank_reference,our_reference,amount_fen,kind",
+                                       number),
+                           "statement");
+      return false;
+    }
+    lines->push_back({std::string(cells[0]), std::string(cells[1]), std::string(cells[2]),
+                      static_cast<std::int64_t>(amount), cells[4] == "debit_card"});
   }
   return true;
 }

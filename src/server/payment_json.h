@@ -88,6 +88,20 @@ struct CashierView {
   payments::OrderState state = payments::OrderState::awaiting_payment;
 };
 
+// The 64-bit form of a bank's reference that commands and ledger transfers carry (never 0).
+std::uint64_t bank_reference_hash(std::string_view reference);
+
+// {"channel":5,"statement":"<the channel's statement file, CSV>"} (channels/wire.h format).
+struct StatementLine {
+  std::string date;
+  std::string bank_reference;
+  std::string our_reference;
+  std::int64_t amount = 0;
+  bool debit = true;  // debit_card (money in) or credit_card (a payout)
+};
+[[nodiscard]] bool parse_reconciliation(std::string& body, std::uint32_t* channel,
+                                        std::vector<StatementLine>* lines, ApiError* error);
+
 void write_outcome(std::string& out, const payments::Outcome& outcome);
 void write_cashier(std::string& out, const CashierView& view);
 void write_order(std::string& out, const payments::OrderRecord& order);
