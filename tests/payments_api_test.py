@@ -276,6 +276,13 @@ class PaymentsApiTest(unittest.TestCase):
                               as_key=f"user:{user}")
         self.assertEqual(status, 403)
 
+    def test_metrics_count_payment_requests_and_notifications(self):
+        self.open_user()
+        status, _, text = self.server.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('route="payments"', text)
+        self.assertIn("capillary_notify_", text)
+
     def test_card_operations_without_channels_answer_503(self):
         user = self.open_user()
         status, answer = self.send("POST", f"/v1/users/{user}/top-ups",

@@ -180,13 +180,15 @@ Response write_lookup(std::string_view list, const std::vector<std::optional<Rec
 }  // namespace
 
 Routes::Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
-               const std::atomic<bool>& stopping, PaymentApi* payments)
+               const std::atomic<bool>& stopping, PaymentApi* payments,
+               std::function<std::string()> extra_metrics)
     : engine_(engine),
       metrics_(metrics),
       post_io_(std::move(post_io)),
       post_blocking_(std::move(post_blocking)),
       stopping_(stopping),
-      payments_(payments) {}
+      payments_(payments),
+      extra_metrics_(std::move(extra_metrics)) {}
 
 void Routes::handle(const Request& request, Respond respond) noexcept {
   const std::size_t question = request.target.find('?');
@@ -524,7 +526,9 @@ void Routes::readyz(const Call& call) {
 }
 
 void Routes::metrics(const Call& call) {
-  call.answer(ok(metrics_.render(engine_.stats()), "text/plain; version=0.0.4"));
+  std::string text = metrics_.render(engine_.stats());
+  if (extra_metrics_) text += extra_metrics_();
+  call.answer(ok(std::move(text), "text/plain; version=0.0.4"));
 }
 
 }  // namespace capillary::server

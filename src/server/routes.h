@@ -52,9 +52,11 @@ using Post = std::function<void(std::function<void()>)>;
 class Routes {
  public:
   // `stopping` turns /readyz to 503 while the server drains.
-  // `payments`, when set, answers the product routes (payment_api.h).
+  // `payments`, when set, answers the product routes (payment_api.h); `extra_metrics` appends
+  // other subsystems' lines (bank channels, notifications) to /metrics.
   Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
-         const std::atomic<bool>& stopping, PaymentApi* payments = nullptr);
+         const std::atomic<bool>& stopping, PaymentApi* payments = nullptr,
+         std::function<std::string()> extra_metrics = {});
   Routes(const Routes&) = delete;
   Routes& operator=(const Routes&) = delete;
 
@@ -88,6 +90,7 @@ class Routes {
   Post post_blocking_;
   const std::atomic<bool>& stopping_;
   PaymentApi* payments_;
+  std::function<std::string()> extra_metrics_;
 };
 
 }  // namespace capillary::server

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "notify/metrics.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
 #include "server/payment_api.h"
@@ -368,7 +369,12 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   Routes routes(
       engine, metrics, post_io,
       [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping,
-      payments.get());
+      payments.get(), [&options] {
+        std::string text;
+        if (options.gateway != nullptr) text += options.gateway->render_metrics();
+        if (options.notifier != nullptr) text += notify::render_metrics(options.notifier->counters());
+        return text;
+      });
 
   std::shared_ptr<Listener> listener;
   Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },
