@@ -1,31 +1,20 @@
 #include "cli/bench_http.h"
 
-#include <memory>
-
 #include <fmt/format.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/http_client.h"
 #include "core/limits.h"
 #include "core/status.h"
 
@@ -45,13 +34,6 @@ constexpr std::int64_t payment_amount_max = 100'00;
 
 // The server's connection limit (docs/api.md); more would only wait in its listen backlog.
 constexpr std::uint32_t connections_max = 1024;
-// The server drops a connection idle for 60 s, so an answer that takes longer is not coming.
-constexpr std::chrono::seconds response_timeout{60};
-// Bounds the response reader: real headers are a few hundred bytes, and a full batch of rejected
-// results with their descriptions is under 2 MiB.
-constexpr std::size_t response_header_bytes_max = 64 << 10;
-constexpr std::size_t response_body_bytes_max = 16 << 20;
-constexpr std::size_t read_chunk_bytes = 64 << 10;
 // A 503 says `Retry-After: 1`, but the engine drains its queue in milliseconds; sleeping the full
 // second would idle the connection and measure the back-off instead of the server.
 constexpr milliseconds retry_backoff_min{10};
@@ -61,232 +43,8 @@ constexpr std::uint32_t retries_max = 600;
 constexpr std::chrono::seconds progress_interval{1};
 constexpr milliseconds progress_poll{10};
 
-struct Target {
-  std::string host;
-  std::string port;
-};
-
-bool parse_target(std::string_view text, Target* target) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return false;
-  const std::string_view port = text.substr(colon + 1);
-  unsigned number = 0;
-  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (error != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535) {
-    return false;
-  }
-  target->host = std::string(text.substr(0, colon));
-  target->port = std::string(port);
-  return true;
-}
-
-std::string errno_message(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-struct HttpResponse {
-  int status = 0;
-  std::chrono::seconds retry_after{0};
-  bool close = false;  // the server will close the connection after this response
-  std::string body;
-};
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-template <typename Integer>
-bool parse_decimal(std::string_view text, Integer* value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
-// One keep-alive HTTP/1.1 connection over a blocking socket, one request in flight (the server
-// does not pipeline). Only what the API sends is understood: Content-Length bodies.
-class HttpConnection {
- public:
-  explicit HttpConnection(Target target) : target_(std::move(target)) {}
-  ~HttpConnection() { disconnect(); }
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
-
-  Status connect() {
-    disconnect();
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* addresses = nullptr;
-    if (int rc = getaddrinfo(target_.host.c_str(), target_.port.c_str(), &hints, &addresses);
-        rc != 0) {
-      return Status::io_error(fmt::format("cannot resolve {}: {}", target_.host, gai_strerror(rc)));
-    }
-    int last_error = 0;
-    for (const addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
-      const int fd = ::socket(address->ai_family, address->ai_socktype, address->ai_protocol);
-      if (fd < 0) {
-        last_error = errno;
-        continue;
-      }
-      if (::connect(fd, address->ai_addr, address->ai_addrlen) == 0) {
-        fd_ = fd;
-        break;
-      }
-      last_error = errno;
-      ::close(fd);
-    }
-    freeaddrinfo(addresses);
-    if (fd_ < 0) {
-      return Status::io_error(fmt::format("cannot connect to {}:{}: {}", target_.host, target_.port,
-                                          errno_message(last_error)));
-    }
-    // Requests go out in one write each; Nagle would hold the tail of a body back for an ACK.
-    const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const timeval timeout{.tv_sec = static_cast<time_t>(response_timeout.count()), .tv_usec = 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    buffer_.clear();
-    return Status::ok();
-  }
-
-  // Sends one complete request and reads its response, connecting first if need be.
-  Status round_trip(std::string_view request, HttpResponse* response) {
-    const bool reused = fd_ >= 0;
-    Status status = attempt(request, response);
-    // A kept-alive connection the server closed while idle fails on first use; the ids make
-    // sending the same batch again safe.
-    if (!status.is_ok() && reused) status = attempt(request, response);
-    if (!status.is_ok()) disconnect();
-    return status;
-  }
-
- private:
-  void disconnect() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    buffer_.clear();
-  }
-
-  Status attempt(std::string_view request, HttpResponse* response) {
-    if (fd_ < 0) {
-      if (Status status = connect(); !status.is_ok()) return status;
-    }
-    if (Status status = send_all(request); !status.is_ok()) {
-      disconnect();
-      return status;
-    }
-    if (Status status = read_response(response); !status.is_ok()) {
-      disconnect();
-      return status;
-    }
-    if (response->close) disconnect();
-    return Status::ok();
-  }
-
-  Status send_all(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        return Status::io_error(
-            fmt::format("sending to {}:{}: {}", target_.host, target_.port, errno_message(errno)));
-      }
-      bytes.remove_prefix(static_cast<std::size_t>(sent));
-    }
-    return Status::ok();
-  }
-
-  Status read_more() {
-    const std::size_t used = buffer_.size();
-    buffer_.resize(used + read_chunk_bytes);
-    ssize_t received;
-    do {
-      received = ::recv(fd_, buffer_.data() + used, read_chunk_bytes, 0);
-    } while (received < 0 && errno == EINTR);
-    const int error = errno;
-    buffer_.resize(used + static_cast<std::size_t>(std::max<ssize_t>(received, 0)));
-    if (received == 0) return Status::io_error("the server closed the connection");
-    if (received < 0) {
-      return Status::io_error(error == EAGAIN || error == EWOULDBLOCK
-                                  ? fmt::format("no response within {} s", response_timeout.count())
-                                  : fmt::format("reading a response: {}", errno_message(error)));
-    }
-    return Status::ok();
-  }
-
-  Status read_response(HttpResponse* response) {
-    constexpr std::string_view header_end_marker = "\r\n\r\n";
-    std::size_t header_end;
-    while ((header_end = buffer_.find(header_end_marker)) == std::string::npos) {
-      if (buffer_.size() > response_header_bytes_max) {
-        return Status::corruption("response header too large");
-      }
-      if (Status status = read_more(); !status.is_ok()) return status;
-    }
-    *response = HttpResponse{};
-    std::string_view headers(buffer_.data(), header_end);
-    const std::size_t status_line_end = headers.find("\r\n");
-    const std::string_view status_line = headers.substr(0, status_line_end);
-    constexpr std::string_view version = "HTTP/1.1 ";
-    if (!status_line.starts_with(version) || status_line.size() < version.size() + 3 ||
-        !parse_decimal(status_line.substr(version.size(), 3), &response->status)) {
-      return Status::corruption(fmt::format("not an HTTP/1.1 status line: {:.80}", status_line));
-    }
-    std::size_t content_length = 0;
-    bool has_content_length = false;
-    headers.remove_prefix(std::min(headers.size(), status_line_end + 2));
-    while (!headers.empty()) {
-      const std::size_t line_end = std::min(headers.find("\r\n"), headers.size());
-      const std::string_view line = headers.substr(0, line_end);
-      headers.remove_prefix(std::min(headers.size(), line_end + 2));
-      const std::size_t colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      const std::string_view name = line.substr(0, colon);
-      const std::string_view value = trim(line.substr(colon + 1));
-      if (equals_ignoring_case(name, "content-length")) {
-        has_content_length = parse_decimal(value, &content_length);
-      } else if (equals_ignoring_case(name, "retry-after")) {
-        std::uint32_t seconds = 0;
-        if (parse_decimal(value, &seconds)) response->retry_after = std::chrono::seconds(seconds);
-      } else if (equals_ignoring_case(name, "connection")) {
-        response->close = equals_ignoring_case(value, "close");
-      } else if (equals_ignoring_case(name, "transfer-encoding")) {
-        return Status::corruption(
-            "the server sent a Transfer-Encoding body; expected Content-Length");
-      }
-    }
-    if (!has_content_length) return Status::corruption("response without Content-Length");
-    if (content_length > response_body_bytes_max) {
-      return Status::corruption(fmt::format("response body of {} bytes", content_length));
-    }
-    const std::size_t body_start = header_end + header_end_marker.size();
-    while (buffer_.size() < body_start + content_length) {
-      if (Status status = read_more(); !status.is_ok()) return status;
-    }
-    response->body.assign(buffer_, body_start, content_length);
-    buffer_.erase(0, body_start + content_length);
-    return Status::ok();
-  }
-
-  Target target_;
-  int fd_ = -1;
-  std::string buffer_;  // bytes received and not yet consumed
-};
-
 std::string make_request(const Target& target, std::string_view path, std::string_view body) {
-  return fmt::format(
-      "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\n\r\n{}",
-      path, target.host, target.port, body.size(), body);
+  return format_request(target, "POST", path, "", body);
 }
 
 // One request ready to send and the number of events in it.

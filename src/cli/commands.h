@@ -16,6 +16,7 @@ struct Commands {
 void add_operator_commands(const Commands& commands);  // serve, verify, replay, status
 void add_ledger_bench(const Commands& commands);       // bench ledger
 void add_http_bench(const Commands& commands);         // bench http
+void add_load_commands(const Commands& commands);      // load 12-12-6
 void add_auth_commands(const Commands& commands);      // credentials, bench auth
 void add_notify_bench(const Commands& commands);       // bench notify
 void add_risk_bench(const Commands& commands);        // bench risk

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_operator_commands(commands);
   add_ledger_bench(commands);
   add_http_bench(commands);
+  add_load_commands(commands);
   add_auth_commands(commands);
   add_notify_bench(commands);
   add_risk_bench(commands);
