@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
+#include "risk/engine.h"
 #include "server/payment_json.h"
 #include "server/server.h"
 
@@ -89,6 +90,10 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   server_options.notifier = notifier.get();
+
+  // Risk control with its built-in rules (docs/risk.md).
+  risk::Engine risk;
+  server_options.risk = &risk;
 
   engine::Options engine_options;
   engine_options.data_dir = options.data_dir;

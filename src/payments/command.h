@@ -56,6 +56,10 @@ enum class BankOutcome : std::uint8_t {
   failed = 3,    // no answer, an error or a timeout: the bank did nothing
 };
 
+// The risk engine's verdict on a command, decided before journaling so replay never re-decides.
+// A denied command, or a challenged one, moves nothing.
+enum class RiskVerdict : std::uint8_t { none = 0, allow = 1, challenge = 2, deny = 3 };
+
 // A bank's answer, decided before journaling.
 struct BankAnswer {
   std::uint64_t reference;  // the bank's reference for the operation (0 when none)
@@ -106,8 +110,9 @@ struct Command {
   Funding funding;
   CampaignTerms terms;
   CommandKind kind;
-  std::uint16_t reserved16;
-  std::uint32_t reserved32;
+  RiskVerdict risk;            // decided before journaling (docs/risk.md); none when not assessed
+  std::uint8_t reserved8;
+  std::uint32_t risk_rule_set; // the rule set version that decided
   std::uint64_t seed;          // randomness decided before journaling (red-packet split)
 };
 static_assert(sizeof(Command) == 200 && std::has_unique_object_representations_v<Command>);

@@ -76,11 +76,13 @@ std::uint64_t Payments::apply(std::span<const Command> commands, std::uint64_t f
 
 Outcome Payments::apply_one(const Command& command) noexcept {
   if (command.id == 0) return outcome(Result::id_must_not_be_zero);
-  if (command.reserved16 != 0 || command.reserved32 != 0 || command.terms.reserved != 0 ||
+  if (command.reserved8 != 0 || command.risk > RiskVerdict::deny || command.terms.reserved != 0 ||
       command.bank.reserved[0] != 0 || command.bank.reserved[1] != 0 || command.bank.reserved[2] != 0) {
     return outcome(Result::invalid_command);
   }
   if (const Result allowed = authorize(command); allowed != Result::ok) return outcome(allowed);
+  if (command.risk == RiskVerdict::deny) return outcome(Result::risk_denied);
+  if (command.risk == RiskVerdict::challenge) return outcome(Result::risk_challenge_required);
   chain_.clear();
   switch (command.kind) {
     case CommandKind::open_user: return open_user(command);

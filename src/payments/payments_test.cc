@@ -421,6 +421,25 @@ TEST_F(PaymentsTest, AWithdrawalNobodySettlesExpiresBackToTheWallet) {
   EXPECT_EQ(ledger_.find_account(account_id(AccountKind::wallet, 1))->debits_pending, 0);
 }
 
+TEST_F(PaymentsTest, RiskVerdictsRecordedInTheCommandDecideWhetherMoneyMoves) {
+  open_user(1);
+  open_user(2);
+  ASSERT_EQ(top_up(1, 1'000), Result::ok);
+  Command c = command(CommandKind::transfer, as_user(1), 1);
+  c.counterparty = 2;
+  c.amount = 400;
+  c.risk = RiskVerdict::deny;
+  EXPECT_EQ(result_of(c), Result::risk_denied);
+  c.risk = RiskVerdict::challenge;
+  EXPECT_EQ(result_of(c), Result::risk_challenge_required);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 1'000);
+  c.risk = RiskVerdict::allow;
+  EXPECT_EQ(result_of(c), Result::ok);
+  EXPECT_EQ(balance(AccountKind::wallet, 2), 400);
+  c.risk = static_cast<RiskVerdict>(9);
+  EXPECT_EQ(result_of(c), Result::invalid_command);
+}
+
 TEST_F(PaymentsTest, QrPaymentPaysTheMerchantAtOnceWithTheFee) {
   open_user(1);
   open_merchant(50, 60);

@@ -58,13 +58,15 @@ namespace capillary::payments {
   X(red_packet_empty, "every packet of this red packet was claimed")                            \
   X(red_packet_expired, "the red packet expired; its remainder went back to the sender")        \
   X(red_packet_already_claimed, "this user already claimed a packet of this red packet")        \
-  X(ledger_rejected, "the ledger rejected a transfer; see the ledger result")
+  X(ledger_rejected, "the ledger rejected a transfer; see the ledger result")                   \
+  X(risk_denied, "risk control denied this operation")                                          \
+  X(risk_challenge_required, "risk control needs extra verification before this operation")
 
 #define CAPILLARY_ENUM_VALUE(name, description) name,
 enum class Result : std::uint8_t { CAPILLARY_PAYMENT_RESULTS(CAPILLARY_ENUM_VALUE) };
 #undef CAPILLARY_ENUM_VALUE
 
-inline constexpr int result_count = static_cast<int>(Result::ledger_rejected) + 1;
+inline constexpr int result_count = static_cast<int>(Result::risk_challenge_required) + 1;
 
 std::string_view name(Result result);
 std::string_view description(Result result);

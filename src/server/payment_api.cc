@@ -117,13 +117,14 @@ bool platform(const auth::Principal& principal) { return principal.kind == auth:
 }  // namespace
 
 PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-                       const channels::BanksConfig* banks, notify::Notifier* notifier, Metrics& metrics,
-                       Post post_io)
+                       const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
+                       Metrics& metrics, Post post_io)
     : engine_(engine),
       keyring_(keyring),
       gateway_(gateway),
       banks_(banks),
       notifier_(notifier),
+      risk_(risk),
       metrics_(metrics),
       post_io_(std::move(post_io)) {}
 
@@ -249,6 +250,10 @@ void PaymentApi::write(const Request& request, const Call& call, const auth::Pri
     step.command.seed = XXH3_64bits_withSeed(&step.command.id, sizeof(step.command.id),
                                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   }
+  // App traffic, signed by the user, is decided here with the device and place the app reports.
+  // The platform's own callers (back ends, gateway tiers sending batches) run their own checks.
+  if (principal.kind == auth::PrincipalKind::user) assess(step, request.device, request.city);
+  if (op == PaymentOp::open_user) register_device(step.command.party, request.device, request.city);
   if (op == PaymentOp::withdraw) return withdraw(std::move(step), call);
   if (op == PaymentOp::open_merchant && !step.callback_url.empty()) {
     if (notifier_ == nullptr) {
@@ -372,6 +377,77 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
         });
       });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+namespace {
+
+// The device the app reports, or the account's own default when it reports none.
+std::uint64_t device_id(std::uint64_t user, std::string_view device) {
+  if (!device.empty()) return XXH3_64bits(device.data(), device.size());
+  return XXH3_64bits_withSeed(&user, sizeof(user), 0x646576696365);
+}
+
+std::uint32_t city_id(std::string_view city) {
+  std::uint64_t id = 0;
+  return parse_decimal(city, &id) && id <= UINT32_MAX ? static_cast<std::uint32_t>(id) : 0;
+}
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+// A new account's device and city are the ones it was opened from: familiar from the start.
+void PaymentApi::register_device(std::uint64_t user, std::string_view device, std::string_view city) {
+  if (risk_ == nullptr) return;
+  risk::Event login;
+  login.kind = risk::EventKind::login;
+  login.user_id = user;
+  login.device_id = device_id(user, device);
+  login.city_id = city_id(city);
+  login.timestamp_ns = now_ns();
+  risk_->confirm(login);
+}
+
+void PaymentApi::assess(PaymentStep& step, std::string_view device, std::string_view city) {
+  if (risk_ == nullptr) return;
+  payments::Command& command = step.command;
+  risk::Event event;
+  switch (step.op) {
+    case PaymentOp::pay:
+    case PaymentOp::qr_pay:
+    case PaymentOp::pay_bill:
+      event.kind = risk::EventKind::payment;
+      event.merchant_id = step.op == PaymentOp::pay ? 0 : command.counterparty;
+      break;
+    case PaymentOp::transfer:
+      event.kind = risk::EventKind::transfer;
+      event.payee_id = command.counterparty;
+      break;
+    case PaymentOp::withdraw:
+      event.kind = risk::EventKind::withdrawal;
+      break;
+    default:
+      return;
+  }
+  const payments::Funding& f = command.funding;
+  event.event_id = command.id;
+  event.channel = step.op == PaymentOp::qr_pay ? risk::Channel::offline_qr : risk::Channel::app;
+  event.user_id = command.party;
+  event.amount_fen = step.op == PaymentOp::pay ? f.wallet + f.red_packet + f.card + f.fund + f.credit : command.amount;
+  event.device_id = device_id(command.party, device);
+  event.city_id = city_id(city);
+  event.timestamp_ns = now_ns();
+  const risk::Decision decision = risk_->decide(event);
+  switch (decision.action) {
+    case risk::Action::allow: command.risk = payments::RiskVerdict::allow; break;
+    case risk::Action::challenge: command.risk = payments::RiskVerdict::challenge; break;
+    case risk::Action::deny: command.risk = payments::RiskVerdict::deny; break;
+  }
+  command.risk_rule_set = decision.rule_set_version;
 }
 
 std::uint32_t PaymentApi::primary_channel(std::string_view bank) const {

@@ -13,6 +13,7 @@
 #include "channels/gateway.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
+#include "risk/engine.h"
 #include "server/metrics.h"
 #include "server/payment_json.h"
 #include "server/routes.h"
@@ -23,8 +24,8 @@ class PaymentApi {
  public:
   // `gateway` and `banks` may be null: card operations then answer 503.
   PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-             const channels::BanksConfig* banks, notify::Notifier* notifier, Metrics& metrics,
-             Post post_io);
+             const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
+             Metrics& metrics, Post post_io);
   PaymentApi(const PaymentApi&) = delete;
   PaymentApi& operator=(const PaymentApi&) = delete;
 
@@ -46,6 +47,9 @@ class PaymentApi {
             std::string_view query);
   void lookup(const Request& request, const Call& call);
   void reconcile(const Request& request, const Call& call);
+  // Asks risk control about a step that moves a user's money, and writes the verdict into it.
+  void assess(PaymentStep& step, std::string_view device, std::string_view city);
+  void register_device(std::uint64_t user, std::string_view device, std::string_view city);
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
 
@@ -54,6 +58,7 @@ class PaymentApi {
   channels::Gateway* gateway_;
   const channels::BanksConfig* banks_;
   notify::Notifier* notifier_;
+  risk::Engine* risk_;
   Metrics& metrics_;
   Post post_io_;
 };

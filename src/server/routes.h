@@ -34,6 +34,9 @@ struct Request {
   std::string_view timestamp = {};
   std::string_view signature = {};
   std::string_view idempotency_key = {};
+  // What the app reports about the device and where it is, for risk control (docs/risk.md).
+  std::string_view device = {};
+  std::string_view city = {};
 };
 
 struct Response {

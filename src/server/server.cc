@@ -193,7 +193,9 @@ class Session : public std::enable_shared_from_this<Session> {
                           to_std(message[to_beast(auth::header_key)]),
                           to_std(message[to_beast(auth::header_timestamp)]),
                           to_std(message[to_beast(auth::header_signature)]),
-                          to_std(message["Idempotency-Key"])};
+                          to_std(message["Idempotency-Key"]),
+                          to_std(message["X-Capillary-Device"]),
+                          to_std(message["X-Capillary-City"])};
     shared_.routes.handle(request, [self = shared_from_this()](Response response) {
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->send(std::move(response));
@@ -364,7 +366,7 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   std::unique_ptr<PaymentApi> payments;
   if (options.keyring != nullptr) {
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
-                                            options.notifier, metrics, post_io);
+                                            options.notifier, options.risk, metrics, post_io);
   }
   Routes routes(
       engine, metrics, post_io,

@@ -29,6 +29,7 @@
 #include "channels/gateway.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
+#include "risk/engine.h"
 
 namespace capillary::server {
 
@@ -64,6 +65,8 @@ struct ServerOptions {
   const channels::BanksConfig* banks = nullptr;
   // Where merchants' callback URLs are registered (POST /v1/merchants "callback_url").
   notify::Notifier* notifier = nullptr;
+  // Decides payments, transfers and withdrawals before they are journaled.
+  risk::Engine* risk = nullptr;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.
