@@ -30,24 +30,28 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Parties per unit of --scale when --users / --merchants are not given, and the bounds: a run's
-// parties take ids from its base, and bases are id_base_step apart (one per second of the clock).
-constexpr std::uint64_t users_per_scale = 100'000, merchants_per_scale = 1'000;
+// Buyers pay in turn, each at most this often: the default risk rules (config/risk/default.rules,
+// payment_burst) challenge a user's sixth payment within a minute, and a peak day's buyers are
+// many, each paying a few times. So --users defaults to 15 per payment per second.
+constexpr std::uint64_t payments_per_user_per_min = 4;
+constexpr std::uint64_t merchants_per_scale = 1'000;
 constexpr std::uint32_t users_min = 100, merchants_min = 10;
-constexpr std::uint64_t id_base_step = 1'000'000;
-constexpr std::uint32_t users_max = 900'000, merchants_max = 90'000;
+// A run's parties take ids from its base, and bases are id_base_step apart (one per second).
+constexpr std::uint64_t id_base_step = 10'000'000;
+constexpr std::uint32_t users_max = 9'000'000, merchants_max = 900'000;
 static_assert(users_max + merchants_max + 1 < id_base_step);
-// Clock-derived bases: Unix seconds times the step stays below the party id limit for centuries.
-static_assert(std::uint64_t{8'000'000'000} * id_base_step < payments::party_id_max);
+// Clock-derived bases: Unix seconds times the step stays below the party id limit until 2191.
+static_assert(std::uint64_t{7'000'000'000} * id_base_step < payments::party_id_max);
 constexpr double scale_max = 100;
 
 // Each user's wallet: 10 million CNY, so no payment of the run is short of funds.
 constexpr std::int64_t wallet_top_up = 1'000'000'000;
 static_assert(wallet_top_up <= payments::amount_max);
-// A fifth of the users hold red-packet balance, 200.00 CNY each, claimed from the sender's
-// packets (fixed split) at setup.
-constexpr std::uint32_t red_packet_users_divisor = 5;
-constexpr std::int64_t red_packet_claim = 200'00;
+// Every user holds red-packet balance, 20.00 CNY claimed from the sender's packets (fixed split)
+// at setup: enough for the few red-packet payments each makes in a run.
+constexpr std::int64_t red_packet_claim = 20'00;
+static_assert(wallet_top_up + red_packet_claim * users_max <= payments::amount_max,
+              "the sender's top-up funds every claim");
 constexpr std::uint32_t packets_per_red_packet = payments::red_packet_count_max;
 // The coupon campaign's budget covers twice the coupons the run is expected to use.
 constexpr std::uint64_t coupon_budget_margin = 2;
@@ -139,7 +143,7 @@ class Scenario final : public AnswerHandler {
         key_prefix_(fmt::format("L{}", id_base)),
         bank_reference_base_(static_cast<std::uint64_t>(std::time(nullptr)) << 32),
         checkouts_per_s_(static_cast<double>(checkouts_per_s_at_scale_1) * options.scale),
-        red_packet_users_(std::max<std::uint32_t>(1, users / red_packet_users_divisor)),
+        red_packet_users_(users),
         red_balance_(users, 0) {
     const double requests_per_s =
         options.mode == Mode::batch
@@ -335,7 +339,8 @@ bool Scenario::set_up() {
       Step step;
       step.op = StepOp::top_up;
       step.user = i == users_ ? sender_id() : user_id(i);
-      step.amount = wallet_top_up;
+      // The sender also funds every red packet.
+      step.amount = wallet_top_up + (i == users_ ? red_packet_claim * users_ : 0);
       step.bank_reference = bank_reference_base_ + bank_references_used_++;
       if (i != first) body.push_back(',');
       append_batch_step(step, key('t', i), &body);
@@ -414,9 +419,8 @@ void Scenario::start_order(Clock::time_point now) {
   Order order;
   order.amount = static_cast<std::int32_t>(draw_order_amount(random_));
   order.funding = draw_funding_kind(random_);
-  order.buyer = order.funding == FundingKind::red_packet
-                    ? std::uniform_int_distribution<std::uint32_t>(0, red_packet_users_ - 1)(random_)
-                    : std::uniform_int_distribution<std::uint32_t>(0, users_ - 1)(random_);
+  // In turn, so each buyer's payments are evenly spaced (see payments_per_user_per_min).
+  order.buyer = static_cast<std::uint32_t>(index / checkouts_per_payment % users_);
   order.merchant = std::uniform_int_distribution<std::uint32_t>(0, merchants_ - 1)(random_);
   orders_.push_back(order);
   if (options_.mode == Mode::requests) step_due_.push_back(now);
@@ -770,7 +774,9 @@ int run_load(const LoadOptions& options) {
         std::round(static_cast<double>(per_scale) * options.scale), low, high));
   };
   const std::uint32_t users =
-      options.users != 0 ? std::max(options.users, 2u) : scaled(users_per_scale, users_min, users_max);
+      options.users != 0
+          ? std::max(options.users, 2u)
+          : scaled(payments_per_s_at_scale_1 * 60 / payments_per_user_per_min, users_min, users_max);
   const std::uint32_t merchants = options.merchants != 0
                                       ? options.merchants
                                       : scaled(merchants_per_scale, merchants_min, merchants_max);
@@ -864,7 +870,7 @@ void add_load_commands(const Commands& commands) {
       ->capture_default_str();
   peak->add_option("--connections", options->connections,
                    "Keep-alive connections (default 64 in requests mode, 8 in batch mode)");
-  peak->add_option("--users", options->users, "Buyers (default 100,000 x scale)");
+  peak->add_option("--users", options->users, "Buyers (default 900,000 x scale: 4 payments a minute each)");
   peak->add_option("--merchants", options->merchants, "Merchants (default 1,000 x scale)");
   peak->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   peak->add_option("--id-base", options->id_base,
