@@ -9,13 +9,6 @@
 namespace capillary::payments {
 namespace {
 
-Outcome outcome(Result result, std::int64_t value = 0) {
-  Outcome out{};
-  out.result = result;
-  out.value = value;
-  return out;
-}
-
 bool terms_valid(const CampaignTerms& terms, std::int64_t budget) {
   return terms.value > 0 && terms.value <= budget && terms.min_spend >= 0 &&
          terms.min_spend <= amount_max && terms.valid_from_ns < terms.valid_to_ns &&

@@ -16,13 +16,6 @@
 namespace capillary::payments {
 namespace {
 
-Outcome outcome(Result result, std::int64_t value = 0) {
-  Outcome out{};
-  out.result = result;
-  out.value = value;
-  return out;
-}
-
 // Why an order in `state` cannot take a command that needs it paid.
 Result not_paid(OrderState state) {
   switch (state) {

@@ -17,12 +17,6 @@ namespace {
 // Bumped when the saved layout changes.
 constexpr std::uint64_t save_format_version = 1;
 
-Outcome outcome(Result result, std::int64_t value = 0) {
-  Outcome out{};
-  out.result = result;
-  out.value = value;
-  return out;
-}
 
 bool is_user_command(CommandKind kind) {
   switch (kind) {

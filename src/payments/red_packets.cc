@@ -12,13 +12,6 @@
 namespace capillary::payments {
 namespace {
 
-Outcome outcome(Result result, std::int64_t value = 0) {
-  Outcome out{};
-  out.result = result;
-  out.value = value;
-  return out;
-}
-
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

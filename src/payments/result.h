@@ -81,4 +81,11 @@ struct Outcome {
 };
 static_assert(sizeof(Outcome) == 16);
 
+constexpr Outcome outcome(Result result, std::int64_t value = 0) {
+  Outcome out{};
+  out.result = result;
+  out.value = value;
+  return out;
+}
+
 }  // namespace capillary::payments

@@ -9,13 +9,6 @@
 namespace capillary::payments {
 namespace {
 
-Outcome outcome(Result result, std::int64_t value = 0) {
-  Outcome out{};
-  out.result = result;
-  out.value = value;
-  return out;
-}
-
 ledger::AccountSpec spec(AccountKind kind, std::uint64_t id, std::uint64_t owner, std::uint16_t flags) {
   ledger::AccountSpec account{};
   account.id = account_id(kind, id);
