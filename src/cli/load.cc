@@ -72,10 +72,11 @@ constexpr milliseconds tick{1};
 constexpr std::uint32_t requests_depth = 32, batch_depth = 2;
 constexpr std::uint32_t requests_connections_default = 64, batch_connections_default = 8;
 constexpr std::uint32_t connections_max = 1024;  // the server's own connection limit
-// The generator holds at most a second's worth of requests it cannot send yet; past that, new
-// checkouts are not started (counted as unsent), so an overloaded server cannot make the
-// generator's memory grow without bound.
-constexpr seconds backlog_max{1};
+// The generator holds at most 100 ms worth of requests it cannot send yet; past that, new
+// checkouts are not started (counted as unsent): a queue in the generator would only turn the
+// server's overload into latency the server never sees.
+constexpr milliseconds backlog_max{100};
+constexpr std::size_t backlog_requests_min = 16;
 // After the timed run, answers still in flight get this long; later ones count as errors.
 constexpr seconds drain_timeout{10};
 // Setup phases and the reconciliation must finish in this long each.
@@ -89,7 +90,7 @@ constexpr std::size_t problems_shown_max = 5;
 
 // Tags: what a request was, in the top byte, and an index below.
 enum class Kind : std::uint8_t {
-  open_user, open_merchant, open_sender, campaign, red_packet, batch, step, lookup
+  campaign, red_packet, batch, step, lookup
 };
 constexpr int kind_shift = 56;
 constexpr std::uint64_t tag_of(Kind kind, std::uint64_t index) {
@@ -150,7 +151,8 @@ class Scenario final : public AnswerHandler {
             ? checkouts_per_s_ * 2.5 / batch_steps_max + 1000.0 / batch_flush_interval.count()
             : checkouts_per_s_ * 2.5;
     backlog_max_ = std::max<std::size_t>(
-        1'000, static_cast<std::size_t>(requests_per_s * static_cast<double>(backlog_max.count())));
+        backlog_requests_min,
+        static_cast<std::size_t>(requests_per_s * std::chrono::duration<double>(backlog_max).count()));
   }
 
   Status connect() { return client_.connect(); }
@@ -179,6 +181,8 @@ class Scenario final : public AnswerHandler {
   void post(Kind kind, std::uint64_t index, std::string_view path, std::string_view body);
   void submit_setup(Kind kind, std::uint64_t index);
   bool wait_idle(std::string_view what);
+  template <typename Make>
+  void submit_setup_batches(StepOp op, std::uint32_t count, Make make);
   void setup_answer(std::uint64_t index, Kind kind, const HttpResponse& response);
   void setup_failed(std::string message);
 
@@ -226,6 +230,7 @@ class Scenario final : public AnswerHandler {
   std::vector<Second> series_;
   std::uint64_t unsent_ = 0;
   std::uint64_t unanswered_ = 0;
+  bool run_over_ = false;  // answers to the run's steps no longer count
   std::size_t problems_shown_ = 0;
   std::vector<std::vector<std::uint32_t>> lookups_;  // order indexes per POST /v1/lookup/orders
   std::uint64_t reconciled_ = 0, lost_ = 0, lookup_retries_ = 0;
@@ -238,6 +243,8 @@ char Scenario::key_letter(StepOp op) {
     case StepOp::pay: return 'p';
     case StepOp::top_up: return 't';
     case StepOp::claim_red_packet: return 'r';
+    case StepOp::open_user: return 'u';
+    case StepOp::open_merchant: return 'm';
   }
   CAP_ASSERT(false);
 }
@@ -253,18 +260,6 @@ void Scenario::post(Kind kind, std::uint64_t index, std::string_view path, std::
 void Scenario::submit_setup(Kind kind, std::uint64_t index) {
   const auto now_s = static_cast<std::int64_t>(std::time(nullptr));
   switch (kind) {
-    case Kind::open_user:
-      return post(kind, index, "/v1/users",
-                  fmt::format(R"({{"id":{},"verified":true}})",
-                              user_id(static_cast<std::uint32_t>(index))));
-    case Kind::open_sender:
-      return post(kind, index, "/v1/users",
-                  fmt::format(R"({{"id":{},"verified":true}})", sender_id()));
-    case Kind::open_merchant:
-      return post(kind, index, "/v1/merchants",
-                  fmt::format(R"({{"id":{},"fee_bps":{}}})",
-                              merchant_id(static_cast<std::uint32_t>(index)),
-                              payments::fee_bps_default));
     case Kind::campaign: {
       const auto coupons = static_cast<std::uint64_t>(
           checkouts_per_s_ / checkouts_per_payment * percent_coupon / 100 *
@@ -321,30 +316,21 @@ bool Scenario::wait_idle(std::string_view what) {
   return true;
 }
 
-bool Scenario::set_up() {
-  const auto started = Clock::now();
-  fmt::print(stderr, "setup: opening {} merchants and {} users from id {}...\n", merchants_,
-             users_, id_base_ + 1);
-  for (std::uint32_t i = 0; i < merchants_; ++i) submit_setup(Kind::open_merchant, i);
-  for (std::uint32_t i = 0; i < users_; ++i) submit_setup(Kind::open_user, i);
-  submit_setup(Kind::open_sender, 0);
-  if (!wait_idle("opening parties")) return false;
-
-  fmt::print(stderr, "setup: topping up {} wallets, creating the coupon campaign...\n", users_ + 1);
-  for (std::uint32_t first = 0; first <= users_; first += batch_steps_max) {
+// Setup steps go in batches of up to batch_steps_max, each step `op` built by `make(i)` for i in
+// [0, count); a batch answered 429/503 is sent again as it was.
+template <typename Make>
+void Scenario::submit_setup_batches(StepOp op, std::uint32_t count, Make make) {
+  for (std::uint32_t first = 0; first < count; first += batch_steps_max) {
     Batch batch;
     batch.setup = true;
     std::string body = R"({"steps":[)";
-    for (std::uint32_t i = first; i < std::min<std::uint32_t>(users_ + 1, first + batch_steps_max); ++i) {
-      Step step;
-      step.op = StepOp::top_up;
-      step.user = i == users_ ? sender_id() : user_id(i);
-      // The sender also funds every red packet.
-      step.amount = wallet_top_up + (i == users_ ? red_packet_claim * users_ : 0);
-      step.bank_reference = bank_reference_base_ + bank_references_used_++;
+    const std::uint32_t last = std::min<std::uint32_t>(count, first + batch_steps_max);
+    for (std::uint32_t i = first; i < last; ++i) {
+      Step step = make(i);
+      step.op = op;
       if (i != first) body.push_back(',');
-      append_batch_step(step, key('t', i), &body);
-      batch.ops.push_back(step.op);
+      append_batch_step(step, key(key_letter(op), i), &body);
+      batch.ops.push_back(op);
       batch.indexes.push_back(i);
     }
     body += "]}";
@@ -353,6 +339,34 @@ bool Scenario::set_up() {
     batches_.push_back(std::move(batch));
     submit_setup(Kind::batch, batches_.size() - 1);
   }
+}
+
+bool Scenario::set_up() {
+  const auto started = Clock::now();
+  fmt::print(stderr, "setup: opening {} merchants and {} users from id {}...\n", merchants_,
+             users_, id_base_ + 1);
+  submit_setup_batches(StepOp::open_merchant, merchants_, [&](std::uint32_t i) {
+    Step step;
+    step.merchant = merchant_id(i);
+    return step;
+  });
+  // Users, and the red-packet sender after them.
+  submit_setup_batches(StepOp::open_user, users_ + 1, [&](std::uint32_t i) {
+    Step step;
+    step.user = i == users_ ? sender_id() : user_id(i);
+    return step;
+  });
+  if (!wait_idle("opening parties")) return false;
+
+  fmt::print(stderr, "setup: topping up {} wallets, creating the coupon campaign...\n", users_ + 1);
+  submit_setup_batches(StepOp::top_up, users_ + 1, [&](std::uint32_t i) {
+    Step step;
+    step.user = i == users_ ? sender_id() : user_id(i);
+    // The sender also funds every red packet.
+    step.amount = wallet_top_up + (i == users_ ? red_packet_claim * users_ : 0);
+    step.bank_reference = bank_reference_base_ + bank_references_used_++;
+    return step;
+  });
   submit_setup(Kind::campaign, 0);
   if (!wait_idle("funding wallets")) return false;
 
@@ -363,26 +377,12 @@ bool Scenario::set_up() {
   for (std::uint32_t i = 0; i < packets; ++i) submit_setup(Kind::red_packet, i);
   if (!wait_idle("creating red packets")) return false;
 
-  for (std::uint32_t first = 0; first < red_packet_users_; first += batch_steps_max) {
-    Batch batch;
-    batch.setup = true;
-    std::string body = R"({"steps":[)";
-    for (std::uint32_t i = first; i < std::min<std::uint32_t>(red_packet_users_, first + batch_steps_max); ++i) {
-      Step step;
-      step.op = StepOp::claim_red_packet;
-      step.user = user_id(i);
-      step.target = red_packets_[i / packets_per_red_packet];
-      if (i != first) body.push_back(',');
-      append_batch_step(step, key('r', i), &body);
-      batch.ops.push_back(step.op);
-      batch.indexes.push_back(i);
-    }
-    body += "]}";
-    batch.request = signer_.request(client_.target(), "POST", "/v1/payments/batch", body,
-                                    key('s', batches_.size()));
-    batches_.push_back(std::move(batch));
-    submit_setup(Kind::batch, batches_.size() - 1);
-  }
+  submit_setup_batches(StepOp::claim_red_packet, red_packet_users_, [&](std::uint32_t i) {
+    Step step;
+    step.user = user_id(i);
+    step.target = red_packets_[i / packets_per_red_packet];
+    return step;
+  });
   if (!wait_idle("claiming red packets")) return false;
   batches_.clear();
   fmt::print(stderr, "setup: done in {:.1f} s (campaign {}, red packets from {})\n",
@@ -505,6 +505,8 @@ void Scenario::step_done(StepOp op, std::uint32_t index, Outcome outcome, std::u
       return;
     case StepOp::top_up:
     case StepOp::claim_red_packet:
+    case StepOp::open_user:
+    case StepOp::open_merchant:
       break;
   }
   CAP_ASSERT(false);
@@ -592,17 +594,16 @@ void Scenario::on_response(std::uint64_t tag, const HttpResponse& response) {
   const auto kind = static_cast<Kind>(tag >> kind_shift);
   const std::uint64_t index = tag & ((std::uint64_t{1} << kind_shift) - 1);
   switch (kind) {
-    case Kind::open_user:
-    case Kind::open_merchant:
-    case Kind::open_sender:
     case Kind::campaign:
     case Kind::red_packet:
       return setup_answer(index, kind, response);
     case Kind::batch:
+      if (run_over_) return;
       return batch_answer(static_cast<std::uint32_t>(index), response);
     case Kind::lookup:
       return lookup_answer(static_cast<std::uint32_t>(index), response);
     case Kind::step: {
+      if (run_over_) return;
       const auto order = static_cast<std::uint32_t>(index);
       const StepOp op = orders_[order].state == OrderState::creating     ? StepOp::create_order
                         : orders_[order].state == OrderState::at_cashier ? StepOp::cashier
@@ -632,6 +633,7 @@ void Scenario::on_failure(std::uint64_t tag, std::string_view why) {
     if (lookup_retries_++ < lookup_retries_max) return submit_lookup(static_cast<std::uint32_t>(index));
     return note_problem(fmt::format("a lookup failed: {}", why));
   }
+  if (run_over_ && (kind == Kind::step || kind == Kind::batch)) return;
   if (kind == Kind::step) {
     return step_done(orders_[index].state == OrderState::creating ? StepOp::create_order
                      : orders_[index].state == OrderState::at_cashier ? StepOp::cashier
@@ -694,7 +696,14 @@ void Scenario::run() {
     }
     if (now >= end && client_.idle() && open_batch_.ops.empty()) break;
     if (now >= end + drain_timeout) {
-      unanswered_ = client_.in_flight() + client_.backlog();
+      // Requests never sent changed nothing: the server never saw them. Requests sent and not
+      // answered are errors; their answers, should they come, are no longer counted.
+      for (std::uint64_t tag : client_.drop_backlog()) {
+        const std::uint64_t index = tag & ((std::uint64_t{1} << kind_shift) - 1);
+        unsent_ += static_cast<Kind>(tag >> kind_shift) == Kind::batch ? batches_[index].ops.size() : 1;
+      }
+      unanswered_ = client_.in_flight();
+      run_over_ = true;
       note_problem(fmt::format("{} requests unanswered {} s after the run", unanswered_,
                                drain_timeout.count()));
       break;
@@ -839,7 +848,7 @@ int run_load(const LoadOptions& options) {
     }
   }
   fmt::print(stderr,
-             "{} checkouts, {} cashier, {} paid; {} rejected, {} errors, {} not started (generator "
+             "{} checkouts, {} cashier, {} paid; {} rejected, {} errors, {} steps not sent (generator "
              "backlog full); {} payments reconciled, {} lost; latency {}\n",
              totals.checkouts, totals.cashiers, totals.paid, totals.rejected, totals.errors,
              totals.unsent, totals.reconciled, totals.lost,

@@ -174,6 +174,14 @@ void Client::fail(Connection& connection, std::string_view why, AnswerHandler& h
   for (std::uint64_t tag : tags) handler.on_failure(tag, why);
 }
 
+std::vector<std::uint64_t> Client::drop_backlog() {
+  std::vector<std::uint64_t> tags;
+  tags.reserve(backlog_.size());
+  for (const auto& [tag, request] : backlog_) tags.push_back(tag);
+  backlog_.clear();
+  return tags;
+}
+
 void Client::poll(Clock::time_point deadline, AnswerHandler& handler) {
   for (Connection& connection : connections_) {
     if (!backlog_.empty()) fill(connection);

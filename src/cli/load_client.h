@@ -68,6 +68,8 @@ class Client {
   void poll(Clock::time_point deadline, AnswerHandler& handler);
 
   std::size_t backlog() const { return backlog_.size(); }
+  // Forgets the requests not yet handed to a connection; returns their tags.
+  std::vector<std::uint64_t> drop_backlog();
   std::size_t in_flight() const { return in_flight_; }
   bool idle() const { return backlog_.empty() && in_flight_ == 0; }
 

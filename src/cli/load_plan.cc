@@ -71,6 +71,12 @@ void append_fields(const Step& step, std::string* out) {
     case StepOp::claim_red_packet:
       fmt::format_to(inserter, R"("user":{})", step.user);
       return;
+    case StepOp::open_user:
+      fmt::format_to(inserter, R"("id":{},"verified":true)", step.user);
+      return;
+    case StepOp::open_merchant:
+      fmt::format_to(inserter, R"("id":{},"fee_bps":{})", step.merchant, merchant_fee_bps);
+      return;
   }
   CAP_ASSERT(false);
 }
@@ -131,6 +137,8 @@ std::string_view op_name(StepOp op) {
     case StepOp::pay: return "pay";
     case StepOp::top_up: return "top_up";
     case StepOp::claim_red_packet: return "claim_red_packet";
+    case StepOp::open_user: return "open_user";
+    case StepOp::open_merchant: return "open_merchant";
   }
   CAP_ASSERT(false);
 }
@@ -142,6 +150,8 @@ std::string step_path(const Step& step) {
     case StepOp::pay: return fmt::format("/v1/orders/{}/pay", step.order);
     case StepOp::top_up: return fmt::format("/v1/users/{}/top-ups", step.user);
     case StepOp::claim_red_packet: return fmt::format("/v1/red-packets/{}/claim", step.target);
+    case StepOp::open_user: return "/v1/users";
+    case StepOp::open_merchant: return "/v1/merchants";
   }
   CAP_ASSERT(false);
 }
@@ -172,6 +182,8 @@ void append_batch_step(const Step& step, std::string_view key, std::string* out)
       fmt::format_to(inserter, R"("red_packet":{},)", step.target);
       break;
     case StepOp::create_order:
+    case StepOp::open_user:
+    case StepOp::open_merchant:
       break;
   }
   append_fields(step, out);

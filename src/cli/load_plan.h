@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "payments/limits.h"
+
 namespace capillary::cli::load {
 
 // The seeds' peak second, per unit of --scale: 120,000 buyers open checkout, as many choose a
@@ -72,7 +74,9 @@ std::uint64_t due_by(double per_s, std::chrono::nanoseconds elapsed);
 
 // The payments steps the generator sends. In `requests` mode each is one request: `path` and
 // `body`; in `batch` mode each is a step object in {"steps":[...]}.
-enum class StepOp : std::uint8_t { create_order, cashier, pay, top_up, claim_red_packet };
+enum class StepOp : std::uint8_t {
+  create_order, cashier, pay, top_up, claim_red_packet, open_user, open_merchant
+};
 
 std::string_view op_name(StepOp op);
 
@@ -80,13 +84,14 @@ std::string_view op_name(StepOp op);
 // does after charging the card, instead of a card for the server to charge: the generator measures
 // the engine, not the bank simulator (docs/payments-api.md).
 inline constexpr std::uint32_t card_channel = 3;
-inline constexpr std::string_view card_bank = "ICBC";
+// Merchants open at the platform's default fee.
+inline constexpr std::uint32_t merchant_fee_bps = payments::fee_bps_default;
 
 struct Step {
   StepOp op = StepOp::create_order;
   std::uint64_t order = 0;     // cashier, pay: the order id
-  std::uint64_t merchant = 0;  // create_order
-  std::uint64_t user = 0;      // the buyer, the user topped up or claiming
+  std::uint64_t merchant = 0;  // create_order, open_merchant
+  std::uint64_t user = 0;      // the buyer, the user opened, topped up or claiming
   std::uint64_t target = 0;    // claim_red_packet: the red packet
   std::int64_t amount = 0;     // create_order, top_up
   Funding funding;             // pay

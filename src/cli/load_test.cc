@@ -143,6 +143,20 @@ TEST(LoadPlan, StepsAsRequestsAndAsBatchSteps) {
   append_batch_step(claim, "k4", &body);
   EXPECT_EQ(step_path(claim), "/v1/red-packets/12/claim");
   EXPECT_EQ(body, R"({"op":"claim_red_packet","key":"k4","red_packet":12,"user":1002})");
+
+  Step open;
+  open.op = StepOp::open_user;
+  open.user = 1003;
+  body.clear();
+  append_batch_step(open, "k5", &body);
+  EXPECT_EQ(step_path(open), "/v1/users");
+  EXPECT_EQ(body, R"({"op":"open_user","key":"k5","id":1003,"verified":true})");
+  open.op = StepOp::open_merchant;
+  open.merchant = 50;
+  body.clear();
+  append_step_body(open, &body);
+  EXPECT_EQ(step_path(open), "/v1/merchants");
+  EXPECT_EQ(body, R"({"id":50,"fee_bps":60})");
 }
 
 TEST(LoadPlan, AnswersAreReadInOrder) {
