@@ -13,6 +13,8 @@ struct ServeOptions {
   // Bank channels for card operations: the channel config and the bank (or simulator) address.
   std::filesystem::path banks;
   std::string bank_sim;  // HOST:PORT
+  // The credit model GET /v1/credit/users/{id} scores with; empty: the shipped one when present.
+  std::filesystem::path credit_model;
 };
 
 int run_serve(const ServeOptions& options);

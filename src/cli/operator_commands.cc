@@ -17,6 +17,8 @@ void add_operator_commands(const Commands& commands) {
   serve_command->add_option("--banks", serve->banks, "Bank channel config (config/banks.json) for card operations");
   serve_command->add_option("--bank-sim", serve->bank_sim,
                             "HOST:PORT of the banks (`capillary bank-sim`); needs --banks");
+  serve_command->add_option("--credit-model", serve->credit_model,
+                            "Credit model file (default: models/credit-v1.model when present)");
   serve_command->callback([serve, &exit_code = commands.exit_code] { exit_code = run_serve(*serve); });
 
   struct Inspect {

@@ -14,6 +14,7 @@
 #include "channels/http_connector.h"
 #include "core/clock.h"
 #include "core/limits.h"
+#include "credit/model_file.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
 #include "risk/engine.h"
@@ -22,6 +23,9 @@
 
 namespace capillary::cli {
 namespace {
+
+// The model `capillary credit train` writes by default, relative to the working directory.
+constexpr std::string_view shipped_credit_model = "models/credit-v1.model";
 
 std::atomic<bool> stop_requested{false};
 const SystemClock system_clock;
@@ -94,6 +98,20 @@ int run_serve(const ServeOptions& options) {
   // Risk control with its built-in rules (docs/risk.md).
   risk::Engine risk;
   server_options.risk = &risk;
+
+  // The credit score: a named model must load; without one, the shipped model when present.
+  credit::Model credit_model;
+  const std::filesystem::path credit_model_path =
+      options.credit_model.empty() ? std::filesystem::path(shipped_credit_model) : options.credit_model;
+  if (!options.credit_model.empty() || std::filesystem::exists(credit_model_path)) {
+    if (Status status = credit::read_model_file(credit_model_path, &credit_model); !status.is_ok()) {
+      fmt::print(stderr, "serve: {}\n", status.message());
+      return 1;
+    }
+    server_options.credit_model = &credit_model;
+  } else {
+    fmt::print(stderr, "capillary: no {}; the credit score routes are off\n", shipped_credit_model);
+  }
 
   engine::Options engine_options;
   engine_options.data_dir = options.data_dir;

@@ -14,6 +14,7 @@
 
 #include "payments/accounts.h"
 #include "payments/limits.h"
+#include "server/authenticate.h"
 #include "server/call.h"
 
 namespace capillary::server {
@@ -142,16 +143,8 @@ bool PaymentApi::handles(std::string_view target) {
 void PaymentApi::handle(const Request& request, Respond respond) noexcept {
   const Call call(metrics_, Route::payments, std::move(respond));
   call.guarded([&] {
-    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-    const auth::Verification verified = keyring_.verify(
-        {request.method, request.target, request.body, request.key_id, request.timestamp, request.signature},
-        now_s);
-    if (verified.result != auth::VerifyResult::ok) {
-      return call.fail({401, auth::name(verified.result), std::string(auth::describe(verified.result)), {}});
-    }
-    dispatch(request, call, verified.principal);
+    const std::optional<auth::Principal> principal = authenticate(keyring_, request, call);
+    if (principal) dispatch(request, call, *principal);
   });
 }
 

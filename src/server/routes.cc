@@ -19,7 +19,9 @@
 #include "core/limits.h"
 #include "server/call.h"
 #include "server/json_codec.h"
+#include "server/credit_api.h"
 #include "server/payment_api.h"
+#include "server/risk_api.h"
 
 namespace capillary::server {
 namespace {
@@ -181,14 +183,16 @@ Response write_lookup(std::string_view list, const std::vector<std::optional<Rec
 
 Routes::Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
                const std::atomic<bool>& stopping, PaymentApi* payments,
-               std::function<std::string()> extra_metrics)
+               std::function<std::string()> extra_metrics, RiskApi* risk, CreditApi* credit)
     : engine_(engine),
       metrics_(metrics),
       post_io_(std::move(post_io)),
       post_blocking_(std::move(post_blocking)),
       stopping_(stopping),
       payments_(payments),
-      extra_metrics_(std::move(extra_metrics)) {}
+      extra_metrics_(std::move(extra_metrics)),
+      risk_(risk),
+      credit_(credit) {}
 
 void Routes::handle(const Request& request, Respond respond) noexcept {
   const std::size_t question = request.target.find('?');
@@ -198,6 +202,8 @@ void Routes::handle(const Request& request, Respond respond) noexcept {
   if (payments_ != nullptr && PaymentApi::handles(request.target)) {
     return payments_->handle(request, std::move(respond));
   }
+  if (risk_ != nullptr && RiskApi::handles(request.target)) return risk_->handle(request, std::move(respond));
+  if (credit_ != nullptr && CreditApi::handles(request.target)) return credit_->handle(request, std::move(respond));
 
   const RouteSpec* found = nullptr;
   std::string allow;

@@ -23,6 +23,8 @@ namespace capillary::server {
 
 class Call;
 class PaymentApi;
+class RiskApi;
+class CreditApi;
 
 struct Request {
   std::string_view method;
@@ -56,10 +58,12 @@ class Routes {
  public:
   // `stopping` turns /readyz to 503 while the server drains.
   // `payments`, when set, answers the product routes (payment_api.h); `extra_metrics` appends
-  // other subsystems' lines (bank channels, notifications) to /metrics.
+  // other subsystems' lines (bank channels, notifications) to /metrics; `risk` and `credit`, when
+  // set, answer the risk control and credit score routes (risk_api.h, credit_api.h).
   Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
          const std::atomic<bool>& stopping, PaymentApi* payments = nullptr,
-         std::function<std::string()> extra_metrics = {});
+         std::function<std::string()> extra_metrics = {}, RiskApi* risk = nullptr,
+         CreditApi* credit = nullptr);
   Routes(const Routes&) = delete;
   Routes& operator=(const Routes&) = delete;
 
@@ -94,6 +98,8 @@ class Routes {
   const std::atomic<bool>& stopping_;
   PaymentApi* payments_;
   std::function<std::string()> extra_metrics_;
+  RiskApi* risk_;
+  CreditApi* credit_;
 };
 
 }  // namespace capillary::server

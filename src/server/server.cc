@@ -32,7 +32,9 @@
 #include "notify/metrics.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
+#include "server/credit_api.h"
 #include "server/payment_api.h"
+#include "server/risk_api.h"
 #include "server/routes.h"
 
 namespace capillary::server {
@@ -368,6 +370,14 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
                                             options.notifier, options.risk, metrics, post_io);
   }
+  std::unique_ptr<RiskApi> risk;
+  if (options.keyring != nullptr && options.risk != nullptr) {
+    risk = std::make_unique<RiskApi>(*options.risk, *options.keyring, metrics);
+  }
+  std::unique_ptr<CreditApi> credit;
+  if (options.keyring != nullptr && options.credit_model != nullptr) {
+    credit = std::make_unique<CreditApi>(engine, *options.keyring, *options.credit_model, metrics, post_io);
+  }
   Routes routes(
       engine, metrics, post_io,
       [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping,
@@ -376,7 +386,8 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
         if (options.gateway != nullptr) text += options.gateway->render_metrics();
         if (options.notifier != nullptr) text += notify::render_metrics(options.notifier->counters());
         return text;
-      });
+      },
+      risk.get(), credit.get());
 
   std::shared_ptr<Listener> listener;
   Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },

@@ -29,6 +29,7 @@
 #include "channels/gateway.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
+#include "credit/scorecard.h"
 #include "risk/engine.h"
 
 namespace capillary::server {
@@ -65,8 +66,12 @@ struct ServerOptions {
   const channels::BanksConfig* banks = nullptr;
   // Where merchants' callback URLs are registered (POST /v1/merchants "callback_url").
   notify::Notifier* notifier = nullptr;
-  // Decides payments, transfers and withdrawals before they are journaled.
+  // Decides payments, transfers and withdrawals before they are journaled; with a keyring, its
+  // decision log and rules are served under /v1/risk/.
   risk::Engine* risk = nullptr;
+  // The credit model GET /v1/credit/users/{id} scores with (with a keyring); valid, see
+  // credit::check_model.
+  const credit::Model* credit_model = nullptr;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.
