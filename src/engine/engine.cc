@@ -195,6 +195,7 @@ class Engine::Impl {
 
   // Engine-thread state.
   std::deque<Request> pending_;
+  std::vector<Engine::Read> deferred_reads_;
   ReplayBuffers buffers_;
   std::vector<ledger::HistoryEntry> history_batch_;
   std::vector<payments::OrderEvent> order_events_;
@@ -404,15 +405,26 @@ void Engine::Impl::run() {
         pending_.pop_front();
         continue;
       }
+      // Reads queued between writes of the batch do not split it: each would cost a journal
+      // entry and an fdatasync of its own. They run right after the batch commits, so they still
+      // see every write queued before them (and possibly a few queued after, which is a later
+      // durable state: read-your-writes holds).
       const journal::EntryKind kind = kind_of(pending_.front());
       std::size_t requests = 0, events = 0;
-      for (const Request& request : pending_) {
-        if (std::holds_alternative<Engine::Read>(request) || kind_of(request) != kind) break;
-        if (events + events_of(request) > batch_events_max) break;
-        events += events_of(request);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (auto* read = std::get_if<Engine::Read>(&*it)) {
+          deferred_reads_.push_back(std::move(*read));
+          it = pending_.erase(it);
+          continue;
+        }
+        if (kind_of(*it) != kind || events + events_of(*it) > batch_events_max) break;
+        events += events_of(*it);
         ++requests;
+        ++it;
       }
       commit(kind, requests);
+      for (Engine::Read& read : deferred_reads_) read(state_);
+      deferred_reads_.clear();
     }
     maybe_checkpoint();
     remove_covered_segments();
