@@ -236,8 +236,15 @@ class RiskCreditApiTest(unittest.TestCase):
         self.assertEqual(score["deposit_waiver"], score["score"] >= 650)
         self.assertEqual(score["privileged"], score["score"] >= 700)
         self.assertLessEqual(len(score["reasons"]), 4)
+        # Reasons speak only of what the platform knows (docs/credit.md), costliest first.
+        known = {"verified", "account_age_days", "details_stable_days", "wallet_balance_fen",
+                 "active_payment_months", "monthly_inflow_fen"}
+        self.assertTrue(score["reasons"], score)
         for reason in score["reasons"]:
+            self.assertIn(reason["feature"], known, reason)
             self.assertGreater(reason["points_lost"], 0, reason)
+        lost = [reason["points_lost"] for reason in score["reasons"]]
+        self.assertEqual(lost, sorted(lost, reverse=True))
         self.assertIn(score["credit_tier"], range(7))
 
     def test_more_wallet_money_never_lowers_the_score(self):

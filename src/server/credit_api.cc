@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bitset>
 #include <chrono>
 #include <cstdlib>
@@ -95,6 +96,19 @@ std::optional<credit::Features> platform_features(const engine::State& state, st
   return features;
 }
 
+credit::Explanation known_reasons_only(const credit::Explanation& explanation) {
+  credit::Explanation kept = explanation;
+  kept.reason_count = 0;
+  for (std::size_t i = 0; i < explanation.reason_count; ++i) {
+    const credit::Reason& reason = explanation.reasons[i];
+    if (std::ranges::find(platform_known_features, reason.feature) != platform_known_features.end()) {
+      kept.reasons[kept.reason_count++] = reason;
+    }
+  }
+  CAP_ASSERT(kept.reason_count <= explanation.reason_count);
+  return kept;
+}
+
 CreditApi::CreditApi(engine::Engine& engine, const auth::Keyring& keyring, const credit::Model& model,
                      Metrics& metrics, Post post_io)
     : engine_(engine),
@@ -132,7 +146,7 @@ void CreditApi::handle(const Request& request, Respond respond) noexcept {
         call.guarded([&] {
           if (!features) return call.fail({404, "not_found", fmt::format("no user {} for this caller", user), {}});
           Response response;
-          response.body = credit::explanation_json(user, model_, scorecard_.explain(*features));
+          response.body = credit::explanation_json(user, model_, known_reasons_only(scorecard_.explain(*features)));
           call.answer(std::move(response));
         });
       });

@@ -13,8 +13,10 @@
 // Every other feature (loans and repayments, the fund, spending categories and volatility,
 // counterparties, family links) takes the model's neutral value: one in the bin whose weight of
 // evidence is nearest zero, so data the platform does not have moves the score as little as the
-// model allows, neither for nor against the user.
+// model allows, neither for nor against the user. Reasons name only features the platform has: a
+// neutral value is no evidence, so "few repayments made on time" would be a claim without data.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -26,6 +28,15 @@
 #include "server/routes.h"
 
 namespace capillary::server {
+
+// The features above that come from the platform's own records.
+inline constexpr std::array<credit::Feature, 6> platform_known_features{
+    credit::Feature::verified,           credit::Feature::account_age_days,
+    credit::Feature::details_stable_days, credit::Feature::wallet_balance_fen,
+    credit::Feature::active_payment_months, credit::Feature::monthly_inflow_fen};
+
+// The explanation with the reasons about features the platform has no data for left out.
+credit::Explanation known_reasons_only(const credit::Explanation& explanation);
 
 // The neutral value of every feature of `model` (above).
 credit::Features neutral_features(const credit::Model& model);
