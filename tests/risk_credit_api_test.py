@@ -259,6 +259,18 @@ class RiskCreditApiTest(unittest.TestCase):
         # Half a billion fen and more arrived: capacity is no longer among the reasons.
         self.assertNotIn("wallet_balance_fen", [r["feature"] for r in before["reasons"]], before)
 
+    def test_a_payment_counts_as_an_active_month(self):
+        user = self.open_user(10_000)
+        idle = {r["feature"]: r["value"] for r in self.credit(user)["reasons"]}
+        self.assertEqual(idle.get("active_payment_months"), 0, idle)  # a fresh account's top reason
+        before = self.credit(user)
+        self.assertEqual(self.pay(user, 500), "ok")
+        after = self.credit(user)
+        paid = {r["feature"]: r["value"] for r in after["reasons"]}
+        # Either still a reason, with this month counted, or no longer one.
+        self.assertIn(paid.get("active_payment_months"), (None, 1), paid)
+        self.assertGreaterEqual(after["dimensions"]["behaviour"], before["dimensions"]["behaviour"])
+
     def test_unknown_users_and_other_users_scores_are_not_found(self):
         user, other = self.open_user(), self.open_user()
         status, answer = self.send("GET", "/v1/credit/users/987654321")
