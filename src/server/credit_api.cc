@@ -69,11 +69,11 @@ std::optional<credit::Features> platform_features(const engine::State& state, st
   const std::uint64_t red_packet = payments::account_id(payments::AccountKind::red_packet, user);
   std::bitset<months_looked_back> active_months;
   std::int64_t inflow_fen = 0;
-  for (const ledger::TransferRecord& record_of_transfer : state.ledger.transfers()) {
-    const ledger::Transfer& t = record_of_transfer.transfer;
+  for (const ledger::TransferRecord& entry : state.ledger.transfers()) {
+    const ledger::Transfer& t = entry.transfer;
     if ((t.flags & (ledger::transfer_pending | ledger::transfer_void_pending)) != 0) continue;
-    if (record_of_transfer.timestamp > now_ns) continue;
-    const std::uint64_t month = (now_ns - record_of_transfer.timestamp) / month_ns;
+    if (entry.timestamp > now_ns) continue;
+    const std::uint64_t month = (now_ns - entry.timestamp) / month_ns;
     if (month >= months_looked_back) continue;
     if ((t.debit_account_id == wallet || t.debit_account_id == red_packet) && is_payment(t.code)) {
       active_months.set(month);
