@@ -172,6 +172,21 @@ class PaymentsApiTest(unittest.TestCase):
         self.assertEqual((status, answer["result"]), (422, "risk_denied"), answer)
         self.assertEqual(self.wallet(victim), 50_000)
 
+    def test_logins_are_decided_by_risk_control(self):
+        user = self.open_user()
+        familiar = self.ok("POST", f"/v1/users/{user}/logins", {}, as_key=f"user:{user}")
+        self.assertEqual(familiar["action"], "allow")
+        raw = b"{}"
+        path = f"/v1/users/{user}/logins"
+        key_id = f"user:{user}"
+        headers = signed_headers(key_id, derive_secret(self.master, key_id), "POST", path, raw)
+        headers.update({"Idempotency-Key": self.key(), "X-Capillary-Device": "never-seen", "X-Capillary-City": "5"})
+        status, _, answer = self.server.request("POST", path, raw, headers=headers)
+        self.assertEqual((status, answer["action"]), (200, "challenge"), answer)
+        other = self.open_user()
+        status, _ = self.send("POST", path, {}, as_key=f"user:{other}")
+        self.assertEqual(status, 403)
+
     def test_a_merchant_cannot_read_or_refund_another_merchants_order(self):
         buyer = self.open_user(10_000)
         shop, rival = self.open_merchant(), self.open_merchant()

@@ -199,6 +199,7 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
       if (!platform(principal)) return call.fail({403, "forbidden", "reconciliation is the platform's", {}});
       return reconcile(request, call);
     }
+    if (n == 3 && s[0] == "users" && s[2] == "logins") return login(call, principal, id, request.device, request.city);
     if (n == 2 && s[0] == "lookup" && s[1] == "orders") {
       if (!platform(principal)) return call.fail({403, "forbidden", "order lookups are the platform's", {}});
       return lookup(request, call);
@@ -403,6 +404,28 @@ void PaymentApi::register_device(std::uint64_t user, std::string_view device, st
   login.city_id = city_id(city);
   login.timestamp_ns = now_ns();
   risk_->confirm(login);
+}
+
+// A login moves no money, so nothing is journaled: the decision goes to the risk log for audit
+// and back to the app, which asks for a second factor on a challenge.
+void PaymentApi::login(const Call& call, const auth::Principal& principal, std::uint64_t user,
+                       std::string_view device, std::string_view city) {
+  if (!platform(principal) && !(principal.kind == auth::PrincipalKind::user && principal.id == user)) {
+    return call.fail({403, "forbidden", "a user logs in only as itself", {}});
+  }
+  if (risk_ == nullptr) return call.fail({503, "risk_unavailable", "this server runs no risk control", {}});
+  risk::Event login;
+  login.event_id = XXH3_64bits_withSeed(&user, sizeof(user), now_ns());
+  login.kind = risk::EventKind::login;
+  login.user_id = user;
+  login.device_id = device_id(user, device);
+  login.city_id = city_id(city);
+  login.timestamp_ns = now_ns();
+  const risk::Decision decision = risk_->decide(login);
+  std::string body = fmt::format(R"({{"user":"{}","action":"{}","rule_set_version":{},"risk_score":{}}})", user,
+                                 risk::action_name(decision.action), decision.rule_set_version,
+                                 decision.risk_score);
+  call.answer(json(200, std::move(body)));
 }
 
 void PaymentApi::assess(PaymentStep& step, std::string_view device, std::string_view city) {

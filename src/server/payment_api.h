@@ -50,6 +50,8 @@ class PaymentApi {
   // Asks risk control about a step that moves a user's money, and writes the verdict into it.
   void assess(PaymentStep& step, std::string_view device, std::string_view city);
   void register_device(std::uint64_t user, std::string_view device, std::string_view city);
+  void login(const Call& call, const auth::Principal& principal, std::uint64_t user, std::string_view device,
+             std::string_view city);
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
 
