@@ -288,9 +288,22 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                    });
 }
 
+// Past payment_steps_in_flight_max the answer is an immediate 503 with Retry-After: on a peak
+// day the excess is told to come back, while what was admitted keeps a bounded wait.
+bool PaymentApi::admit(std::size_t steps, const Call& call) {
+  if (in_flight_.fetch_add(steps) + steps > payment_steps_in_flight_max) {
+    in_flight_.fetch_sub(steps);
+    call.fail({503, "overloaded", "the platform is at capacity; retry after a moment", {}});
+    return false;
+  }
+  return true;
+}
+
 void PaymentApi::submit(payments::Command command, const Call& call) {
+  if (!admit(1, call)) return;
   const engine::Submit submitted =
       engine_.submit_payments({command}, [this, call](std::span<const payments::Outcome> outcomes) {
+        in_flight_.fetch_sub(1);
         const payments::Outcome outcome = outcomes[0];
         post_io_([call, outcome] {
           call.guarded([&] {
@@ -300,7 +313,10 @@ void PaymentApi::submit(payments::Command command, const Call& call) {
           });
         });
       });
-  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+  if (submitted != engine::Submit::accepted) {
+    in_flight_.fetch_sub(1);
+    call.fail(refused(submitted));
+  }
 }
 
 // Hold first (journaled), then ask the bank to pay out, then settle: post the hold when the bank
@@ -570,12 +586,18 @@ void PaymentApi::batch(const Request& request, const Call& call, const auth::Pri
     });
   };
   if (!commands.empty()) {
+    const std::size_t admitted = commands.size();
+    if (!admit(admitted, call)) return;
     const engine::Submit submitted = engine_.submit_payments(
-        std::move(commands), [pending, finish](std::span<const payments::Outcome> outcomes) {
+        std::move(commands), [this, pending, finish, admitted](std::span<const payments::Outcome> outcomes) {
+          in_flight_.fetch_sub(admitted);
           pending->outcomes.assign(outcomes.begin(), outcomes.end());
           finish();
         });
-    if (submitted != engine::Submit::accepted) return call.fail(refused(submitted));
+    if (submitted != engine::Submit::accepted) {
+      in_flight_.fetch_sub(admitted);
+      return call.fail(refused(submitted));
+    }
   }
   if (!cashiers.empty()) {
     const engine::Submit submitted = engine_.submit_read(

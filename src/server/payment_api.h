@@ -4,6 +4,8 @@
 // channels), submit it to the engine and answer once it is durable. Like Routes, it never blocks
 // an io thread: engine and bank callbacks hand their answers back through `post_io`.
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -19,6 +21,11 @@
 #include "server/routes.h"
 
 namespace capillary::server {
+
+// Payment steps handed to the engine and not yet answered, across all connections. About a
+// quarter of a second of work at the engine's batch rate: enough to keep every journal entry
+// full, little enough that an admitted request never waits long behind others.
+inline constexpr std::size_t payment_steps_in_flight_max = 20'000;
 
 class PaymentApi {
  public:
@@ -41,6 +48,8 @@ class PaymentApi {
   // Charges or pays out to the step's card first when it names one, then submits.
   void charge_then_submit(PaymentStep step, const Call& call);
   void submit(payments::Command command, const Call& call);
+  // Counts `steps` in flight, or answers 503 when that would pass the limit.
+  bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
   void cashier(PaymentStep step, const Call& call);
   void read(const Call& call, const auth::Principal& principal, std::string_view kind, std::uint64_t id,
@@ -63,6 +72,7 @@ class PaymentApi {
   risk::Engine* risk_;
   Metrics& metrics_;
   Post post_io_;
+  std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace capillary::server
