@@ -15,46 +15,23 @@ payments, settlement, batches and order lookup, and a restart that keeps everyth
 import http.server
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_test  # noqa: E402  (its Server runs `capillary serve`)
+from tenant_test_case import TenantTestCase  # noqa: E402
 from signing import derive_secret, sign, signed_headers  # noqa: E402
 
 PLATFORM = "platform:0"
 
 
-class PaymentsApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.directory = tempfile.mkdtemp(prefix="capillary-payments-")
-        cls.server = api_test.Server(os.path.join(cls.directory, "data"))
-        cls.server.start()
-        with open(os.path.join(cls.server.data_dir, "master.key"), "rb") as key:
-            cls.master = key.read()
-        cls.counter = 0
-        cls.next_party = 1000
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.server.process is not None:
-            cls.server.stop()
-        shutil.rmtree(cls.directory)
+class PaymentsApiTest(TenantTestCase):
+    first_party = 1000
 
     # --- plumbing -------------------------------------------------------------------------------
-
-    def key(self):
-        type(self).counter += 1
-        return f"k-{os.getpid()}-{self.counter}"
-
-    def party(self):
-        type(self).next_party += 1
-        return self.next_party
 
     def send(self, method, path, body=None, as_key=PLATFORM, idempotency_key=None, timestamp=None,
              secret=None):

@@ -13,13 +13,12 @@ more wallet money never lowering it, unknown users and other users' scores.
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_test  # noqa: E402  (its Server runs `capillary serve`)
+from tenant_test_case import TenantTestCase  # noqa: E402
 from signing import derive_secret, signed_headers  # noqa: E402
 
 PLATFORM = "platform:0"
@@ -39,28 +38,10 @@ end
 """
 
 
-class RiskCreditApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.directory = tempfile.mkdtemp(prefix="capillary-risk-credit-")
-        cls.server = api_test.Server(os.path.join(cls.directory, "data"))
-        cls.server.start()
-        with open(os.path.join(cls.server.data_dir, "master.key"), "rb") as key:
-            cls.master = key.read()
-        cls.counter = 0
-        cls.next_party = 5000
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.server.process is not None:
-            cls.server.stop()
-        shutil.rmtree(cls.directory)
+class RiskCreditApiTest(TenantTestCase):
+    first_party = 5000
 
     # --- plumbing -------------------------------------------------------------------------------
-
-    def key(self):
-        type(self).counter += 1
-        return f"k-{os.getpid()}-{self.counter}"
 
     def send(self, method, path, body=None, as_key=PLATFORM, content_type="application/json", device=None,
              city=None):
@@ -84,8 +65,7 @@ class RiskCreditApiTest(unittest.TestCase):
         return answer
 
     def open_user(self, top_up=0):
-        type(self).next_party += 1
-        user = self.next_party
+        user = self.party()
         self.assertEqual(self.ok("POST", "/v1/users", {"id": user, "verified": True})["result"], "ok")
         if top_up:
             self.top_up(user, top_up)
@@ -105,8 +85,7 @@ class RiskCreditApiTest(unittest.TestCase):
 
     def pay(self, payer, amount):
         """The payer's app pays a new order from the wallet: risk control decides. Returns the result."""
-        type(self).next_party += 1
-        shop = self.next_party
+        shop = self.party()
         self.assertEqual(self.ok("POST", "/v1/merchants", {"id": shop})["result"], "ok")
         order = int(self.ok("POST", "/v1/orders", {"amount": amount}, as_key=f"merchant:{shop}")["value"])
         status, answer = self.send("POST", f"/v1/orders/{order}/pay", {"funding": {"wallet": amount}},
