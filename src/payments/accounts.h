@@ -14,6 +14,9 @@ namespace capillary::payments {
 
 // The CNY ledger every payment moves on.
 inline constexpr std::uint32_t ledger_cny = 1;
+// Money-market fund shares, in hundredths of a share: at the fund's stable value of 1.00 CNY a
+// share, one unit is worth one fen.
+inline constexpr std::uint32_t ledger_fund_shares = 2;
 
 inline constexpr std::uint64_t product_id_bit = 1ull << 63;
 inline constexpr std::uint64_t product_transfer_bit = 1ull << 62;
@@ -26,6 +29,17 @@ enum class AccountKind : std::uint8_t {
   bank_clearing = 5,   // money moving through a bank channel: a debit balance is owed by the bank
   campaign = 6,        // a coupon campaign's remaining budget; never overdrawn
   packet = 7,          // one red packet's unclaimed money; never overdrawn
+  institution = 8,     // a partner's clearing account: a debit balance is owed by the institution,
+                       // which wires it through its bank (like bank_clearing)
+  fund_custody = 9,    // the cash behind a fund's shares (id: fund); never overdrawn
+  fund_float = 10,     // the fund company's float advancing instant redemptions; never overdrawn
+  fund_rounding = 11,  // the fen income runs could not share out; never overdrawn
+  fund_shares_issued = 12,     // shares ledger: debit balance = the fund's shares outstanding
+  fund_shares_confirmed = 13,  // shares ledger: every holder's confirmed shares together
+  fund_shares_pending = 14,    // shares ledger: subscriptions awaiting confirmation
+  fund_redemptions = 15,       // normal redemptions awaiting next-business-day payout
+  wealth_order = 16,   // a standing order's money not yet matched (id: order); never overdrawn
+  wealth_product = 17, // a product's subscriptions, held until its sale closes; never overdrawn
 };
 
 enum class PlatformAccount : std::uint64_t {
@@ -59,6 +73,26 @@ enum class TransferCode : std::uint16_t {
   red_packet_claim = 111,
   red_packet_return = 112,
   campaign_fund = 113,
+  institution_deposit = 114,
+
+  fund_subscribe = 120,
+  fund_confirm = 121,
+  fund_redeem_instant = 122,
+  fund_redeem = 123,
+  fund_float_settle = 124,
+  fund_income = 125,
+  fund_income_residue = 126,
+  fund_float_deposit = 127,
+  fund_checkout = 128,
+  fund_checkout_refund = 129,
+
+  wealth_hold = 140,
+  wealth_subscribe = 141,
+  wealth_release = 142,
+  wealth_refund = 143,
+  wealth_raise = 144,
+  wealth_principal = 145,
+  wealth_interest = 146,
 };
 
 }  // namespace capillary::payments

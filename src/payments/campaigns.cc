@@ -25,20 +25,20 @@ Outcome Payments::create_campaign(const Command& command) noexcept {
   if (!by_platform && merchants_.find(command.party) == nullptr) return outcome(Result::merchant_not_found);
   const std::uint64_t funder = by_platform ? platform_account(PlatformAccount::marketing)
                                            : account_id(AccountKind::merchant, command.party);
-  if (!by_platform && available(funder) < command.amount) {
+  if (!by_platform && chain_.available(funder) < command.amount) {
     return outcome(Result::insufficient_merchant_balance);
   }
   if (Result r = ensure_platform_accounts(); r != Result::ok) return outcome(r);
   CampaignRecord campaign{};
   campaign.id = ++record_sequence_;
-  if (Result r = ensure_account(AccountKind::campaign, campaign.id, ledger::account_debits_must_not_exceed_credits);
+  if (Result r = chain_.ensure_account(AccountKind::campaign, campaign.id, ledger::account_debits_must_not_exceed_credits);
       r != Result::ok) {
     --record_sequence_;
     return outcome(r);
   }
-  leg(funder, account_id(AccountKind::campaign, campaign.id), command.amount,
-      static_cast<std::uint16_t>(TransferCode::campaign_fund), campaign.id);
-  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  chain_.leg(funder, account_id(AccountKind::campaign, campaign.id), command.amount,
+      TransferCode::campaign_fund, campaign.id);
+  if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
   campaign.funder = by_platform ? principal(PartyKind::platform, 0) : principal(PartyKind::merchant, command.party);
   campaign.budget = command.amount;
   campaign.terms = command.terms;

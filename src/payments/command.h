@@ -34,7 +34,28 @@ enum class CommandKind : std::uint16_t {
   create_red_packet = 14,  // sender funds `count` packets totalling amount; a = split, seed
   claim_red_packet = 15,   // user claims one packet of target
   create_campaign = 16,    // coupon campaign funded by its funder (principal)
+  open_institution = 17,   // party: partner; a = InstitutionKind, b = total assets (fen),
+                           // amount = solvency ratio in basis points (150% = 15000)
+
+  // The money-market fund (src/fund, docs/fund.md).
+  create_fund = 30,           // partner fund company: target = the new fund's id
+  fund_subscribe = 31,        // user: target = fund, amount
+  fund_redeem = 32,           // user: target = fund, amount; a = 1: instant only, 0: instant then normal
+  fund_declare_income = 33,   // owner: target = fund, a = day, b = income per 10,000 shares (1/10,000 CNY)
+  fund_income_step = 34,      // owner or platform: target = fund, a = day, b = most holders to pay
+  fund_deposit_float = 35,    // owner: target = fund, amount from its institution account
+
+  // The wealth marketplace (src/wealth, docs/wealth.md).
+  list_product = 40,           // partner issuer: target = new product, amount = size, a = term days,
+                               // b = annual rate (millionths), terms.min_spend = minimum amount,
+                               // terms.valid_from_ns..valid_to_ns = sale window
+  place_standing_order = 41,   // user: target = new order, amount, a = max term days, b = min rate
+  cancel_standing_order = 42,  // user: target = the order
+  cancel_product = 43,         // issuer or platform: target = the product, before it is established
 };
+
+// What an institution is, which decides what it may offer (wealth admission, fund companies).
+enum class InstitutionKind : std::uint64_t { bank = 1, insurer = 2, fund_company = 3, other = 4 };
 
 // Who sent a command, as authenticated by the API. The platform may act for anyone.
 enum class PartyKind : std::uint8_t { none = 0, platform = 1, merchant = 2, partner = 3, user = 4 };
@@ -74,7 +95,7 @@ struct Funding {
   std::int64_t wallet;
   std::int64_t red_packet;  // the buyer's red-packet balance
   std::int64_t card;        // charged through `bank` (must be approved)
-  std::int64_t fund;        // money-market fund shares: not enabled yet
+  std::int64_t fund;        // money-market fund shares, redeemed instantly (the fund's id in `b`)
   std::int64_t credit;      // credit line: not enabled yet
   std::uint64_t campaign;   // coupon campaign applied (0: none); its value is part of the amount
 };

@@ -45,7 +45,7 @@ Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t cr
   if (f.campaign != 0) {
     campaign = campaigns_.find(f.campaign);
     if (campaign == nullptr) return Result::campaign_not_found;
-    if (now_ < campaign->terms.valid_from_ns || now_ >= campaign->terms.valid_to_ns) {
+    if (chain_.now() < campaign->terms.valid_from_ns || chain_.now() >= campaign->terms.valid_to_ns) {
       return Result::coupon_not_valid_now;
     }
     if (due < campaign->terms.min_spend) return Result::coupon_min_spend;
@@ -64,22 +64,21 @@ Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t cr
       case BankOutcome::failed: return Result::bank_failed;
       case BankOutcome::none: return Result::bank_answer_missing;
     }
-    if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+    if (Result r = chain_.ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
       return r;
     }
   }
-  const auto code16 = static_cast<std::uint16_t>(code);
   if (funded->coupon > 0) {
-    leg(account_id(AccountKind::campaign, campaign->id), credit, funded->coupon, code16, user_data);
+    chain_.leg(account_id(AccountKind::campaign, campaign->id), credit, funded->coupon, code, user_data);
   }
   if (funded->red_packet > 0) {
-    leg(account_id(AccountKind::red_packet, command.party), credit, funded->red_packet, code16, user_data);
+    chain_.leg(account_id(AccountKind::red_packet, command.party), credit, funded->red_packet, code, user_data);
   }
   if (funded->wallet > 0) {
-    leg(account_id(AccountKind::wallet, command.party), credit, funded->wallet, code16, user_data);
+    chain_.leg(account_id(AccountKind::wallet, command.party), credit, funded->wallet, code, user_data);
   }
   if (funded->card > 0) {
-    leg(account_id(AccountKind::bank_clearing, command.bank.channel), credit, funded->card, code16,
+    chain_.leg(account_id(AccountKind::bank_clearing, command.bank.channel), credit, funded->card, code,
         command.bank.reference);
   }
   return Result::ok;
@@ -112,7 +111,7 @@ Outcome Payments::create_order(const Command& command) noexcept {
   order.merchant = command.party;
   order.buyer = command.counterparty;
   order.amount = command.amount;
-  order.created_at = now_;
+  order.created_at = chain_.now();
   order.reference = command.reference;
   order.state = OrderState::awaiting_payment;
   record_event(order);
@@ -139,7 +138,7 @@ Outcome Payments::pay_order(const Command& command) noexcept {
       r != Result::ok) {
     return outcome(r);
   }
-  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
   OrderRecord order = *found;
   order.buyer = command.party;
   order.held = order.amount;
@@ -149,8 +148,8 @@ Outcome Payments::pay_order(const Command& command) noexcept {
   order.from_coupon = funded.coupon;
   order.campaign = funded.coupon > 0 ? command.funding.campaign : 0;
   order.channel = funded.card > 0 ? command.bank.channel : 0;
-  order.paid_at = now_;
-  order.release_at = now_ + std::uint64_t{merchant->auto_confirm_s} * ns_per_s;
+  order.paid_at = chain_.now();
+  order.release_at = chain_.now() + std::uint64_t{merchant->auto_confirm_s} * ns_per_s;
   order.state = OrderState::paid;
   if (funded.coupon > 0) note_coupon_used(order.campaign, order.buyer);
   record_event(order);
@@ -178,14 +177,14 @@ Result Payments::release(OrderRecord& order) noexcept {
   const std::int64_t fee = fee_half_up(order.held, merchant->fee_bps);
   const std::uint64_t escrow = platform_account(PlatformAccount::escrow);
   if (order.held - fee > 0) {
-    leg(escrow, account_id(AccountKind::merchant, order.merchant), order.held - fee,
-        static_cast<std::uint16_t>(TransferCode::order_release), order.id);
+    chain_.leg(escrow, account_id(AccountKind::merchant, order.merchant), order.held - fee,
+        TransferCode::order_release, order.id);
   }
   if (fee > 0) {
-    leg(escrow, platform_account(PlatformAccount::fee_income), fee,
-        static_cast<std::uint16_t>(TransferCode::fee), order.id);
+    chain_.leg(escrow, platform_account(PlatformAccount::fee_income), fee,
+        TransferCode::fee, order.id);
   }
-  if (Result r = commit_chain(); r != Result::ok) return r;
+  if (Result r = chain_.commit(); r != Result::ok) return r;
   order.released = order.held;
   order.fee = fee;
   order.held = 0;
@@ -208,9 +207,9 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   OrderRecord order = *found;
   if (order.state == OrderState::released) {
     if (command.amount > order.amount - order.refunded) return outcome(Result::refund_exceeds_paid);
-    leg(account_id(AccountKind::merchant, order.merchant), account_id(AccountKind::wallet, order.buyer),
-        command.amount, static_cast<std::uint16_t>(TransferCode::order_refund), order.id);
-    if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+    chain_.leg(account_id(AccountKind::merchant, order.merchant), account_id(AccountKind::wallet, order.buyer),
+        command.amount, TransferCode::order_refund, order.id);
+    if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
     order.refunded += command.amount;
     add_settlement(order.merchant, 0, 0, command.amount, 0);
     record_event(order);
@@ -221,12 +220,12 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   if (command.amount > order.held) return outcome(Result::refund_exceeds_paid);
 
   const std::uint64_t escrow = platform_account(PlatformAccount::escrow);
-  const auto code = static_cast<std::uint16_t>(TransferCode::order_refund);
+  const auto code = TransferCode::order_refund;
   std::int64_t left = command.amount;
   const auto take = [&](std::int64_t& source, std::uint64_t account) {
     const std::int64_t part = std::min(left, source);
     if (part == 0) return;
-    leg(escrow, account, part, code, order.id);
+    chain_.leg(escrow, account, part, code, order.id);
     source -= part;
     left -= part;
   };
@@ -236,14 +235,14 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   take(order.from_red_packet, account_id(AccountKind::red_packet, order.buyer));
   take(order.from_coupon, account_id(AccountKind::campaign, order.campaign));
   CAP_ASSERT(left == 0);
-  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
   order.held -= command.amount;
   order.refunded += command.amount;
   if (had_coupon && order.from_coupon == 0) {
     const CampaignRecord* campaign = campaigns_.find(order.campaign);
     CAP_ASSERT(campaign != nullptr);
     // Handed back to the buyer only while the campaign still runs; the money returns regardless.
-    if (now_ < campaign->terms.valid_to_ns) {
+    if (chain_.now() < campaign->terms.valid_to_ns) {
       note_coupon_returned(order.campaign, order.buyer);
       order.coupon_restored = 1;
     }

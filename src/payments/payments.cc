@@ -15,7 +15,7 @@ namespace capillary::payments {
 namespace {
 
 // Bumped when the saved layout changes.
-constexpr std::uint64_t save_format_version = 1;
+constexpr std::uint64_t save_format_version = 2;
 
 
 bool is_user_command(CommandKind kind) {
@@ -29,6 +29,10 @@ bool is_user_command(CommandKind kind) {
     case CommandKind::qr_pay:
     case CommandKind::create_red_packet:
     case CommandKind::claim_red_packet:
+    case CommandKind::fund_subscribe:
+    case CommandKind::fund_redeem:
+    case CommandKind::place_standing_order:
+    case CommandKind::cancel_standing_order:
       return true;
     default:
       return false;
@@ -40,17 +44,34 @@ bool is_merchant_command(CommandKind kind) {
          kind == CommandKind::close_order || kind == CommandKind::create_campaign;
 }
 
+bool is_fund_command(CommandKind kind) {
+  return kind >= CommandKind::create_fund && kind <= CommandKind::fund_deposit_float;
+}
+
+bool is_wealth_command(CommandKind kind) {
+  return kind >= CommandKind::list_product && kind <= CommandKind::cancel_product;
+}
+
+// What a partner (an institution) may send, for itself: its funds and its products.
+bool is_partner_command(CommandKind kind) {
+  return kind == CommandKind::create_fund || kind == CommandKind::fund_declare_income ||
+         kind == CommandKind::fund_income_step || kind == CommandKind::fund_deposit_float ||
+         kind == CommandKind::list_product || kind == CommandKind::cancel_product;
+}
+
+bool is_user_product_command(CommandKind kind) {
+  return kind == CommandKind::fund_subscribe || kind == CommandKind::fund_redeem ||
+         kind == CommandKind::place_standing_order || kind == CommandKind::cancel_standing_order;
+}
+
 }  // namespace
 
-Payments::Payments(ledger::Ledger& ledger) : ledger_(ledger) {
-  chain_.reserve(16);
-  chain_results_.reserve(16);
-}
+Payments::Payments(ledger::Ledger& ledger) : ledger_(ledger), chain_(ledger) {}
 
 std::uint64_t Payments::apply(std::span<const Command> commands, std::uint64_t first_timestamp,
                               std::span<Outcome> outcomes) noexcept {
   CAP_ASSERT(commands.size() == outcomes.size());
-  now_ = first_timestamp;
+  chain_.set_now(first_timestamp);
   for (std::size_t i = 0; i < commands.size(); ++i) {
     const Command& command = commands[i];
     if (const IdempotencyRecord* seen = commands_.find(command.id); seen != nullptr && command.id != 0) {
@@ -65,7 +86,7 @@ std::uint64_t Payments::apply(std::span<const Command> commands, std::uint64_t f
     outcomes[i] = apply_one(command);
     if (command.id != 0) commands_.put(command.id, {command.id, command.request_hash, outcomes[i]});
   }
-  return now_ - first_timestamp;
+  return chain_.now() - first_timestamp;
 }
 
 Outcome Payments::apply_one(const Command& command) noexcept {
@@ -84,16 +105,8 @@ Outcome Payments::apply_one(const Command& command) noexcept {
     case CommandKind::top_up: return top_up(command);
     case CommandKind::withdraw: return withdraw(command);
     case CommandKind::withdraw_settle: return withdraw_settle(command);
-    case CommandKind::transfer: {
-      ledger::Transfer base{};
-      base.code = static_cast<std::uint16_t>(TransferCode::transfer);
-      return transfer(command, base, false);
-    }
-    case CommandKind::pay_bill: {
-      ledger::Transfer base{};
-      base.code = static_cast<std::uint16_t>(TransferCode::bill);
-      return transfer(command, base, true);
-    }
+    case CommandKind::transfer: return transfer(command, TransferCode::transfer, false);
+    case CommandKind::pay_bill: return transfer(command, TransferCode::bill, true);
     case CommandKind::create_order: return create_order(command);
     case CommandKind::pay_order: return pay_order(command);
     case CommandKind::confirm_order: return confirm_order(command);
@@ -103,6 +116,18 @@ Outcome Payments::apply_one(const Command& command) noexcept {
     case CommandKind::create_red_packet: return create_red_packet(command);
     case CommandKind::claim_red_packet: return claim_red_packet(command);
     case CommandKind::create_campaign: return create_campaign(command);
+    case CommandKind::open_institution: return open_institution(command);
+    case CommandKind::create_fund:
+    case CommandKind::fund_subscribe:
+    case CommandKind::fund_redeem:
+    case CommandKind::fund_declare_income:
+    case CommandKind::fund_income_step:
+    case CommandKind::fund_deposit_float:
+    case CommandKind::list_product:
+    case CommandKind::place_standing_order:
+    case CommandKind::cancel_standing_order:
+    case CommandKind::cancel_product:
+      return apply_product(command);
   }
   return outcome(Result::invalid_command);
 }
@@ -119,78 +144,26 @@ Result Payments::authorize(const Command& command) const noexcept {
   if (kind == PartyKind::merchant && is_merchant_command(command.kind) && command.party == id) {
     return Result::ok;
   }
+  if (kind == PartyKind::partner && is_partner_command(command.kind) && command.party == id) {
+    return Result::ok;
+  }
   return Result::forbidden;
 }
 
-void Payments::leg(std::uint64_t debit, std::uint64_t credit, std::int64_t amount, std::uint16_t code,
-                   std::uint64_t user_data, std::uint16_t flags, std::uint64_t pending_id,
-                   std::uint32_t timeout_s) {
-  ledger::Transfer transfer{};
-  transfer.id = transfer_id(transfer_sequence_ + chain_.size() + 1);
-  transfer.debit_account_id = debit;
-  transfer.credit_account_id = credit;
-  transfer.amount = amount;
-  transfer.pending_id = pending_id;
-  transfer.user_data = user_data;
-  transfer.timeout_s = timeout_s;
-  transfer.ledger = ledger_cny;
-  transfer.code = code;
-  transfer.flags = flags;
-  chain_.push_back(transfer);
-}
-
-// A failing leg's ledger result, in the caller's terms: running short on a source is the
-// business rejection of that source; anything else is a bug in the module or an exhausted cell.
-Result Payments::commit_chain() noexcept {
-  if (chain_.empty()) return Result::ok;
-  for (std::size_t i = 0; i + 1 < chain_.size(); ++i) chain_[i].flags |= ledger::transfer_linked;
-  chain_results_.resize(chain_.size());
-  ledger_.create_transfers(chain_, now_, chain_results_);
-  now_ += chain_.size();
-  for (std::size_t i = 0; i < chain_.size(); ++i) {
-    const ledger::CreateTransferResult result = chain_results_[i];
-    if (result == ledger::CreateTransferResult::ok ||
-        result == ledger::CreateTransferResult::linked_event_failed) {
-      continue;
-    }
-    if (result == ledger::CreateTransferResult::exceeds_credits) {
-      switch (static_cast<AccountKind>((chain_[i].debit_account_id >> 56) & 0x7f)) {
-        case AccountKind::wallet: return Result::insufficient_wallet;
-        case AccountKind::red_packet: return Result::insufficient_red_packet;
-        case AccountKind::merchant: return Result::insufficient_merchant_balance;
-        case AccountKind::campaign: return Result::coupon_budget_exhausted;
-        default: break;
-      }
-    }
-    CAP_ASSERT(result == ledger::CreateTransferResult::transfers_full ||
-               result == ledger::CreateTransferResult::overflows_credits_posted ||
-               result == ledger::CreateTransferResult::overflows_debits_posted ||
-               result == ledger::CreateTransferResult::overflows_credits ||
-               result == ledger::CreateTransferResult::overflows_debits);
-    return Result::ledger_rejected;
+// The fund and wealth modules get commands whose party is known: an open user for a user's
+// command, an open institution for a partner's.
+Outcome Payments::apply_product(const Command& command) noexcept {
+  const InstitutionRecord* institution = nullptr;
+  if (is_user_product_command(command.kind)) {
+    if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
+  } else if (is_partner_command(command.kind) &&
+             principal_kind(command.principal) != PartyKind::platform) {
+    institution = institutions_.find(command.party);
+    if (institution == nullptr) return outcome(Result::institution_not_found);
   }
-  transfer_sequence_ += chain_.size();
-  return Result::ok;
-}
-
-Result Payments::open_accounts(std::span<const ledger::AccountSpec> specs) noexcept {
-  std::vector<ledger::AccountSpec> chain(specs.begin(), specs.end());
-  for (std::size_t i = 0; i + 1 < chain.size(); ++i) chain[i].flags |= ledger::account_linked;
-  std::vector<ledger::CreateAccountResult> results(chain.size());
-  ledger_.create_accounts(chain, now_, results);
-  now_ += chain.size();
-  for (const ledger::CreateAccountResult result : results) {
-    if (result == ledger::CreateAccountResult::accounts_full) return Result::ledger_rejected;
-    // The module checked its own tables first, so its accounts cannot exist already.
-    CAP_ASSERT(result == ledger::CreateAccountResult::ok);
-  }
-  return Result::ok;
-}
-
-std::int64_t Payments::available(std::uint64_t account) const noexcept {
-  const ledger::Account* found = ledger_.find_account(account);
-  if (found == nullptr) return 0;
-  return found->credits_posted - found->debits_posted - found->debits_pending;
+  if (is_fund_command(command.kind)) return outcome(Result::fund_not_enabled);
+  CAP_ASSERT(is_wealth_command(command.kind));
+  return outcome(Result::invalid_command);
 }
 
 void Payments::record_event(OrderRecord& order) noexcept {
@@ -198,7 +171,7 @@ void Payments::record_event(OrderRecord& order) noexcept {
   OrderEvent event{};
   event.merchant = order.merchant;
   event.order = order.id;
-  event.timestamp = now_;
+  event.timestamp = chain_.now();
   event.amount = order.amount;
   event.refunded = order.refunded;
   event.sequence = order.events;
@@ -213,7 +186,7 @@ void Payments::take_events(std::vector<OrderEvent>* events) {
 
 void Payments::add_settlement(std::uint64_t merchant, std::int64_t gross, std::int64_t fee,
                               std::int64_t refunds, std::uint64_t orders) noexcept {
-  const std::uint64_t day = business_day(now_);
+  const std::uint64_t day = business_day(chain_.now());
   SettlementRecord record{merchant, day, 0, 0, 0, 0};
   if (const SettlementRecord* found = settlements_.find({merchant, day})) record = *found;
   record.orders += orders;
@@ -224,7 +197,7 @@ void Payments::add_settlement(std::uint64_t merchant, std::int64_t gross, std::i
 }
 
 std::uint64_t Payments::advance(std::uint64_t now) noexcept {
-  now_ = now;
+  chain_.set_now(now);
   while (!deadlines_.empty() && deadlines_.top().at <= now) {
     const Deadline due = deadlines_.top();
     deadlines_.pop();
@@ -243,7 +216,7 @@ std::uint64_t Payments::advance(std::uint64_t now) noexcept {
       expire_red_packet(packet);
     }
   }
-  return now_ - now;
+  return chain_.now() - now;
 }
 
 std::optional<std::uint64_t> Payments::next_deadline() const noexcept {
@@ -259,11 +232,11 @@ std::uint64_t Payments::coupons_in_use(std::uint64_t campaign, std::uint64_t use
 std::uint64_t Payments::state_hash() const noexcept {
   // Counters are part of the state: two states that would give the next transfer different ids
   // are different states.
-  const std::uint64_t counters[2] = {transfer_sequence_, record_sequence_};
+  const std::uint64_t counters[2] = {chain_.sequence(), record_sequence_};
   return users_.hash() + merchants_.hash() + orders_.hash() + packets_.hash() + campaigns_.hash() +
          withdrawals_.hash() + claims_.hash() + coupons_.hash() + settlements_.hash() +
-         commands_.hash() + order_numbers_.hash() +
-         (transfer_sequence_ == 0 && record_sequence_ == 0 ? 0 : checksum(counters, sizeof(counters)));
+         commands_.hash() + order_numbers_.hash() + institutions_.hash() +
+         (chain_.sequence() == 0 && record_sequence_ == 0 ? 0 : checksum(counters, sizeof(counters)));
 }
 
 std::string Payments::check_invariants() const {
@@ -288,7 +261,7 @@ std::string Payments::check_invariants() const {
   if (in_escrow != held) return fmt::format("escrow holds {} but orders hold {}", in_escrow, held);
   packets_.for_each([&](std::uint64_t, const RedPacketRecord& packet) {
     if (!broken.empty()) return;
-    const std::int64_t balance = available(account_id(AccountKind::packet, packet.id));
+    const std::int64_t balance = chain_.available(account_id(AccountKind::packet, packet.id));
     if (balance != packet.remaining) {
       broken = fmt::format("red packet {} remembers {} but its account holds {}", packet.id,
                            packet.remaining, balance);
@@ -299,7 +272,7 @@ std::string Payments::check_invariants() const {
 
 std::string Payments::save() const {
   std::string out;
-  const std::uint64_t header[3] = {save_format_version, transfer_sequence_, record_sequence_};
+  const std::uint64_t header[3] = {save_format_version, chain_.sequence(), record_sequence_};
   out.append(reinterpret_cast<const char*>(header), sizeof(header));
   users_.save(&out);
   merchants_.save(&out);
@@ -312,6 +285,7 @@ std::string Payments::save() const {
   settlements_.save(&out);
   commands_.save(&out);
   order_numbers_.save(&out);
+  institutions_.save(&out);
   return out;
 }
 
@@ -321,7 +295,7 @@ bool Payments::restore(std::string_view bytes) {
   std::memcpy(header, bytes.data(), sizeof(header));
   if (header[0] != save_format_version) return false;
   bytes.remove_prefix(sizeof(header));
-  transfer_sequence_ = header[1];
+  chain_.set_sequence(header[1]);
   record_sequence_ = header[2];
   const auto by_id = [](const auto& record) { return record.id; };
   const auto by_pair = [](const PairRecord& record) { return Pair{record.first, record.second}; };
@@ -331,7 +305,8 @@ bool Payments::restore(std::string_view bytes) {
       withdrawals_.load(&bytes, by_id) && claims_.load(&bytes, by_pair) &&
       coupons_.load(&bytes, by_pair) &&
       settlements_.load(&bytes, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
-      commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair);
+      commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair) &&
+      institutions_.load(&bytes, by_id);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](std::uint64_t id, const OrderRecord& order) {

@@ -26,6 +26,7 @@
 
 #include "ledger/ledger.h"
 #include "payments/accounts.h"
+#include "payments/chain.h"
 #include "payments/command.h"
 #include "payments/records.h"
 #include "payments/result.h"
@@ -57,6 +58,9 @@ class Payments {
 
   const UserRecord* find_user(std::uint64_t id) const noexcept { return users_.find(id); }
   const MerchantRecord* find_merchant(std::uint64_t id) const noexcept { return merchants_.find(id); }
+  const InstitutionRecord* find_institution(std::uint64_t id) const noexcept {
+    return institutions_.find(id);
+  }
   const OrderRecord* find_order(std::uint64_t id) const noexcept { return orders_.find(id); }
   const RedPacketRecord* find_red_packet(std::uint64_t id) const noexcept { return packets_.find(id); }
   const CampaignRecord* find_campaign(std::uint64_t id) const noexcept { return campaigns_.find(id); }
@@ -93,7 +97,7 @@ class Payments {
   Outcome top_up(const Command& command) noexcept;
   Outcome withdraw(const Command& command) noexcept;
   Outcome withdraw_settle(const Command& command) noexcept;
-  Outcome transfer(const Command& command, ledger::Transfer base, bool to_merchant) noexcept;
+  Outcome transfer(const Command& command, TransferCode code, bool to_merchant) noexcept;
   Outcome create_order(const Command& command) noexcept;
   Outcome pay_order(const Command& command) noexcept;
   Outcome confirm_order(const Command& command) noexcept;
@@ -103,6 +107,8 @@ class Payments {
   Outcome create_red_packet(const Command& command) noexcept;
   Outcome claim_red_packet(const Command& command) noexcept;
   Outcome create_campaign(const Command& command) noexcept;
+  Outcome open_institution(const Command& command) noexcept;
+  Outcome apply_product(const Command& command) noexcept;
 
   // What each source of a payment gave.
   struct Funded {
@@ -113,22 +119,13 @@ class Payments {
               std::uint64_t user_data, TransferCode code, Funded* funded) noexcept;
   void note_coupon_used(std::uint64_t campaign, std::uint64_t user) noexcept;
   void note_coupon_returned(std::uint64_t campaign, std::uint64_t user) noexcept;
-  Result ensure_account(AccountKind kind, std::uint64_t id, std::uint16_t flags) noexcept;
   Result ensure_platform_accounts() noexcept;
   Result release(OrderRecord& order) noexcept;
   void expire_red_packet(RedPacketRecord& packet) noexcept;
 
-  // The chain being built for the current command; applied as one linked chain.
-  void leg(std::uint64_t debit, std::uint64_t credit, std::int64_t amount, std::uint16_t code,
-           std::uint64_t user_data, std::uint16_t flags = 0, std::uint64_t pending_id = 0,
-           std::uint32_t timeout_s = 0);
-  // Applies the chain; ok, or the result its first failing leg maps to.
-  Result commit_chain() noexcept;
-  Result open_accounts(std::span<const ledger::AccountSpec> specs) noexcept;
   void record_event(OrderRecord& order) noexcept;
   void add_settlement(std::uint64_t merchant, std::int64_t gross, std::int64_t fee,
                       std::int64_t refunds, std::uint64_t orders) noexcept;
-  std::int64_t available(std::uint64_t account) const noexcept;
 
   ledger::Ledger& ledger_;
   Table<std::uint64_t, UserRecord> users_{1};
@@ -142,14 +139,12 @@ class Payments {
   Table<Pair, SettlementRecord> settlements_{9};
   Table<std::uint64_t, IdempotencyRecord> commands_{10};
   Table<Pair, PairRecord> order_numbers_{11}; // (merchant, order number) → order id
-  std::uint64_t transfer_sequence_ = 0;       // ids of the module's ledger transfers
+  Table<std::uint64_t, InstitutionRecord> institutions_{12};
   std::uint64_t record_sequence_ = 0;         // ids of orders, red packets, campaigns, withdrawals
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 
-  // Per command (or per advance step).
-  std::uint64_t now_ = 0;                     // the next timestamp to stamp
-  std::vector<ledger::Transfer> chain_;
-  std::vector<ledger::CreateTransferResult> chain_results_;
+  // The current command's transfers, the clock and the transfer id sequence.
+  Chain chain_;
   std::vector<OrderEvent> events_;
 };
 

@@ -17,6 +17,19 @@ struct UserRecord {
 };
 static_assert(sizeof(UserRecord) == 24 && std::has_unique_object_representations_v<UserRecord>);
 
+// A partner: bank, insurer, fund company or other institution. What it may offer depends on its
+// kind and figures (wealth admission), recorded when the platform opens it.
+struct InstitutionRecord {
+  std::uint64_t id;
+  std::uint64_t opened_at;
+  std::uint64_t assets;        // total assets, fen
+  InstitutionKind kind;
+  std::uint32_t solvency_bps;  // solvency ratio (insurers), basis points
+  std::uint32_t reserved;
+};
+static_assert(sizeof(InstitutionRecord) == 40 &&
+              std::has_unique_object_representations_v<InstitutionRecord>);
+
 struct MerchantRecord {
   std::uint64_t id;
   std::uint64_t opened_at;
@@ -51,13 +64,15 @@ struct OrderRecord {
   std::int64_t from_red_packet;
   std::int64_t from_card;
   std::int64_t from_coupon;
+  std::int64_t from_fund;        // fund shares redeemed instantly
   std::uint64_t campaign;
+  std::uint64_t fund;            // the fund whose shares paid, when some did
   std::uint32_t channel;         // the card's channel, when a card paid
   std::uint16_t events;          // state changes so far: the next notification's sequence
   OrderState state;
   std::uint8_t coupon_restored;  // the coupon was handed back to the buyer on refund
 };
-static_assert(sizeof(OrderRecord) == 144 && std::has_unique_object_representations_v<OrderRecord>);
+static_assert(sizeof(OrderRecord) == 160 && std::has_unique_object_representations_v<OrderRecord>);
 
 struct RedPacketRecord {
   std::uint64_t id;

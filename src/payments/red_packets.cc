@@ -50,23 +50,23 @@ Outcome Payments::create_red_packet(const Command& command) noexcept {
   if (command.amount < static_cast<std::int64_t>(count)) return outcome(Result::red_packet_amount_too_small);
   if (command.a != split_fixed && command.a != split_random) return outcome(Result::red_packet_split_invalid);
   // Checked before the packet's account is opened, so a packet that cannot be funded leaves nothing.
-  if (available(account_id(AccountKind::wallet, command.party)) < command.amount) {
+  if (chain_.available(account_id(AccountKind::wallet, command.party)) < command.amount) {
     return outcome(Result::insufficient_wallet);
   }
   RedPacketRecord packet{};
   packet.id = ++record_sequence_;
-  if (Result r = ensure_account(AccountKind::packet, packet.id, ledger::account_debits_must_not_exceed_credits);
+  if (Result r = chain_.ensure_account(AccountKind::packet, packet.id, ledger::account_debits_must_not_exceed_credits);
       r != Result::ok) {
     --record_sequence_;
     return outcome(r);
   }
-  leg(account_id(AccountKind::wallet, command.party), account_id(AccountKind::packet, packet.id),
-      command.amount, static_cast<std::uint16_t>(TransferCode::red_packet_fund), packet.id);
-  const Result funded = commit_chain();
+  chain_.leg(account_id(AccountKind::wallet, command.party), account_id(AccountKind::packet, packet.id),
+      command.amount, TransferCode::red_packet_fund, packet.id);
+  const Result funded = chain_.commit();
   CAP_ASSERT(funded == Result::ok);
   packet.sender = command.party;
-  packet.created_at = now_;
-  packet.expires_at = now_ + red_packet_lifetime_s * ns_per_s;
+  packet.created_at = chain_.now();
+  packet.expires_at = chain_.now() + red_packet_lifetime_s * ns_per_s;
   packet.seed = command.seed;
   packet.total = command.amount;
   packet.remaining = command.amount;
@@ -86,9 +86,9 @@ Outcome Payments::claim_red_packet(const Command& command) noexcept {
   if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
   RedPacketRecord packet = *found;
   const std::int64_t share = red_packet_share(packet);
-  leg(account_id(AccountKind::packet, packet.id), account_id(AccountKind::red_packet, command.party),
-      share, static_cast<std::uint16_t>(TransferCode::red_packet_claim), packet.id);
-  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  chain_.leg(account_id(AccountKind::packet, packet.id), account_id(AccountKind::red_packet, command.party),
+      share, TransferCode::red_packet_claim, packet.id);
+  if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
   packet.remaining -= share;
   ++packet.claimed;
   CAP_ASSERT(packet.remaining >= 0 && (packet.claimed < packet.count || packet.remaining == 0));
@@ -99,9 +99,9 @@ Outcome Payments::claim_red_packet(const Command& command) noexcept {
 
 void Payments::expire_red_packet(RedPacketRecord& packet) noexcept {
   if (packet.remaining > 0) {
-    leg(account_id(AccountKind::packet, packet.id), account_id(AccountKind::wallet, packet.sender),
-        packet.remaining, static_cast<std::uint16_t>(TransferCode::red_packet_return), packet.id);
-    const Result returned = commit_chain();
+    chain_.leg(account_id(AccountKind::packet, packet.id), account_id(AccountKind::wallet, packet.sender),
+        packet.remaining, TransferCode::red_packet_return, packet.id);
+    const Result returned = chain_.commit();
     CAP_ASSERT(returned == Result::ok);
   }
   packet.remaining = 0;

@@ -10,7 +10,7 @@ namespace capillary::payments {
 
 #define CAPILLARY_PAYMENT_RESULTS(X)                                                             \
   X(ok, "done")                                                                                 \
-  X(idempotency_key_reused, "this idempotency key was used for a different request")           \
+  X(idempotency_key_reused, "this idempotency key was used for a different request")            \
   X(invalid_command, "the command kind is unknown or a reserved field is set")                  \
   X(id_must_not_be_zero, "id 0 is reserved")                                                    \
   X(party_id_invalid, "the party id is 0 or too large")                                         \
@@ -37,7 +37,7 @@ namespace capillary::payments {
   X(order_not_found, "no order has this id")                                                    \
   X(order_not_payable, "the order is not awaiting payment")                                     \
   X(order_not_paid, "the order is not paid and held in escrow")                                 \
-  X(order_already_released, "the order was already confirmed and released")                    \
+  X(order_already_released, "the order was already confirmed and released")                     \
   X(order_refunded, "the order was fully refunded")                                             \
   X(order_closed, "the order was closed")                                                       \
   X(refund_exceeds_paid, "the refund is more than what is left to refund")                      \
@@ -60,13 +60,39 @@ namespace capillary::payments {
   X(red_packet_already_claimed, "this user already claimed a packet of this red packet")        \
   X(ledger_rejected, "the ledger rejected a transfer; see the ledger result")                   \
   X(risk_denied, "risk control denied this operation")                                          \
-  X(risk_challenge_required, "risk control needs extra verification before this operation")
+  X(risk_challenge_required, "risk control needs extra verification before this operation")     \
+  X(institution_exists, "an institution with this id is already open")                          \
+  X(institution_not_found, "no open institution has this id")                                   \
+  X(institution_invalid, "the kind is unknown, or the solvency ratio is negative or too large") \
+  X(fund_exists, "a fund with this id exists")                                                  \
+  X(fund_not_found, "no fund has this id")                                                      \
+  X(fund_holding_insufficient, "the confirmed fund shares are below the amount")                \
+  X(fund_instant_limit_exceeded, "the amount is above what is left of today's instant redemption limit") \
+  X(fund_float_exhausted, "the fund's float cannot advance this instant redemption")            \
+  X(fund_income_invalid, "the income per 10,000 shares is negative or too large")               \
+  X(fund_income_day_invalid, "the income day is not over yet or not after the last declared day") \
+  X(fund_income_already_declared, "income for this fund and day was already declared")          \
+  X(fund_income_not_running, "no income run for this fund and day is in progress")              \
+  X(fund_income_in_progress, "another income run of this fund is still in progress")            \
+  X(product_exists, "a product with this id exists")                                            \
+  X(product_not_found, "no product has this id")                                                \
+  X(issuer_bank_assets_too_small, "a bank issuer needs total assets over 200 billion CNY")      \
+  X(issuer_insurer_solvency_too_low, "an insurer issuer needs a solvency ratio of at least 150%") \
+  X(issuer_kind_not_admitted, "only banks and insurers may issue products")                     \
+  X(product_terms_invalid, "size, term, rate, minimum amount or sale window is invalid")        \
+  X(product_not_on_sale, "the product is not in its sale window")                               \
+  X(product_closed, "the product was established, closed or cancelled")                         \
+  X(standing_order_exists, "a standing order with this id exists")                              \
+  X(standing_order_not_found, "no standing order has this id")                                  \
+  X(standing_order_closed, "the standing order was filled or cancelled")                        \
+  X(standing_order_terms_invalid, "the amount, minimum rate or maximum term is invalid")        \
+  X(below_product_minimum, "the amount is below the product's minimum")
 
 #define CAPILLARY_ENUM_VALUE(name, description) name,
 enum class Result : std::uint8_t { CAPILLARY_PAYMENT_RESULTS(CAPILLARY_ENUM_VALUE) };
 #undef CAPILLARY_ENUM_VALUE
 
-inline constexpr int result_count = static_cast<int>(Result::risk_challenge_required) + 1;
+inline constexpr int result_count = static_cast<int>(Result::below_product_minimum) + 1;
 
 std::string_view name(Result result);
 std::string_view description(Result result);

@@ -9,16 +9,6 @@
 namespace capillary::payments {
 namespace {
 
-ledger::AccountSpec spec(AccountKind kind, std::uint64_t id, std::uint64_t owner, std::uint16_t flags) {
-  ledger::AccountSpec account{};
-  account.id = account_id(kind, id);
-  account.owner = owner;
-  account.ledger = ledger_cny;
-  account.code = static_cast<std::uint16_t>(kind);
-  account.flags = flags;
-  return account;
-}
-
 constexpr std::uint16_t never_overdrawn = ledger::account_debits_must_not_exceed_credits;
 
 Result check_amount(std::int64_t amount) {
@@ -39,26 +29,19 @@ Result bank_result(const BankAnswer& bank) {
 
 }  // namespace
 
-// The platform's own accounts and each bank channel's clearing account open on first use.
-Result Payments::ensure_account(AccountKind kind, std::uint64_t id, std::uint16_t flags) noexcept {
-  if (ledger_.find_account(account_id(kind, id)) != nullptr) return Result::ok;
-  const ledger::AccountSpec account = spec(kind, id, 0, flags);
-  return open_accounts({&account, 1});
-}
-
 Result Payments::ensure_platform_accounts() noexcept {
-  if (Result r = ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::escrow),
+  if (Result r = chain_.ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::escrow),
                                 never_overdrawn);
       r != Result::ok) {
     return r;
   }
-  if (Result r = ensure_account(AccountKind::platform,
+  if (Result r = chain_.ensure_account(AccountKind::platform,
                                 static_cast<std::uint64_t>(PlatformAccount::fee_income), never_overdrawn);
       r != Result::ok) {
     return r;
   }
   // Marketing spends the platform's own money: it may run a debit balance.
-  return ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::marketing), 0);
+  return chain_.ensure_account(AccountKind::platform, static_cast<std::uint64_t>(PlatformAccount::marketing), 0);
 }
 
 Outcome Payments::open_user(const Command& command) noexcept {
@@ -66,10 +49,10 @@ Outcome Payments::open_user(const Command& command) noexcept {
   if (users_.find(command.party) != nullptr) return outcome(Result::user_exists);
   if (Result r = ensure_platform_accounts(); r != Result::ok) return outcome(r);
   const ledger::AccountSpec accounts[2] = {
-      spec(AccountKind::wallet, command.party, command.party, never_overdrawn),
-      spec(AccountKind::red_packet, command.party, command.party, never_overdrawn)};
-  if (Result r = open_accounts(accounts); r != Result::ok) return outcome(r);
-  users_.put(command.party, {command.party, now_, command.a != 0 ? 1u : 0u});
+      account_spec(AccountKind::wallet, command.party, command.party, never_overdrawn),
+      account_spec(AccountKind::red_packet, command.party, command.party, never_overdrawn)};
+  if (Result r = chain_.open_accounts(accounts); r != Result::ok) return outcome(r);
+  users_.put(command.party, {command.party, chain_.now(), command.a != 0 ? 1u : 0u});
   return outcome(Result::ok, static_cast<std::int64_t>(command.party));
 }
 
@@ -79,14 +62,36 @@ Outcome Payments::open_merchant(const Command& command) noexcept {
   if (command.a > fee_bps_max) return outcome(Result::fee_bps_invalid);
   if (Result r = ensure_platform_accounts(); r != Result::ok) return outcome(r);
   const ledger::AccountSpec account =
-      spec(AccountKind::merchant, command.party, command.party, never_overdrawn);
-  if (Result r = open_accounts({&account, 1}); r != Result::ok) return outcome(r);
+      account_spec(AccountKind::merchant, command.party, command.party, never_overdrawn);
+  if (Result r = chain_.open_accounts({&account, 1}); r != Result::ok) return outcome(r);
   MerchantRecord merchant{};
   merchant.id = command.party;
-  merchant.opened_at = now_;
+  merchant.opened_at = chain_.now();
   merchant.fee_bps = static_cast<std::uint32_t>(command.a);
   merchant.auto_confirm_s = command.b == 0 ? auto_confirm_s_default : static_cast<std::uint32_t>(command.b);
   merchants_.put(command.party, merchant);
+  return outcome(Result::ok, static_cast<std::int64_t>(command.party));
+}
+
+// A partner's clearing account may run a debit balance: what the institution owes the platform
+// and wires through its bank, as a bank channel's clearing account does.
+Outcome Payments::open_institution(const Command& command) noexcept {
+  if (command.party == 0) return outcome(Result::party_id_invalid);
+  if (institutions_.find(command.party) != nullptr) return outcome(Result::institution_exists);
+  if (command.a < static_cast<std::uint64_t>(InstitutionKind::bank) ||
+      command.a > static_cast<std::uint64_t>(InstitutionKind::other) || command.amount < 0 ||
+      command.amount > std::int64_t{UINT32_MAX}) {
+    return outcome(Result::institution_invalid);
+  }
+  const ledger::AccountSpec account = account_spec(AccountKind::institution, command.party, command.party, 0);
+  if (Result r = chain_.open_accounts({&account, 1}); r != Result::ok) return outcome(r);
+  InstitutionRecord institution{};
+  institution.id = command.party;
+  institution.opened_at = chain_.now();
+  institution.assets = command.b;
+  institution.kind = static_cast<InstitutionKind>(command.a);
+  institution.solvency_bps = static_cast<std::uint32_t>(command.amount);
+  institutions_.put(command.party, institution);
   return outcome(Result::ok, static_cast<std::int64_t>(command.party));
 }
 
@@ -94,13 +99,13 @@ Outcome Payments::top_up(const Command& command) noexcept {
   if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
   if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
   if (Result r = bank_result(command.bank); r != Result::ok) return outcome(r);
-  if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+  if (Result r = chain_.ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
     return outcome(r);
   }
-  leg(account_id(AccountKind::bank_clearing, command.bank.channel),
+  chain_.leg(account_id(AccountKind::bank_clearing, command.bank.channel),
       account_id(AccountKind::wallet, command.party), command.amount,
-      static_cast<std::uint16_t>(TransferCode::top_up), command.bank.reference);
-  return outcome(commit_chain(), command.amount);
+      TransferCode::top_up, command.bank.reference);
+  return outcome(chain_.commit(), command.amount);
 }
 
 // Phase one of a withdrawal: the money is held while the bank pays out. withdraw_settle posts the
@@ -109,15 +114,15 @@ Outcome Payments::top_up(const Command& command) noexcept {
 Outcome Payments::withdraw(const Command& command) noexcept {
   if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
   if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
-  if (Result r = ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
+  if (Result r = chain_.ensure_account(AccountKind::bank_clearing, command.bank.channel, 0); r != Result::ok) {
     return outcome(r);
   }
-  const std::uint64_t hold = transfer_id(transfer_sequence_ + 1);
-  leg(account_id(AccountKind::wallet, command.party),
+  const std::uint64_t hold = transfer_id(chain_.sequence() + 1);
+  chain_.leg(account_id(AccountKind::wallet, command.party),
       account_id(AccountKind::bank_clearing, command.bank.channel), command.amount,
-      static_cast<std::uint16_t>(TransferCode::withdrawal), command.id, ledger::transfer_pending, 0,
+      TransferCode::withdrawal, command.id, ledger_cny, ledger::transfer_pending, 0,
       withdrawal_hold_timeout_s);
-  if (Result r = commit_chain(); r != Result::ok) return outcome(r);
+  if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
   WithdrawalRecord withdrawal{};
   withdrawal.id = ++record_sequence_;
   withdrawal.user = command.party;
@@ -143,12 +148,11 @@ Outcome Payments::withdraw_settle(const Command& command) noexcept {
   }
   CAP_ASSERT(hold->status == ledger::PendingStatus::pending);
   const bool paid_out = command.bank.outcome == BankOutcome::approved;
-  leg(0, 0, paid_out ? withdrawal.amount : 0, static_cast<std::uint16_t>(TransferCode::withdrawal),
-      command.bank.reference, paid_out ? ledger::transfer_post_pending : ledger::transfer_void_pending,
-      withdrawal.hold_transfer);
-  chain_.back().ledger = 0;
-  chain_.back().code = 0;
-  const Result settled = commit_chain();
+  // Ledger and code 0: as the pending transfer.
+  chain_.leg(0, 0, paid_out ? withdrawal.amount : 0, TransferCode{0}, command.bank.reference, 0,
+             paid_out ? ledger::transfer_post_pending : ledger::transfer_void_pending,
+             withdrawal.hold_transfer);
+  const Result settled = chain_.commit();
   CAP_ASSERT(settled == Result::ok);
   withdrawal.state = paid_out ? WithdrawalState::paid_out : WithdrawalState::returned;
   withdrawal.bank_reference = paid_out ? command.bank.reference : 0;
@@ -156,17 +160,17 @@ Outcome Payments::withdraw_settle(const Command& command) noexcept {
   return outcome(paid_out ? Result::ok : bank_result(command.bank), withdrawal.amount);
 }
 
-Outcome Payments::transfer(const Command& command, ledger::Transfer base, bool to_merchant) noexcept {
+Outcome Payments::transfer(const Command& command, TransferCode code, bool to_merchant) noexcept {
   if (Result r = check_amount(command.amount); r != Result::ok) return outcome(r);
   if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
   const bool payee_open = to_merchant ? merchants_.find(command.counterparty) != nullptr
                                       : users_.find(command.counterparty) != nullptr;
   if (!payee_open) return outcome(Result::counterparty_not_found);
   if (!to_merchant && command.counterparty == command.party) return outcome(Result::same_party);
-  leg(account_id(AccountKind::wallet, command.party),
+  chain_.leg(account_id(AccountKind::wallet, command.party),
       account_id(to_merchant ? AccountKind::merchant : AccountKind::wallet, command.counterparty),
-      command.amount, base.code, command.reference);
-  const Result result = commit_chain();
+      command.amount, code, command.reference);
+  const Result result = chain_.commit();
   if (result == Result::ok && to_merchant) add_settlement(command.counterparty, command.amount, 0, 0, 1);
   return outcome(result, command.amount);
 }
@@ -186,10 +190,10 @@ Outcome Payments::qr_pay(const Command& command) noexcept {
   }
   const std::int64_t fee = fee_half_up(command.amount, merchant->fee_bps);
   if (fee > 0) {
-    leg(account_id(AccountKind::merchant, merchant->id), platform_account(PlatformAccount::fee_income),
-        fee, static_cast<std::uint16_t>(TransferCode::fee), 0);
+    chain_.leg(account_id(AccountKind::merchant, merchant->id), platform_account(PlatformAccount::fee_income),
+        fee, TransferCode::fee, 0);
   }
-  const Result result = commit_chain();
+  const Result result = chain_.commit();
   if (result != Result::ok) return outcome(result);
   if (funded.coupon > 0) note_coupon_used(command.funding.campaign, command.party);
   add_settlement(merchant->id, command.amount, fee, 0, 1);
