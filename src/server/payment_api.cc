@@ -22,16 +22,17 @@ namespace {
 
 constexpr std::size_t idempotency_key_bytes_max = 64;
 
-constexpr std::array<std::string_view, 9> route_prefixes{
-    "/v1/users", "/v1/merchants", "/v1/orders", "/v1/qr-payments", "/v1/red-packets",
-    "/v1/campaigns", "/v1/payments/", "/v1/lookup/orders", "/v1/reconciliations"};
+constexpr std::array<std::string_view, 13> route_prefixes{
+    "/v1/users",         "/v1/merchants",      "/v1/orders",       "/v1/qr-payments", "/v1/red-packets",
+    "/v1/campaigns",     "/v1/payments/",      "/v1/lookup/orders", "/v1/reconciliations",
+    "/v1/institutions",  "/v1/funds",          "/v1/products",     "/v1/standing-orders"};
 
 // Mismatches a reconciliation lists in full; past it only their count grows.
 constexpr std::size_t reconciliation_mismatches_max = 10'000;
 
-// "/v1/orders/7/pay" → {"orders", "7", "pay"}; at most three segments after /v1.
+// "/v1/orders/7/pay" → {"orders", "7", "pay"}; at most four segments after /v1.
 struct ProductPath {
-  std::array<std::string_view, 3> segments{};
+  std::array<std::string_view, 4> segments{};
   std::size_t count = 0;
 };
 
@@ -175,7 +176,7 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
     std::string_view action;
     PaymentOp op;
   };
-  static constexpr std::array<Write, 16> writes{{
+  static constexpr std::array<Write, 26> writes{{
       {"users", 1, "", PaymentOp::open_user},
       {"merchants", 1, "", PaymentOp::open_merchant},
       {"users", 3, "top-ups", PaymentOp::top_up},
@@ -192,6 +193,16 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
       {"red-packets", 1, "", PaymentOp::create_red_packet},
       {"red-packets", 3, "claim", PaymentOp::claim_red_packet},
       {"campaigns", 1, "", PaymentOp::create_campaign},
+      {"institutions", 1, "", PaymentOp::open_institution},
+      {"funds", 1, "", PaymentOp::create_fund},
+      {"funds", 3, "subscriptions", PaymentOp::fund_subscribe},
+      {"funds", 3, "redemptions", PaymentOp::fund_redeem},
+      {"funds", 3, "income", PaymentOp::fund_declare_income},
+      {"funds", 3, "float", PaymentOp::fund_deposit_float},
+      {"products", 1, "", PaymentOp::list_product},
+      {"products", 3, "cancel", PaymentOp::cancel_product},
+      {"standing-orders", 1, "", PaymentOp::place_standing_order},
+      {"standing-orders", 3, "cancel", PaymentOp::cancel_standing_order},
   }};
   if (post) {
     if (n == 2 && s[0] == "payments" && s[1] == "batch") return batch(request, call, principal);

@@ -9,166 +9,16 @@
 #include <optional>
 
 #include "payments/limits.h"
+#include "server/json_fields.h"
+#include "server/product_json.h"
 
 namespace capillary::server {
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-using simdjson::dom::object;
 
-// Longest text field (order numbers, bill references, card tokens, bank codes, keys).
-constexpr std::size_t text_bytes_max = 64;
 constexpr std::size_t url_bytes_max = 512;
-
-ApiError field_error(std::string_view code, std::string message, std::string field) {
-  return {400, code, std::move(message), std::move(field)};
-}
-
-// A JSON object read strictly: each getter marks its field as known, and finish() refuses any
-// other field and any field given twice.
-class Fields {
- public:
-  Fields(object value, std::string prefix) : object_(value), prefix_(std::move(prefix)) {}
-
-  std::string path(std::string_view name) const { return prefix_ + std::string(name); }
-
-  // A u64 as a JSON number or a decimal string. Absent: `*out` untouched, ok unless required.
-  bool u64(std::string_view name, std::uint64_t* out, bool required, ApiError* error) {
-    const std::optional<element> value = get(name, required, error);
-    if (!value) return error->code.empty();
-    switch (value->type()) {
-      case element_type::UINT64:
-        *out = value->get_uint64().value_unsafe();
-        return true;
-      case element_type::INT64:
-        if (value->get_int64().value_unsafe() >= 0) {
-          *out = static_cast<std::uint64_t>(value->get_int64().value_unsafe());
-          return true;
-        }
-        break;
-      case element_type::STRING:
-        if (parse_decimal(value->get_string().value_unsafe(), out)) return true;
-        break;
-      default:
-        break;
-    }
-    *error = field_error("invalid_integer",
-                         fmt::format("{} must be an integer from 0 to 2^64-1, as a number or a "
-                                     "decimal string",
-                                     path(name)),
-                         path(name));
-    return false;
-  }
-
-  // An amount in fen: 0 to amount_max (a positive amount is the engine's rule to check).
-  bool amount(std::string_view name, std::int64_t* out, bool required, ApiError* error) {
-    std::uint64_t value = 0;
-    const bool had = object_[name].error() == simdjson::SUCCESS;
-    if (!u64(name, &value, required, error)) return false;
-    if (!had) return true;
-    if (value > static_cast<std::uint64_t>(payments::amount_max)) {
-      *error = field_error("amount_too_large",
-                           fmt::format("{} is above the maximum of {} fen", path(name),
-                                       payments::amount_max),
-                           path(name));
-      return false;
-    }
-    *out = static_cast<std::int64_t>(value);
-    return true;
-  }
-
-  bool text(std::string_view name, std::string* out, bool required, ApiError* error,
-            std::size_t bytes_max = text_bytes_max) {
-    const std::optional<element> value = get(name, required, error);
-    if (!value) return error->code.empty();
-    if (value->type() != element_type::STRING || value->get_string().value_unsafe().empty() ||
-        value->get_string().value_unsafe().size() > bytes_max) {
-      *error = field_error("invalid_text",
-                           fmt::format("{} must be a string of 1 to {} bytes", path(name), bytes_max),
-                           path(name));
-      return false;
-    }
-    *out = std::string(value->get_string().value_unsafe());
-    return true;
-  }
-
-  bool boolean(std::string_view name, bool* out, ApiError* error) {
-    const std::optional<element> value = get(name, false, error);
-    if (!value) return error->code.empty();
-    if (value->type() != element_type::BOOL) {
-      *error = field_error("invalid_boolean", fmt::format("{} must be true or false", path(name)), path(name));
-      return false;
-    }
-    *out = value->get_bool().value_unsafe();
-    return true;
-  }
-
-  // A nested object; `*present` says whether it was there.
-  bool nested(std::string_view name, std::optional<Fields>* out, ApiError* error) {
-    const std::optional<element> value = get(name, false, error);
-    if (!value) return error->code.empty();
-    if (value->type() != element_type::OBJECT) {
-      *error = field_error("invalid_object", fmt::format("{} must be an object", path(name)), path(name));
-      return false;
-    }
-    out->emplace(value->get_object().value_unsafe(), path(name) + ".");
-    return true;
-  }
-
-  bool finish(ApiError* error) const {
-    for (auto [key, value] : object_) {
-      (void)value;
-      bool is_known = false;
-      for (std::string_view name : known_) is_known |= name == key;
-      if (!is_known) {
-        *error = field_error("unknown_field", fmt::format("{} is not a field here", path(key)), path(key));
-        return false;
-      }
-      std::size_t times = 0;
-      for (auto [other, ignored] : object_) {
-        (void)ignored;
-        times += other == key;
-      }
-      if (times > 1) {
-        *error = field_error("duplicate_field", fmt::format("{} is given twice", path(key)), path(key));
-        return false;
-      }
-    }
-    return true;
-  }
-
- private:
-  std::optional<element> get(std::string_view name, bool required, ApiError* error) {
-    known_.push_back(name);
-    auto found = object_[name];
-    if (found.error() == simdjson::SUCCESS) {
-      if (found.value_unsafe().is_null()) {
-        *error = field_error("null_field", fmt::format("{} must not be null", path(name)), path(name));
-        return std::nullopt;
-      }
-      return found.value_unsafe();
-    }
-    if (required) {
-      *error = field_error("missing_field", fmt::format("{} is required", path(name)), path(name));
-    }
-    return std::nullopt;
-  }
-
-  object object_;
-  std::string prefix_;
-  std::vector<std::string_view> known_;
-};
-
-std::uint64_t hash_text(std::string_view text) { return bank_reference_hash(text); }
-
-// The party a step acts for: the named field, or the caller when it is of the right kind.
-bool party(Fields& fields, std::string_view name, payments::PartyKind kind, const Caller& caller,
-           std::uint64_t* out, ApiError* error) {
-  const bool implied = caller.kind == kind;
-  if (implied) *out = caller.id;
-  return fields.u64(name, out, !implied, error);
-}
 
 bool parse_card(Fields& fields, PaymentStep* step, ApiError* error) {
   std::optional<Fields> card;
@@ -216,7 +66,8 @@ bool parse_card(Fields& fields, PaymentStep* step, ApiError* error) {
   return true;
 }
 
-bool parse_funding(Fields& fields, payments::Funding* funding, ApiError* error) {
+// A payment from fund shares names the fund; its id travels in the command's `b`.
+bool parse_funding(Fields& fields, payments::Funding* funding, std::uint64_t* fund_id, ApiError* error) {
   std::optional<Fields> nested;
   if (!fields.nested("funding", &nested, error)) return false;
   if (!nested) {
@@ -228,6 +79,7 @@ bool parse_funding(Fields& fields, payments::Funding* funding, ApiError* error) 
          nested->amount("red_packet", &funding->red_packet, false, error) &&
          nested->amount("card", &funding->card, false, error) &&
          nested->amount("fund", &funding->fund, false, error) &&
+         nested->u64("fund_id", fund_id, funding->fund > 0, error) &&
          nested->amount("credit", &funding->credit, false, error) &&
          nested->u64("campaign", &funding->campaign, false, error) && nested->finish(error);
 }
@@ -326,7 +178,7 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
     case PaymentOp::pay:
       c.kind = CommandKind::pay_order;
       if (!id_of("order", &c.target) || !party(fields, "buyer", PartyKind::user, caller, &c.party, error) ||
-          !parse_funding(fields, &c.funding, error) || !parse_card(fields, step, error)) {
+          !parse_funding(fields, &c.funding, &c.b, error) || !parse_card(fields, step, error)) {
         return false;
       }
       break;
@@ -349,7 +201,7 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
       c.kind = CommandKind::qr_pay;
       if (!party(fields, "buyer", PartyKind::user, caller, &c.party, error) ||
           !fields.u64("merchant", &c.counterparty, true, error) ||
-          !fields.amount("amount", &c.amount, true, error) || !parse_funding(fields, &c.funding, error) ||
+          !fields.amount("amount", &c.amount, true, error) || !parse_funding(fields, &c.funding, &c.b, error) ||
           !parse_card(fields, step, error)) {
         return false;
       }
@@ -398,6 +250,8 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
       c.terms.per_user_limit = static_cast<std::uint32_t>(per_user_limit);
       break;
     }
+    default:
+      return parse_product_step(fields, path_id, caller, step, error);
   }
   return true;
 }

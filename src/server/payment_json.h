@@ -34,6 +34,17 @@ enum class PaymentOp : std::uint8_t {
   create_red_packet,
   claim_red_packet,
   create_campaign,
+  // Institutions, the fund and the wealth marketplace (server/product_json.cc).
+  open_institution,
+  create_fund,
+  fund_subscribe,
+  fund_redeem,
+  fund_declare_income,
+  fund_deposit_float,
+  list_product,
+  cancel_product,
+  place_standing_order,
+  cancel_standing_order,
 };
 
 // Steps in one batch request: a gateway tier's batch, small enough to answer in one round trip.

@@ -1,0 +1,173 @@
+#pragma once
+// Strict reading of a JSON request object, shared by the product APIs' parsers: every getter
+// names its field, so an error says exactly which field is wrong, and finish() refuses unknown and
+// repeated fields.
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "payments/limits.h"
+#include "server/json_codec.h"
+#include "server/payment_json.h"
+
+namespace capillary::server {
+
+// Longest text field (order numbers, bill references, card tokens, bank codes, keys).
+inline constexpr std::size_t text_bytes_max = 64;
+
+inline ApiError field_error(std::string_view code, std::string message, std::string field) {
+  return {400, code, std::move(message), std::move(field)};
+}
+
+// A JSON object read strictly: each getter marks its field as known, and finish() refuses any
+// other field and any field given twice.
+class Fields {
+ public:
+  Fields(simdjson::dom::object value, std::string prefix) : object_(value), prefix_(std::move(prefix)) {}
+
+  std::string path(std::string_view name) const { return prefix_ + std::string(name); }
+
+  // A u64 as a JSON number or a decimal string. Absent: `*out` untouched, ok unless required.
+  bool u64(std::string_view name, std::uint64_t* out, bool required, ApiError* error) {
+    const std::optional<simdjson::dom::element> value = get(name, required, error);
+    if (!value) return error->code.empty();
+    switch (value->type()) {
+      case simdjson::dom::element_type::UINT64:
+        *out = value->get_uint64().value_unsafe();
+        return true;
+      case simdjson::dom::element_type::INT64:
+        if (value->get_int64().value_unsafe() >= 0) {
+          *out = static_cast<std::uint64_t>(value->get_int64().value_unsafe());
+          return true;
+        }
+        break;
+      case simdjson::dom::element_type::STRING:
+        if (parse_decimal(value->get_string().value_unsafe(), out)) return true;
+        break;
+      default:
+        break;
+    }
+    *error = field_error("invalid_integer",
+                         fmt::format("{} must be an integer from 0 to 2^64-1, as a number or a "
+                                     "decimal string",
+                                     path(name)),
+                         path(name));
+    return false;
+  }
+
+  // An amount in fen: 0 to amount_max (a positive amount is the engine's rule to check).
+  bool amount(std::string_view name, std::int64_t* out, bool required, ApiError* error) {
+    std::uint64_t value = 0;
+    const bool had = object_[name].error() == simdjson::SUCCESS;
+    if (!u64(name, &value, required, error)) return false;
+    if (!had) return true;
+    if (value > static_cast<std::uint64_t>(payments::amount_max)) {
+      *error = field_error("amount_too_large",
+                           fmt::format("{} is above the maximum of {} fen", path(name),
+                                       payments::amount_max),
+                           path(name));
+      return false;
+    }
+    *out = static_cast<std::int64_t>(value);
+    return true;
+  }
+
+  bool text(std::string_view name, std::string* out, bool required, ApiError* error,
+            std::size_t bytes_max = text_bytes_max) {
+    const std::optional<simdjson::dom::element> value = get(name, required, error);
+    if (!value) return error->code.empty();
+    if (value->type() != simdjson::dom::element_type::STRING || value->get_string().value_unsafe().empty() ||
+        value->get_string().value_unsafe().size() > bytes_max) {
+      *error = field_error("invalid_text",
+                           fmt::format("{} must be a string of 1 to {} bytes", path(name), bytes_max),
+                           path(name));
+      return false;
+    }
+    *out = std::string(value->get_string().value_unsafe());
+    return true;
+  }
+
+  bool boolean(std::string_view name, bool* out, ApiError* error) {
+    const std::optional<simdjson::dom::element> value = get(name, false, error);
+    if (!value) return error->code.empty();
+    if (value->type() != simdjson::dom::element_type::BOOL) {
+      *error = field_error("invalid_boolean", fmt::format("{} must be true or false", path(name)), path(name));
+      return false;
+    }
+    *out = value->get_bool().value_unsafe();
+    return true;
+  }
+
+  // A nested object; `*present` says whether it was there.
+  bool nested(std::string_view name, std::optional<Fields>* out, ApiError* error) {
+    const std::optional<simdjson::dom::element> value = get(name, false, error);
+    if (!value) return error->code.empty();
+    if (value->type() != simdjson::dom::element_type::OBJECT) {
+      *error = field_error("invalid_object", fmt::format("{} must be an object", path(name)), path(name));
+      return false;
+    }
+    out->emplace(value->get_object().value_unsafe(), path(name) + ".");
+    return true;
+  }
+
+  bool finish(ApiError* error) const {
+    for (auto [key, value] : object_) {
+      (void)value;
+      bool is_known = false;
+      for (std::string_view name : known_) is_known |= name == key;
+      if (!is_known) {
+        *error = field_error("unknown_field", fmt::format("{} is not a field here", path(key)), path(key));
+        return false;
+      }
+      std::size_t times = 0;
+      for (auto [other, ignored] : object_) {
+        (void)ignored;
+        times += other == key;
+      }
+      if (times > 1) {
+        *error = field_error("duplicate_field", fmt::format("{} is given twice", path(key)), path(key));
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::optional<simdjson::dom::element> get(std::string_view name, bool required, ApiError* error) {
+    known_.push_back(name);
+    auto found = object_[name];
+    if (found.error() == simdjson::SUCCESS) {
+      if (found.value_unsafe().is_null()) {
+        *error = field_error("null_field", fmt::format("{} must not be null", path(name)), path(name));
+        return std::nullopt;
+      }
+      return found.value_unsafe();
+    }
+    if (required) {
+      *error = field_error("missing_field", fmt::format("{} is required", path(name)), path(name));
+    }
+    return std::nullopt;
+  }
+
+  simdjson::dom::object object_;
+  std::string prefix_;
+  std::vector<std::string_view> known_;
+};
+
+inline std::uint64_t hash_text(std::string_view text) { return bank_reference_hash(text); }
+
+// The party a step acts for: the named field, or the caller when it is of the right kind.
+inline bool party(Fields& fields, std::string_view name, payments::PartyKind kind, const Caller& caller,
+           std::uint64_t* out, ApiError* error) {
+  const bool implied = caller.kind == kind;
+  if (implied) *out = caller.id;
+  return fields.u64(name, out, !implied, error);
+}
+
+}  // namespace capillary::server
