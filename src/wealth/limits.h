@@ -25,6 +25,10 @@ inline constexpr std::uint32_t rate_ppm_max = 240'000;
 // A sale window must close within a year of its listing: a product is a promise with a date, and
 // this keeps every deadline (close + term) a bounded distance from now.
 inline constexpr std::uint64_t sale_horizon_ns_max = 366 * payments::ns_per_day;
+// Fills one product takes. Its refund, or its maturity (two legs per holder), is one linked chain
+// applied in one step of the state machine; this bounds that step at 200,000 transfers (~13 MiB),
+// a few hundred milliseconds. A product that reached it takes no more fills, as if sold out.
+inline constexpr std::uint32_t product_fills_max = 100'000;
 // A standing order's amount, like any single movement.
 inline constexpr std::int64_t standing_order_amount_max = payments::amount_max;
 

@@ -5,6 +5,7 @@
 
 #include "core/assert.h"
 #include "payments/accounts.h"
+#include "wealth/limits.h"
 #include "wealth/market.h"
 
 namespace capillary::wealth {
@@ -20,6 +21,7 @@ void Market::match_order(const StandingOrderRecord& order, payments::Chain& chai
     if (rank.term_days > order.max_term_days) continue;
     const ProductRecord* product = products_.find(rank.id);
     CAP_ASSERT(product != nullptr && product->state == ProductState::on_sale);
+    if (product->fills >= product_fills_max) continue;
     const std::int64_t fill = std::min(unmatched, product->size - product->sold);
     if (fill == 0 || fill < product->min_amount) continue;
     add_match({order.id, product->id, order.user, fill}, chain);
@@ -29,9 +31,11 @@ void Market::match_order(const StandingOrderRecord& order, payments::Chain& chai
 
 // A product whose sale opens against every open order, first placed first.
 void Market::match_product(const ProductRecord& product, payments::Chain& chain) {
+  CAP_ASSERT(product.fills == 0);
   std::int64_t unsold = product.size - product.sold;
+  std::uint32_t fills = 0;
   for (const auto& [sequence, id] : open_orders_) {
-    if (unsold == 0) break;
+    if (unsold == 0 || fills == product_fills_max) break;
     const StandingOrderRecord* order = orders_.find(id);
     CAP_ASSERT(order != nullptr && order->state == StandingOrderState::open);
     if (product.rate_ppm < order->min_rate_ppm || product.term_days > order->max_term_days) continue;
@@ -39,6 +43,7 @@ void Market::match_product(const ProductRecord& product, payments::Chain& chain)
     if (fill < product.min_amount) continue;
     add_match({order->id, product.id, order->user, fill}, chain);
     unsold -= fill;
+    ++fills;
   }
 }
 
@@ -68,7 +73,7 @@ void Market::record_matches(std::uint64_t at_ns) {
 
     ProductRecord product = *products_.find(match.product);
     CAP_ASSERT(product.state == ProductState::on_sale && product.sold + match.amount <= product.size);
-    CAP_ASSERT(match.amount >= product.min_amount);
+    CAP_ASSERT(match.amount >= product.min_amount && product.fills < product_fills_max);
     product.sold += match.amount;
     ++product.fills;
     put_product(product);
