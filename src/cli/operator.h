@@ -15,6 +15,9 @@ struct ServeOptions {
   std::string bank_sim;  // HOST:PORT
   // The credit model GET /v1/credit/users/{id} scores with; empty: the shipped one when present.
   std::filesystem::path credit_model;
+  // Lets the platform move business time forward (POST /v1/platform/clock): test and simulation
+  // servers only.
+  bool adjustable_clock = false;
 };
 
 int run_serve(const ServeOptions& options);

@@ -19,6 +19,8 @@ void add_operator_commands(const Commands& commands) {
                             "HOST:PORT of the banks (`capillary bank-sim`); needs --banks");
   serve_command->add_option("--credit-model", serve->credit_model,
                             "Credit model file (default: models/credit-v1.model when present)");
+  serve_command->add_flag("--adjustable-clock", serve->adjustable_clock,
+                          "Let the platform advance business time (tests and simulations only)");
   serve_command->callback([serve, &exit_code = commands.exit_code] { exit_code = run_serve(*serve); });
 
   struct Inspect {

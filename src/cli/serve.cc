@@ -113,8 +113,16 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "capillary: no {}; the credit score routes are off\n", shipped_credit_model);
   }
 
+  // Business time: the system clock, which a test server may move forward.
+  PlatformClock platform_clock;
+  if (options.adjustable_clock) {
+    server_options.platform_clock = &platform_clock;
+    fmt::print(stderr, "capillary: the platform may advance business time (POST /v1/platform/clock)\n");
+  }
+
   engine::Options engine_options;
   engine_options.data_dir = options.data_dir;
+  engine_options.clock = &platform_clock;
   engine_options.on_order_events = [&notifier](std::span<const payments::OrderEvent> changes) {
     deliver_order_events(*notifier, changes);
   };

@@ -35,6 +35,19 @@ class ManualClock final : public Clock {
   std::atomic<std::uint64_t> now_ns_;
 };
 
+// The platform's business clock on a server: the system clock, plus an offset that test and
+// simulation servers may move forward (never back) to make business days pass: T+1 fund
+// confirmations, income days, auto-confirmation, sale windows and maturities.
+class PlatformClock final : public Clock {
+ public:
+  std::uint64_t now_ns() const noexcept override { return system_.now_ns() + offset_ns_.load(); }
+  void advance(std::chrono::nanoseconds by) { offset_ns_ += static_cast<std::uint64_t>(by.count()); }
+
+ private:
+  SystemClock system_;
+  std::atomic<std::uint64_t> offset_ns_{0};
+};
+
 inline constexpr std::uint64_t ns_per_s = 1'000'000'000ull;
 
 }  // namespace capillary

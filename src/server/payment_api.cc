@@ -16,16 +16,18 @@
 #include "payments/limits.h"
 #include "server/authenticate.h"
 #include "server/call.h"
+#include "server/product_json.h"
 
 namespace capillary::server {
 namespace {
 
 constexpr std::size_t idempotency_key_bytes_max = 64;
 
-constexpr std::array<std::string_view, 13> route_prefixes{
+constexpr std::array<std::string_view, 14> route_prefixes{
     "/v1/users",         "/v1/merchants",      "/v1/orders",       "/v1/qr-payments", "/v1/red-packets",
     "/v1/campaigns",     "/v1/payments/",      "/v1/lookup/orders", "/v1/reconciliations",
-    "/v1/institutions",  "/v1/funds",          "/v1/products",     "/v1/standing-orders"};
+    "/v1/institutions",  "/v1/funds",          "/v1/products",     "/v1/standing-orders",
+    "/v1/platform/clock"};
 
 // Mismatches a reconciliation lists in full; past it only their count grows.
 constexpr std::size_t reconciliation_mismatches_max = 10'000;
@@ -120,13 +122,14 @@ bool platform(const auth::Principal& principal) { return principal.kind == auth:
 
 PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
                        const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
-                       Metrics& metrics, Post post_io)
+                       PlatformClock* clock, Metrics& metrics, Post post_io)
     : engine_(engine),
       keyring_(keyring),
       gateway_(gateway),
       banks_(banks),
       notifier_(notifier),
       risk_(risk),
+      clock_(clock),
       metrics_(metrics),
       post_io_(std::move(post_io)) {}
 
@@ -160,7 +163,7 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
   const bool get = request.method == "GET";
   std::uint64_t id = 0;
   if (n >= 2 && !parse_decimal(s[1], &id)) {
-    if (!(n == 2 && (s[0] == "payments" || s[0] == "lookup"))) {
+    if (!(n == 2 && (s[0] == "payments" || s[0] == "lookup" || s[0] == "platform"))) {
       return call.fail({400, "invalid_id", fmt::format("{} is not a decimal id", s[1]), "id"});
     }
   }
@@ -204,6 +207,7 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
       {"standing-orders", 1, "", PaymentOp::place_standing_order},
       {"standing-orders", 3, "cancel", PaymentOp::cancel_standing_order},
   }};
+  if (n == 2 && s[0] == "platform" && s[1] == "clock" && (post || get)) return clock(request, call, principal);
   if (post) {
     if (n == 2 && s[0] == "payments" && s[1] == "batch") return batch(request, call, principal);
     if (n == 1 && s[0] == "reconciliations") {
@@ -698,6 +702,24 @@ void PaymentApi::read(const Call& call, const auth::Principal& principal, std::s
     });
   });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+// Business time, and on a test server moving it forward: {"advance_s": N}. Signatures keep the
+// wall clock (authenticate.h): only what the platform's business rules see moves.
+void PaymentApi::clock(const Request& request, const Call& call, const auth::Principal& principal) {
+  if (request.method == "POST") {
+    if (!platform(principal)) return call.fail({403, "forbidden", "business time is the platform's", {}});
+    if (clock_ == nullptr) {
+      return call.fail({403, "clock_fixed", "this server's business time is the system clock's", {}});
+    }
+    std::uint64_t advance_s = 0;
+    ApiError error;
+    if (!parse_clock_advance(request.body, &advance_s, &error)) return call.fail(error);
+    clock_->advance(std::chrono::seconds(advance_s));
+  }
+  const std::uint64_t now = clock_ != nullptr ? clock_->now_ns() : SystemClock().now_ns();
+  call.answer(json(200, fmt::format("{{\"now_ns\":\"{}\",\"business_day\":\"{}\",\"adjustable\":{}}}", now,
+                                    format_date(payments::business_day(now)), clock_ != nullptr)));
 }
 
 void PaymentApi::lookup(const Request& request, const Call& call) {

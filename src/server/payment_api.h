@@ -12,6 +12,7 @@
 
 #include "auth/auth.h"
 #include "channels/config.h"
+#include "core/clock.h"
 #include "channels/gateway.h"
 #include "engine/engine.h"
 #include "notify/notifier.h"
@@ -32,7 +33,7 @@ class PaymentApi {
   // `gateway` and `banks` may be null: card operations then answer 503.
   PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
              const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
-             Metrics& metrics, Post post_io);
+             PlatformClock* clock, Metrics& metrics, Post post_io);
   PaymentApi(const PaymentApi&) = delete;
   PaymentApi& operator=(const PaymentApi&) = delete;
 
@@ -61,6 +62,7 @@ class PaymentApi {
   void register_device(std::uint64_t user, std::string_view device, std::string_view city);
   void login(const Call& call, const auth::Principal& principal, std::uint64_t user, std::string_view device,
              std::string_view city);
+  void clock(const Request& request, const Call& call, const auth::Principal& principal);
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
 
@@ -70,6 +72,7 @@ class PaymentApi {
   const channels::BanksConfig* banks_;
   notify::Notifier* notifier_;
   risk::Engine* risk_;
+  PlatformClock* clock_;  // null: business time is the system's and cannot be moved
   Metrics& metrics_;
   Post post_io_;
   std::atomic<std::size_t> in_flight_{0};

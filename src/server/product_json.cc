@@ -109,6 +109,24 @@ std::string format_date(std::uint64_t day) {
                      static_cast<unsigned>(date.day()));
 }
 
+bool parse_clock_advance(std::string& body, std::uint64_t* seconds, ApiError* error) {
+  constexpr std::uint64_t advance_s_max = 366ull * 24 * 3600;
+  thread_local simdjson::dom::parser parser;
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  auto parsed = parser.parse(body.data(), body.size(), false);
+  if (parsed.error() != simdjson::SUCCESS || !parsed.value_unsafe().is_object()) {
+    *error = field_error("malformed_json", "the body must be a JSON object", "");
+    return false;
+  }
+  Fields fields(parsed.value_unsafe().get_object().value_unsafe(), "");
+  if (!fields.u64("advance_s", seconds, true, error) || !fields.finish(error)) return false;
+  if (*seconds == 0 || *seconds > advance_s_max) {
+    *error = field_error("invalid_advance", "advance_s is 1 to 31,622,400 (a year)", "advance_s");
+    return false;
+  }
+  return true;
+}
+
 bool parse_product_step(Fields& fields, std::uint64_t path_id, const Caller& caller, PaymentStep* step,
                         ApiError* error) {
   payments::Command& c = step->command;

@@ -23,6 +23,9 @@ namespace capillary::server {
 // 6500, 4 → "0.6500".
 std::string format_fixed_point(std::uint64_t value, int decimals);
 
+// {"advance_s": N}: how far to move business time forward, 1 s to a year.
+[[nodiscard]] bool parse_clock_advance(std::string& body, std::uint64_t* seconds, ApiError* error);
+
 // "2026-11-20" ↔ days since 1970-01-01.
 [[nodiscard]] bool parse_date(std::string_view text, std::uint64_t* day);
 std::string format_date(std::uint64_t day);

@@ -72,6 +72,9 @@ struct ServerOptions {
   // The credit model GET /v1/credit/users/{id} scores with (with a keyring); valid, see
   // credit::check_model.
   const credit::Model* credit_model = nullptr;
+  // The engine's clock when the platform may advance it (POST /v1/platform/clock); null on a
+  // production server, whose business time is the system's.
+  PlatformClock* platform_clock = nullptr;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.
