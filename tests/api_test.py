@@ -37,8 +37,9 @@ def free_port():
 class Server:
     """One `capillary serve` process on a data directory that outlives restarts."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.port = None
         self.process = None
         self.log_path = os.path.join(os.path.dirname(data_dir), "server.log")
@@ -47,7 +48,7 @@ class Server:
         self.port = free_port()
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir],
+            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir] + self.extra_args,
             stdout=log, stderr=log)
         log.close()
         deadline = time.time() + 30

@@ -33,29 +33,6 @@ class PaymentsApiTest(TenantTestCase):
 
     # --- plumbing -------------------------------------------------------------------------------
 
-    def send(self, method, path, body=None, as_key=PLATFORM, idempotency_key=None, timestamp=None,
-             secret=None):
-        raw = b"" if body is None else json.dumps(body).encode()
-        headers = signed_headers(as_key, secret or derive_secret(self.master, as_key), method, path, raw,
-                                 timestamp=timestamp)
-        if method == "POST":
-            headers["Idempotency-Key"] = idempotency_key or self.key()
-        status, _, answer = self.server.request(method, path, raw if body is not None else None,
-                                                headers=headers)
-        return status, answer
-
-    def ok(self, method, path, body=None, as_key=PLATFORM):
-        status, answer = self.send(method, path, body, as_key)
-        self.assertEqual(status, 200, answer)
-        if isinstance(answer, dict) and "result" in answer:
-            self.assertEqual(answer["result"], "ok", answer)
-        return answer
-
-    def rejected(self, method, path, body, result, as_key=PLATFORM, status=422):
-        got_status, answer = self.send(method, path, body, as_key)
-        self.assertEqual((got_status, answer.get("result")), (status, result), answer)
-        return answer
-
     def open_user(self, top_up=0):
         user = self.party()
         self.ok("POST", "/v1/users", {"id": user, "verified": True})
@@ -240,7 +217,7 @@ class PaymentsApiTest(TenantTestCase):
         self.assertEqual(self.wallet(buyer), 7500)
         placed = self.ok("GET", f"/v1/orders/{order}")
         self.assertEqual((placed["funding"]["wallet"], placed["funding"]["coupon"]), ("2500", "500"))
-        self.assertEqual(self.pay(buyer, self.order(shop, 100), fund=100)[1]["result"], "fund_not_enabled")
+        self.assertEqual(self.pay(buyer, self.order(shop, 100), fund=100, fund_id=999)[1]["result"], "fund_not_enabled")
 
     def test_qr_payment(self):
         buyer, shop = self.open_user(10_000), self.open_merchant(fee_bps=60)

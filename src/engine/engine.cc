@@ -394,11 +394,10 @@ void Engine::Impl::run() {
         queue_.pop_front();
       }
     }
-      if (pending_.empty()) {
-      const auto next = state_.next_deadline();
-      if (next && *next <= clock_->now_ns()) commit_tick();
-      continue;
-    }
+    // What the clock made due runs before anything queued is answered, so a read at time t sees
+    // every deadline up to t (an expired hold, a closed sale), not just those some write applied.
+    if (const auto next = state_.next_deadline(); next && *next <= clock_->now_ns()) commit_tick();
+    if (pending_.empty()) continue;
     while (!pending_.empty()) {
       if (auto* read = std::get_if<Engine::Read>(&pending_.front())) {
         (*read)(state_);

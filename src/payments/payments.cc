@@ -163,7 +163,7 @@ Outcome Payments::apply_product(const Command& command) noexcept {
   }
   if (is_fund_command(command.kind)) return outcome(Result::fund_not_enabled);
   CAP_ASSERT(is_wealth_command(command.kind));
-  return outcome(Result::invalid_command);
+  return market_.apply(command, chain_, institution);
 }
 
 void Payments::record_event(OrderRecord& order) noexcept {
@@ -216,12 +216,15 @@ std::uint64_t Payments::advance(std::uint64_t now) noexcept {
       expire_red_packet(packet);
     }
   }
+  chain_.clear();
+  market_.advance(chain_);
   return chain_.now() - now;
 }
 
 std::optional<std::uint64_t> Payments::next_deadline() const noexcept {
-  if (deadlines_.empty()) return std::nullopt;
-  return deadlines_.top().at;
+  std::optional<std::uint64_t> next = market_.next_deadline();
+  if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) next = deadlines_.top().at;
+  return next;
 }
 
 std::uint64_t Payments::coupons_in_use(std::uint64_t campaign, std::uint64_t user) const noexcept {
@@ -235,7 +238,7 @@ std::uint64_t Payments::state_hash() const noexcept {
   const std::uint64_t counters[2] = {chain_.sequence(), record_sequence_};
   return users_.hash() + merchants_.hash() + orders_.hash() + packets_.hash() + campaigns_.hash() +
          withdrawals_.hash() + claims_.hash() + coupons_.hash() + settlements_.hash() +
-         commands_.hash() + order_numbers_.hash() + institutions_.hash() +
+         commands_.hash() + order_numbers_.hash() + institutions_.hash() + market_.state_hash() +
          (chain_.sequence() == 0 && record_sequence_ == 0 ? 0 : checksum(counters, sizeof(counters)));
 }
 
@@ -259,6 +262,7 @@ std::string Payments::check_invariants() const {
   const ledger::Account* escrow = ledger_.find_account(platform_account(PlatformAccount::escrow));
   const std::int64_t in_escrow = escrow == nullptr ? 0 : escrow->credits_posted - escrow->debits_posted;
   if (in_escrow != held) return fmt::format("escrow holds {} but orders hold {}", in_escrow, held);
+  if (std::string market = market_.check_invariants(ledger_); !market.empty()) return market;
   packets_.for_each([&](std::uint64_t, const RedPacketRecord& packet) {
     if (!broken.empty()) return;
     const std::int64_t balance = chain_.available(account_id(AccountKind::packet, packet.id));
@@ -286,6 +290,7 @@ std::string Payments::save() const {
   commands_.save(&out);
   order_numbers_.save(&out);
   institutions_.save(&out);
+  market_.save(&out);
   return out;
 }
 
@@ -306,7 +311,7 @@ bool Payments::restore(std::string_view bytes) {
       coupons_.load(&bytes, by_pair) &&
       settlements_.load(&bytes, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
       commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair) &&
-      institutions_.load(&bytes, by_id);
+      institutions_.load(&bytes, by_id) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](std::uint64_t id, const OrderRecord& order) {

@@ -31,6 +31,7 @@
 #include "payments/records.h"
 #include "payments/result.h"
 #include "payments/table.h"
+#include "wealth/market.h"
 
 namespace capillary::payments {
 
@@ -72,6 +73,8 @@ class Payments {
   // Coupons of `campaign` the user holds in paid orders now.
   std::uint64_t coupons_in_use(std::uint64_t campaign, std::uint64_t user) const noexcept;
   std::size_t orders() const noexcept { return orders_.size(); }
+  // The wealth marketplace (src/wealth), whose commands this module applies.
+  const wealth::Market& market() const noexcept { return market_; }
 
   std::uint64_t state_hash() const noexcept;
   // Empty when every invariant holds, else the first broken one.
@@ -143,6 +146,7 @@ class Payments {
   std::uint64_t record_sequence_ = 0;         // ids of orders, red packets, campaigns, withdrawals
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 
+  wealth::Market market_;
   // The current command's transfers, the clock and the transfer id sequence.
   Chain chain_;
   std::vector<OrderEvent> events_;

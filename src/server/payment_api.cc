@@ -17,6 +17,7 @@
 #include "server/authenticate.h"
 #include "server/call.h"
 #include "server/product_json.h"
+#include "server/product_reads.h"
 
 namespace capillary::server {
 namespace {
@@ -230,6 +231,18 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
   }
   if (get && n == 3 && s[0] == "merchants" && s[2] == "settlements") {
     return read(call, principal, "settlements", id, query);
+  }
+  if (const std::optional<ProductRead> wanted = product_read_of(s[0], id, s[2], n); get && wanted) {
+    const engine::Submit submitted =
+        engine_.submit_read([this, call, principal, read = *wanted](const engine::State& state) {
+          std::string body;
+          const unsigned status = answer_product_read(state, principal, read, &body);
+          post_io_([call, status, body = std::move(body)]() mutable {
+            call.guarded([&] { call.answer(json(status, std::move(body))); });
+          });
+        });
+    if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+    return;
   }
   call.fail({404, "not_found", fmt::format("no route {} {}", request.method, request.target), {}});
 }
