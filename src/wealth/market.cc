@@ -3,6 +3,7 @@
 
 #include "wealth/market.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include <cstring>
@@ -341,7 +342,8 @@ std::string Market::check_invariants(const ledger::Ledger& ledger) const {
     }
   });
   if (!broken.empty()) return broken;
-  absl::btree_map<std::uint64_t, std::int64_t> fill_sums;
+  // Sums only: the order they are taken in does not matter.
+  absl::flat_hash_map<std::uint64_t, std::int64_t> fill_sums;
   fills_.for_each([&](std::uint64_t, const FillRecord& fill) { fill_sums[fill.product] += fill.amount; });
   products_.for_each([&](std::uint64_t, const ProductRecord& product) {
     if (!broken.empty()) return;
@@ -360,7 +362,7 @@ std::string Market::check_invariants(const ledger::Ledger& ledger) const {
     }
   });
   if (!broken.empty()) return broken;
-  absl::btree_map<std::uint64_t, std::int64_t> repaid;
+  absl::flat_hash_map<std::uint64_t, std::int64_t> repaid;
   holdings_.for_each([&](const Pair&, const HoldingRecord& holding) {
     repaid[holding.product] += holding.principal + holding.interest_paid;
   });
