@@ -217,7 +217,7 @@ class PaymentsApiTest(TenantTestCase):
         self.assertEqual(self.wallet(buyer), 7500)
         placed = self.ok("GET", f"/v1/orders/{order}")
         self.assertEqual((placed["funding"]["wallet"], placed["funding"]["coupon"]), ("2500", "500"))
-        self.assertEqual(self.pay(buyer, self.order(shop, 100), fund=100, fund_id=999)[1]["result"], "fund_not_enabled")
+        self.assertEqual(self.pay(buyer, self.order(shop, 100), fund=100, fund_id=999)[1]["result"], "fund_not_found")
 
     def test_qr_payment(self):
         buyer, shop = self.open_user(10_000), self.open_merchant(fee_bps=60)

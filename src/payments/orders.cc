@@ -34,13 +34,12 @@ Result not_paid(OrderState state) {
 Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t credit,
                       std::uint64_t user_data, TransferCode code, Funded* funded) noexcept {
   const Funding& f = command.funding;
-  if (f.fund != 0) return Result::fund_not_enabled;
   if (f.credit != 0) return Result::credit_not_enabled;
-  if (f.wallet < 0 || f.red_packet < 0 || f.card < 0 || f.wallet > amount_max ||
-      f.red_packet > amount_max || f.card > amount_max) {
+  if (f.wallet < 0 || f.red_packet < 0 || f.card < 0 || f.fund < 0 || f.wallet > amount_max ||
+      f.red_packet > amount_max || f.card > amount_max || f.fund > amount_max) {
     return Result::funding_mismatch;
   }
-  *funded = {f.wallet, f.red_packet, f.card, 0};
+  *funded = {f.wallet, f.red_packet, f.card, 0, f.fund};
   const CampaignRecord* campaign = nullptr;
   if (f.campaign != 0) {
     campaign = campaigns_.find(f.campaign);
@@ -54,7 +53,7 @@ Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t cr
     }
     funded->coupon = std::min(campaign->terms.value, due);
   }
-  if (funded->wallet + funded->red_packet + funded->card + funded->coupon != due) {
+  if (funded->wallet + funded->red_packet + funded->card + funded->coupon + funded->fund != due) {
     return Result::funding_mismatch;
   }
   if (funded->card > 0) {
@@ -81,7 +80,13 @@ Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t cr
     chain_.leg(account_id(AccountKind::bank_clearing, command.bank.channel), credit, funded->card, code,
         command.bank.reference);
   }
+  // Shares of the fund named in `b`, redeemed instantly inside this chain.
+  if (funded->fund > 0) return funds_.checkout_legs(command.b, command.party, funded->fund, credit, user_data, chain_);
   return Result::ok;
+}
+
+void Payments::note_fund_spent(const Command& command, const Funded& funded, std::uint64_t at) noexcept {
+  if (funded.fund > 0) funds_.checkout_done(command.b, command.party, funded.fund, at);
 }
 
 void Payments::note_coupon_used(std::uint64_t campaign, std::uint64_t user) noexcept {
@@ -133,12 +138,14 @@ Outcome Payments::pay_order(const Command& command) noexcept {
   const MerchantRecord* merchant = merchants_.find(found->merchant);
   CAP_ASSERT(merchant != nullptr);
   Funded funded{};
+  const std::uint64_t at = chain_.now();
   if (Result r = fund(command, found->amount, platform_account(PlatformAccount::escrow), found->id,
                       TransferCode::order_payment, &funded);
       r != Result::ok) {
     return outcome(r);
   }
   if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
+  note_fund_spent(command, funded, at);
   OrderRecord order = *found;
   order.buyer = command.party;
   order.held = order.amount;
@@ -146,7 +153,9 @@ Outcome Payments::pay_order(const Command& command) noexcept {
   order.from_red_packet = funded.red_packet;
   order.from_card = funded.card;
   order.from_coupon = funded.coupon;
+  order.from_fund = funded.fund;
   order.campaign = funded.coupon > 0 ? command.funding.campaign : 0;
+  order.fund = funded.fund > 0 ? command.b : 0;
   order.channel = funded.card > 0 ? command.bank.channel : 0;
   order.paid_at = chain_.now();
   order.release_at = chain_.now() + std::uint64_t{merchant->auto_confirm_s} * ns_per_s;
@@ -188,7 +197,7 @@ Result Payments::release(OrderRecord& order) noexcept {
   order.released = order.held;
   order.fee = fee;
   order.held = 0;
-  order.from_wallet = order.from_red_packet = order.from_card = order.from_coupon = 0;
+  order.from_wallet = order.from_red_packet = order.from_card = order.from_coupon = order.from_fund = 0;
   order.state = OrderState::released;
   add_settlement(order.merchant, order.released, fee, 0, 1);
   record_event(order);
@@ -234,8 +243,20 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   take(order.from_wallet, account_id(AccountKind::wallet, order.buyer));
   take(order.from_red_packet, account_id(AccountKind::red_packet, order.buyer));
   take(order.from_coupon, account_id(AccountKind::campaign, order.campaign));
+  // What fund shares paid goes back as shares: the fund takes the cash back into custody.
+  const std::int64_t to_fund = std::min(left, order.from_fund);
+  if (to_fund > 0) {
+    if (Result r = funds_.refund_legs(order.fund, order.buyer, to_fund, escrow, order.id, chain_); r != Result::ok) {
+      chain_.clear();
+      return outcome(r);
+    }
+    order.from_fund -= to_fund;
+    left -= to_fund;
+  }
   CAP_ASSERT(left == 0);
+  const std::uint64_t at = chain_.now();
   if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
+  if (to_fund > 0) funds_.refund_done(order.fund, order.buyer, to_fund, at);
   order.held -= command.amount;
   order.refunded += command.amount;
   if (had_coupon && order.from_coupon == 0) {

@@ -161,7 +161,7 @@ Outcome Payments::apply_product(const Command& command) noexcept {
     institution = institutions_.find(command.party);
     if (institution == nullptr) return outcome(Result::institution_not_found);
   }
-  if (is_fund_command(command.kind)) return outcome(Result::fund_not_enabled);
+  if (is_fund_command(command.kind)) return funds_.apply(command, chain_, institution);
   CAP_ASSERT(is_wealth_command(command.kind));
   return market_.apply(command, chain_, institution);
 }
@@ -217,12 +217,15 @@ std::uint64_t Payments::advance(std::uint64_t now) noexcept {
     }
   }
   chain_.clear();
+  funds_.advance(chain_);
+  chain_.clear();
   market_.advance(chain_);
   return chain_.now() - now;
 }
 
 std::optional<std::uint64_t> Payments::next_deadline() const noexcept {
   std::optional<std::uint64_t> next = market_.next_deadline();
+  if (const auto fund = funds_.next_deadline(); fund && (!next || *fund < *next)) next = fund;
   if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) next = deadlines_.top().at;
   return next;
 }
@@ -238,7 +241,7 @@ std::uint64_t Payments::state_hash() const noexcept {
   const std::uint64_t counters[2] = {chain_.sequence(), record_sequence_};
   return users_.hash() + merchants_.hash() + orders_.hash() + packets_.hash() + campaigns_.hash() +
          withdrawals_.hash() + claims_.hash() + coupons_.hash() + settlements_.hash() +
-         commands_.hash() + order_numbers_.hash() + institutions_.hash() + market_.state_hash() +
+         commands_.hash() + order_numbers_.hash() + institutions_.hash() + funds_.state_hash() + market_.state_hash() +
          (chain_.sequence() == 0 && record_sequence_ == 0 ? 0 : checksum(counters, sizeof(counters)));
 }
 
@@ -249,7 +252,7 @@ std::string Payments::check_invariants() const {
     held += order.held;
     if (!broken.empty()) return;
     const std::int64_t sources =
-        order.from_wallet + order.from_red_packet + order.from_card + order.from_coupon;
+        order.from_wallet + order.from_red_packet + order.from_card + order.from_coupon + order.from_fund;
     if (order.state == OrderState::paid && sources != order.held) {
       broken = fmt::format("order {} holds {} but its sources add up to {}", order.id, order.held, sources);
     } else if (order.state != OrderState::paid && order.held != 0) {
@@ -262,6 +265,7 @@ std::string Payments::check_invariants() const {
   const ledger::Account* escrow = ledger_.find_account(platform_account(PlatformAccount::escrow));
   const std::int64_t in_escrow = escrow == nullptr ? 0 : escrow->credits_posted - escrow->debits_posted;
   if (in_escrow != held) return fmt::format("escrow holds {} but orders hold {}", in_escrow, held);
+  if (std::string funds = funds_.check_invariants(ledger_); !funds.empty()) return funds;
   if (std::string market = market_.check_invariants(ledger_); !market.empty()) return market;
   packets_.for_each([&](std::uint64_t, const RedPacketRecord& packet) {
     if (!broken.empty()) return;
@@ -290,6 +294,7 @@ std::string Payments::save() const {
   commands_.save(&out);
   order_numbers_.save(&out);
   institutions_.save(&out);
+  funds_.save(&out);
   market_.save(&out);
   return out;
 }
@@ -311,7 +316,7 @@ bool Payments::restore(std::string_view bytes) {
       coupons_.load(&bytes, by_pair) &&
       settlements_.load(&bytes, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
       commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair) &&
-      institutions_.load(&bytes, by_id) && market_.load(&bytes);
+      institutions_.load(&bytes, by_id) && funds_.load(&bytes) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](std::uint64_t id, const OrderRecord& order) {

@@ -31,6 +31,7 @@
 #include "payments/records.h"
 #include "payments/result.h"
 #include "payments/table.h"
+#include "fund/funds.h"
 #include "wealth/market.h"
 
 namespace capillary::payments {
@@ -73,7 +74,9 @@ class Payments {
   // Coupons of `campaign` the user holds in paid orders now.
   std::uint64_t coupons_in_use(std::uint64_t campaign, std::uint64_t user) const noexcept;
   std::size_t orders() const noexcept { return orders_.size(); }
-  // The wealth marketplace (src/wealth), whose commands this module applies.
+  // The money-market funds (src/fund) and the wealth marketplace (src/wealth), whose commands
+  // this module applies.
+  const fund::Funds& funds() const noexcept { return funds_; }
   const wealth::Market& market() const noexcept { return market_; }
 
   std::uint64_t state_hash() const noexcept;
@@ -115,8 +118,10 @@ class Payments {
 
   // What each source of a payment gave.
   struct Funded {
-    std::int64_t wallet, red_packet, card, coupon;
+    std::int64_t wallet, red_packet, card, coupon, fund;
   };
+  // Records what the payment took from fund shares once its chain committed (`at`: its time).
+  void note_fund_spent(const Command& command, const Funded& funded, std::uint64_t at) noexcept;
   // Checks a payment's sources against `due` and appends their legs (each source → `credit`).
   Result fund(const Command& command, std::int64_t due, std::uint64_t credit,
               std::uint64_t user_data, TransferCode code, Funded* funded) noexcept;
@@ -146,6 +151,7 @@ class Payments {
   std::uint64_t record_sequence_ = 0;         // ids of orders, red packets, campaigns, withdrawals
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 
+  fund::Funds funds_;
   wealth::Market market_;
   // The current command's transfers, the clock and the transfer id sequence.
   Chain chain_;

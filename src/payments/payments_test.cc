@@ -253,8 +253,52 @@ TEST_F(PaymentsTest, MixedSourcesPayInOneChainOrNotAtAll) {
   Command declined = pay(1, second, Funding{0, 0, 1'000, 0, 0, 0});
   declined.bank = bank(BankOutcome::declined);
   EXPECT_EQ(result_of(declined), Result::bank_declined);
-  EXPECT_EQ(result_of(pay(1, second, Funding{0, 0, 0, 1'000, 0, 0})), Result::fund_not_enabled);
+  EXPECT_EQ(result_of(pay(1, second, Funding{0, 0, 0, 1'000, 0, 0})), Result::fund_not_found);
   EXPECT_EQ(result_of(pay(1, second, Funding{0, 0, 0, 0, 1'000, 0})), Result::credit_not_enabled);
+}
+
+// Paying from fund shares is an instant redemption inside the payment's chain, advanced by the
+// fund's float and counted against the same daily limit as instant redemptions; a refund before
+// release gives the buyer shares back.
+TEST_F(PaymentsTest, FundSharesPayAtCheckoutAndRefundsComeBackAsShares) {
+  constexpr std::uint64_t company = 80, fund_id = 900;
+  const std::uint64_t as_company = principal(PartyKind::partner, company);
+  open_user(1);
+  open_merchant(50);
+  Command institution = command(CommandKind::open_institution, platform, company);
+  institution.a = static_cast<std::uint64_t>(InstitutionKind::fund_company);
+  ASSERT_EQ(result_of(institution), Result::ok);
+  Command create = command(CommandKind::create_fund, as_company, company);
+  create.target = fund_id;
+  ASSERT_EQ(result_of(create), Result::ok);
+  Command float_in = on_order(CommandKind::fund_deposit_float, as_company, company, fund_id, 5'000'000);
+  ASSERT_EQ(result_of(float_in), Result::ok);
+  ASSERT_EQ(top_up(1, 2'000'000), Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::fund_subscribe, as_user(1), 1, fund_id, 2'000'000)), Result::ok);
+
+  const std::uint64_t order = create_order(50, 300'000);
+  Command by_fund = pay(1, order, Funding{0, 0, 0, 300'000, 0, 0});
+  by_fund.b = fund_id;
+  EXPECT_EQ(result_of(by_fund), Result::fund_holding_insufficient);  // not confirmed yet
+  advance_to(now_ + 3 * ns_per_day);
+  by_fund.id = 0;
+  ASSERT_EQ(result_of(by_fund), Result::ok);
+  EXPECT_EQ(payments_.find_order(order)->from_fund, 300'000);
+  EXPECT_EQ(payments_.funds().holder(fund_id, 1, now_)->confirmed, 1'700'000);
+  EXPECT_EQ(payments_.funds().holder(fund_id, 1, now_)->instant_left, 700'000);
+  EXPECT_EQ(balance(AccountKind::fund_float, fund_id), 4'700'000);
+
+  // Past what is left of today's instant limit: nothing moves.
+  const std::uint64_t second = create_order(50, 700'001);
+  Command too_much = pay(1, second, Funding{0, 0, 0, 700'001, 0, 0});
+  too_much.b = fund_id;
+  EXPECT_EQ(result_of(too_much), Result::fund_instant_limit_exceeded);
+  EXPECT_EQ(payments_.funds().holder(fund_id, 1, now_)->confirmed, 1'700'000);
+  EXPECT_EQ(payments_.find_order(second)->state, OrderState::awaiting_payment);
+
+  ASSERT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 100'000)), Result::ok);
+  EXPECT_EQ(payments_.find_order(order)->from_fund, 200'000);
+  EXPECT_EQ(payments_.funds().holder(fund_id, 1, now_)->confirmed, 1'800'000);
 }
 
 TEST_F(PaymentsTest, RefundsBeforeReleaseGoBackToTheSources) {

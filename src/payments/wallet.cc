@@ -183,6 +183,7 @@ Outcome Payments::qr_pay(const Command& command) noexcept {
   const MerchantRecord* merchant = merchants_.find(command.counterparty);
   if (merchant == nullptr) return outcome(Result::counterparty_not_found);
   Funded funded{};
+  const std::uint64_t at = chain_.now();
   if (Result r = fund(command, command.amount, account_id(AccountKind::merchant, merchant->id),
                       0, TransferCode::qr_payment, &funded);
       r != Result::ok) {
@@ -195,6 +196,7 @@ Outcome Payments::qr_pay(const Command& command) noexcept {
   }
   const Result result = chain_.commit();
   if (result != Result::ok) return outcome(result);
+  note_fund_spent(command, funded, at);
   if (funded.coupon > 0) note_coupon_used(command.funding.campaign, command.party);
   add_settlement(merchant->id, command.amount, fee, 0, 1);
   return outcome(Result::ok, fee);
