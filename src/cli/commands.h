@@ -22,5 +22,6 @@ void add_notify_bench(const Commands& commands);       // bench notify
 void add_risk_bench(const Commands& commands);        // bench risk
 void add_bank_sim_commands(const Commands& commands);  // bank-sim, bench channels
 void add_credit_commands(const Commands& commands);    // credit train, score, rescore
+void add_fund_bench(const Commands& commands);         // bench fund-income
 
 }  // namespace capillary::cli
