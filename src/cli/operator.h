@@ -18,6 +18,7 @@ struct ServeOptions {
   // Lets the platform move business time forward (POST /v1/platform/clock): test and simulation
   // servers only.
   bool adjustable_clock = false;
+  std::uint32_t income_step_holders = 100'000;  // holders each step of a fund income run pays
 };
 
 int run_serve(const ServeOptions& options);

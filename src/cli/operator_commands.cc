@@ -21,6 +21,10 @@ void add_operator_commands(const Commands& commands) {
                             "Credit model file (default: models/credit-v1.model when present)");
   serve_command->add_flag("--adjustable-clock", serve->adjustable_clock,
                           "Let the platform advance business time (tests and simulations only)");
+  serve_command->add_option("--income-step-holders", serve->income_step_holders,
+                            "Holders each journaled step of a fund income run pays")
+      ->check(CLI::Range(1u, 4'000'000u))
+      ->capture_default_str();
   serve_command->callback([serve, &exit_code = commands.exit_code] { exit_code = run_serve(*serve); });
 
   struct Inspect {

@@ -123,7 +123,8 @@ bool platform(const auth::Principal& principal) { return principal.kind == auth:
 
 PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
                        const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
-                       PlatformClock* clock, Metrics& metrics, Post post_io)
+                       PlatformClock* clock, std::uint32_t income_step_holders, Metrics& metrics,
+                       Post post_io)
     : engine_(engine),
       keyring_(keyring),
       gateway_(gateway),
@@ -132,7 +133,8 @@ PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, cha
       risk_(risk),
       clock_(clock),
       metrics_(metrics),
-      post_io_(std::move(post_io)) {}
+      post_io_(std::move(post_io)),
+      income_runs_(engine, income_step_holders) {}
 
 bool PaymentApi::handles(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -232,11 +234,11 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
   if (get && n == 3 && s[0] == "merchants" && s[2] == "settlements") {
     return read(call, principal, "settlements", id, query);
   }
-  if (const std::optional<ProductRead> wanted = product_read_of(s[0], id, s[2], n); get && wanted) {
+  if (const std::optional<ProductRead> wanted = product_read_of({s.data(), n}, id); get && wanted) {
     const engine::Submit submitted =
         engine_.submit_read([this, call, principal, read = *wanted](const engine::State& state) {
           std::string body;
-          const unsigned status = answer_product_read(state, principal, read, &body);
+          const unsigned status = answer_product_read(state, principal, read, business_now(), &body);
           post_io_([call, status, body = std::move(body)]() mutable {
             call.guarded([&] { call.answer(json(status, std::move(body))); });
           });
@@ -330,9 +332,13 @@ bool PaymentApi::admit(std::size_t steps, const Call& call) {
 void PaymentApi::submit(payments::Command command, const Call& call) {
   if (!admit(1, call)) return;
   const engine::Submit submitted =
-      engine_.submit_payments({command}, [this, call](std::span<const payments::Outcome> outcomes) {
+      engine_.submit_payments({command}, [this, call, command](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
         const payments::Outcome outcome = outcomes[0];
+        // A declared income day is paid out from here on, in steps (income_runs.h).
+        if (command.kind == payments::CommandKind::fund_declare_income && outcome.result == payments::Result::ok) {
+          income_runs_.start(command.target, command.a, command.party);
+        }
         post_io_([call, outcome] {
           call.guarded([&] {
             std::string body;
@@ -717,6 +723,10 @@ void PaymentApi::read(const Call& call, const auth::Principal& principal, std::s
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
 }
 
+std::uint64_t PaymentApi::business_now() const {
+  return clock_ != nullptr ? clock_->now_ns() : SystemClock().now_ns();
+}
+
 // Business time, and on a test server moving it forward: {"advance_s": N}. Signatures keep the
 // wall clock (authenticate.h): only what the platform's business rules see moves.
 void PaymentApi::clock(const Request& request, const Call& call, const auth::Principal& principal) {
@@ -730,7 +740,7 @@ void PaymentApi::clock(const Request& request, const Call& call, const auth::Pri
     if (!parse_clock_advance(request.body, &advance_s, &error)) return call.fail(error);
     clock_->advance(std::chrono::seconds(advance_s));
   }
-  const std::uint64_t now = clock_ != nullptr ? clock_->now_ns() : SystemClock().now_ns();
+  const std::uint64_t now = business_now();
   call.answer(json(200, fmt::format("{{\"now_ns\":\"{}\",\"business_day\":\"{}\",\"adjustable\":{}}}", now,
                                     format_date(payments::business_day(now)), clock_ != nullptr)));
 }

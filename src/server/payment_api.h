@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "notify/notifier.h"
 #include "risk/engine.h"
+#include "server/income_runs.h"
 #include "server/metrics.h"
 #include "server/payment_json.h"
 #include "server/routes.h"
@@ -33,7 +34,7 @@ class PaymentApi {
   // `gateway` and `banks` may be null: card operations then answer 503.
   PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
              const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
-             PlatformClock* clock, Metrics& metrics, Post post_io);
+             PlatformClock* clock, std::uint32_t income_step_holders, Metrics& metrics, Post post_io);
   PaymentApi(const PaymentApi&) = delete;
   PaymentApi& operator=(const PaymentApi&) = delete;
 
@@ -63,6 +64,7 @@ class PaymentApi {
   void login(const Call& call, const auth::Principal& principal, std::uint64_t user, std::string_view device,
              std::string_view city);
   void clock(const Request& request, const Call& call, const auth::Principal& principal);
+  std::uint64_t business_now() const;
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
 
@@ -76,6 +78,7 @@ class PaymentApi {
   Metrics& metrics_;
   Post post_io_;
   std::atomic<std::size_t> in_flight_{0};
+  IncomeRuns income_runs_;
 };
 
 }  // namespace capillary::server

@@ -368,8 +368,8 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   std::unique_ptr<PaymentApi> payments;
   if (options.keyring != nullptr) {
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
-                                            options.notifier, options.risk, options.platform_clock, metrics,
-                                            post_io);
+                                            options.notifier, options.risk, options.platform_clock,
+                                            options.income_step_holders, metrics, post_io);
   }
   std::unique_ptr<RiskApi> risk;
   if (options.keyring != nullptr && options.risk != nullptr) {

@@ -31,6 +31,7 @@
 #include "notify/notifier.h"
 #include "credit/scorecard.h"
 #include "risk/engine.h"
+#include "server/income_runs.h"
 
 namespace capillary::server {
 
@@ -75,6 +76,8 @@ struct ServerOptions {
   // The engine's clock when the platform may advance it (POST /v1/platform/clock); null on a
   // production server, whose business time is the system's.
   PlatformClock* platform_clock = nullptr;
+  // Holders each step of a fund income run pays (income_runs.h).
+  std::uint32_t income_step_holders = IncomeRuns::step_holders_default;
 };
 
 // Serves until `stop` is set. An error Status when the address cannot be bound.
