@@ -10,6 +10,7 @@ subscriptions confirm on the next business day and income days pass, as they wou
 
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +192,176 @@ class WealthApiTest(ProductsTestCase):
                       {"id": self.party(), "amount": 50 * CNY, "max_term_days": 0, "min_rate": "0.03"},
                       "standing_order_terms_invalid", as_key=f"user:{user}")
         self.assertEqual(self.wallet(user), 100 * CNY)
+
+
+def china_day(seconds):
+    return (seconds + 8 * 3600) // DAY
+
+
+def weekday(day):
+    """0 is Monday (1970-01-01, day 0, was a Thursday)."""
+    return (day + 3) % 7
+
+
+def income_of(shares, income_e4):
+    """A holder's income for a day, floored to the fen: shares (fen) × income per 10,000 shares."""
+    return shares * income_e4 // 100_000_000
+
+
+def date_of(day):
+    import datetime
+    return (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+
+
+class FundApiTest(ProductsTestCase):
+    first_party = 8000
+
+    def advance_to(self, target_weekday, hour):
+        """Moves business time to the next `target_weekday` (0: Monday) at `hour`, China time."""
+        now = self.now()
+        day = china_day(now) + 1
+        while weekday(day) != target_weekday:
+            day += 1
+        self.advance(day * DAY - 8 * 3600 + hour * 3600 - now)
+        return day
+
+    def open_fund(self):
+        company = self.open_institution("fund_company")
+        fund = self.party()
+        self.ok("POST", "/v1/funds", {"id": fund}, as_key=f"partner:{company}")
+        self.ok("POST", f"/v1/funds/{fund}/float", {"amount": 10_000_000 * CNY}, as_key=f"partner:{company}")
+        return company, fund
+
+    def subscribe(self, user, fund, amount):
+        return self.ok("POST", f"/v1/funds/{fund}/subscriptions", {"amount": amount}, as_key=f"user:{user}")
+
+    def redeem(self, user, fund, amount, instant_only):
+        return self.send("POST", f"/v1/funds/{fund}/redemptions", {"amount": amount, "instant_only": instant_only},
+                         as_key=f"user:{user}")
+
+    def holder(self, fund, user):
+        return self.ok("GET", f"/v1/funds/{fund}/holders/{user}", as_key=f"user:{user}")
+
+    def holder_with_confirmed_shares(self, fund, amount):
+        """A user whose `amount` of shares are confirmed: subscribed on a Monday, now Tuesday."""
+        user = self.open_user(top_up=amount)
+        self.advance_to(0, 10)
+        self.subscribe(user, fund, amount)
+        self.advance_to(1, 10)
+        self.assertEqual(int(self.holder(fund, user)["shares"]), amount)
+        return user
+
+    def run_income(self, company, fund, day, income):
+        answer = self.ok("POST", f"/v1/funds/{fund}/income", {"day": date_of(day), "income_per_10k": income},
+                         as_key=f"partner:{company}")
+        for _ in range(500):
+            run = self.ok("GET", f"/v1/funds/{fund}/income/{date_of(day)}", as_key=f"partner:{company}")
+            if run["done"]:
+                return int(answer["value"]), run
+            time.sleep(0.01)
+        self.fail(f"the income run of {date_of(day)} did not finish: {run}")
+
+    def test_a_friday_subscription_confirms_on_monday(self):
+        company, fund = self.open_fund()
+        user = self.open_user(top_up=1_000 * CNY)
+        friday = self.advance_to(4, 10)
+        confirm_day = int(self.subscribe(user, fund, 1_000 * CNY)["value"])
+        self.assertEqual(confirm_day, friday + 3)
+        held = self.holder(fund, user)
+        self.assertEqual((held["shares"], held["pending"], held["confirm_day"]),
+                         ("0", str(1_000 * CNY), date_of(friday + 3)))
+        self.assertEqual(self.wallet(user), 0)
+        status, answer = self.redeem(user, fund, 1 * CNY, False)
+        self.assertEqual((status, answer["result"]), (422, "fund_holding_insufficient"))
+        self.advance_to(6, 23)  # Sunday night: still pending
+        self.assertEqual(self.holder(fund, user)["pending"], str(1_000 * CNY))
+        self.advance(3600 + 60)  # Monday, 00:01 China time
+        held = self.holder(fund, user)
+        self.assertEqual((held["shares"], held["pending"]), (str(1_000 * CNY), "0"))
+        # Someone else's holding is not the user's to see; the fund company sees it.
+        other = self.open_user()
+        self.assertEqual(self.send("GET", f"/v1/funds/{fund}/holders/{user}", as_key=f"user:{other}")[0], 404)
+        self.ok("GET", f"/v1/funds/{fund}/holders/{user}", as_key=f"partner:{company}")
+
+    def test_the_instant_redemption_limit_at_its_boundaries(self):
+        company, fund = self.open_fund()
+        user = self.holder_with_confirmed_shares(fund, 40_000 * CNY)
+        self.assertEqual(self.redeem(user, fund, 999_999, True), (200, {"result": "ok", "value": "999999"}))
+        self.assertEqual(self.wallet(user), 999_999)
+        status, answer = self.redeem(user, fund, 2, True)  # 10,000.01 in the day
+        self.assertEqual((status, answer["result"]), (422, "fund_instant_limit_exceeded"))
+        self.assertEqual(self.redeem(user, fund, 1, True)[0], 200)  # exactly 10,000.00
+        self.assertEqual((self.wallet(user), self.holder(fund, user)["instant_left_today"]), (1_000_000, "0"))
+        # The next China day the limit is whole again; past it, the rest settles the business day after.
+        self.advance_to(2, 10)  # Wednesday
+        status, answer = self.redeem(user, fund, 1_000_001, True)
+        self.assertEqual((status, answer["result"]), (422, "fund_instant_limit_exceeded"))
+        self.assertEqual(self.redeem(user, fund, 1_000_001, False), (200, {"result": "ok", "value": "1000000"}))
+        self.assertEqual(self.wallet(user), 2_000_000)
+        self.assertEqual(int(self.holder(fund, user)["shares"]), 40_000 * CNY - 2_000_001)
+        self.advance_to(3, 10)  # Thursday: the normal part arrives
+        self.assertEqual(self.wallet(user), 2_000_001)
+        # Paying at checkout from shares counts against the same daily limit.
+        merchant = self.party()
+        self.ok("POST", "/v1/merchants", {"id": merchant})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 600_000}, as_key=f"merchant:{merchant}")["value"])
+        self.ok("POST", f"/v1/orders/{order}/pay", {"funding": {"fund": 600_000, "fund_id": fund}},
+                as_key=f"user:{user}")
+        got = self.ok("GET", f"/v1/orders/{order}", as_key=f"user:{user}")
+        self.assertEqual((got["state"], got["funding"]["fund"], got["fund_id"]), ("paid", "600000", str(fund)))
+        status, answer = self.redeem(user, fund, 400_001, True)
+        self.assertEqual((status, answer["result"]), (422, "fund_instant_limit_exceeded"))
+        self.assertEqual(self.redeem(user, fund, 400_000, True)[0], 200)
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay", {"funding": {"fund": 1}},
+                                   as_key=f"user:{user}")
+        self.assertEqual((status, answer["error"]["field"]), (400, "funding.fund_id"))
+
+    def test_income_floors_per_holder_residue_and_the_7_day_yield(self):
+        company, fund = self.open_fund()
+        shares = {self.open_user(top_up=amount): amount for amount in (12_345_678, 3_333_333, 99, 1, 100)}
+        emptied = max(shares, key=lambda user: shares[user] == 100)
+        monday = self.advance_to(0, 10)
+        for user, amount in shares.items():
+            self.subscribe(user, fund, amount)
+        self.advance_to(1, 10)  # confirmed on Tuesday
+        self.assertEqual(self.redeem(emptied, fund, 100, True)[0], 200)
+        shares[emptied] = 0
+        self.advance_to(2, 10)  # Wednesday: Tuesday's income is declared
+        tuesday = monday + 1
+        declared, run = self.run_income(company, fund, tuesday, "0.6500")
+        expected = {user: income_of(amount, 6500) for user, amount in shares.items()}
+        eligible = sum(shares.values())
+        self.assertEqual(declared, income_of(eligible, 6500))
+        self.assertEqual((int(run["credited"]), int(run["residue"])),
+                         (sum(expected.values()), declared - sum(expected.values())))
+        self.assertEqual(int(run["credited"]) + int(run["residue"]), declared)
+        for user, income in expected.items():
+            held = self.holder(fund, user)
+            self.assertEqual((int(held["yesterday_income"]), int(held["cumulative_income"]), int(held["shares"])),
+                             (income, income, shares[user] + income), user)
+        self.assertEqual(self.ok("GET", f"/v1/funds/{fund}")["residue_total"], run["residue"])
+        # Declaring the same day again changes nothing; neither do a day not over yet and a stranger.
+        for body, result in [({"day": date_of(tuesday), "income_per_10k": "0.6500"}, "fund_income_already_declared"),
+                             ({"day": date_of(tuesday + 1), "income_per_10k": "0.6500"}, "fund_income_day_invalid")]:
+            self.rejected("POST", f"/v1/funds/{fund}/income", body, result, as_key=f"partner:{company}")
+        stranger = self.open_institution("fund_company")
+        status, _ = self.send("POST", f"/v1/funds/{fund}/income", {"day": date_of(tuesday), "income_per_10k": "1"},
+                              as_key=f"partner:{stranger}")
+        self.assertEqual(status, 403)
+        self.assertIsNone(self.ok("GET", f"/v1/funds/{fund}")["yield_7d"])
+        # Six more days, each declared the day after: the 7-day annualised yield appears.
+        incomes = [6500, 6412, 6398, 6401, 6377, 6350, 6333]
+        day = tuesday
+        for income in incomes[1:]:
+            self.advance(DAY)
+            day += 1
+            self.run_income(company, fund, day, f"0.{income:04d}")
+        product = 1.0
+        for income in incomes:
+            product *= 1 + income / 10_000 / 10_000
+        fact = self.ok("GET", f"/v1/funds/{fund}")
+        self.assertAlmostEqual(float(fact["yield_7d"]), product ** (365 / 7) - 1, delta=2e-6)
+        self.assertEqual(fact["recent_income_per_10k"], [f"0.{income:04d}" for income in incomes])
 
 
 if __name__ == "__main__":

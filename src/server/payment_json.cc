@@ -460,11 +460,11 @@ void write_order(std::string& out, const payments::OrderRecord& o) {
                  "{{\"id\":\"{}\",\"merchant\":\"{}\",\"buyer\":\"{}\",\"amount\":\"{}\",\"state\":\"{}\","
                  "\"held\":\"{}\",\"released\":\"{}\",\"fee\":\"{}\",\"refunded\":\"{}\","
                  "\"created_at\":\"{}\",\"paid_at\":\"{}\",\"release_at\":\"{}\","
-                 "\"funding\":{{\"wallet\":\"{}\",\"red_packet\":\"{}\",\"card\":\"{}\",\"coupon\":\"{}\"}},"
-                 "\"campaign\":\"{}\",\"channel\":{},\"events\":{}}}",
+                 "\"funding\":{{\"wallet\":\"{}\",\"red_packet\":\"{}\",\"card\":\"{}\",\"coupon\":\"{}\","
+                 "\"fund\":\"{}\"}},\"campaign\":\"{}\",\"fund_id\":\"{}\",\"channel\":{},\"events\":{}}}",
                  o.id, o.merchant, o.buyer, o.amount, name(o.state), o.held, o.released, o.fee, o.refunded,
                  o.created_at, o.paid_at, o.release_at, o.from_wallet, o.from_red_packet, o.from_card,
-                 o.from_coupon, o.campaign, o.channel, o.events);
+                 o.from_coupon, o.from_fund, o.campaign, o.fund, o.channel, o.events);
 }
 
 void write_red_packet(std::string& out, const payments::RedPacketRecord& p) {
