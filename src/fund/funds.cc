@@ -78,7 +78,8 @@ Outcome Funds::create_fund(const Command& command, Chain& chain,
     return outcome(Result::forbidden);
   }
   const std::uint64_t id = command.target;
-  if (id == 0 || id > payments::party_id_max) return outcome(Result::id_must_not_be_zero);
+  if (id == 0) return outcome(Result::id_must_not_be_zero);
+  if (id > payments::party_id_max) return outcome(Result::invalid_command);
   if (find(id) != nullptr) return outcome(Result::fund_exists);
   using payments::account_spec;
   using payments::ledger_cny;

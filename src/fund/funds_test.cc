@@ -144,6 +144,9 @@ TEST_F(FundsTest, OnlyAFundCompanyCreatesAFundOnce) {
   institution_.kind = payments::InstitutionKind::bank;
   EXPECT_EQ(apply(CommandKind::create_fund, company, fund_id + 1).result, Result::forbidden);
   EXPECT_EQ(funds_.find_fund(fund_id + 1), nullptr);
+  institution_.kind = payments::InstitutionKind::fund_company;
+  EXPECT_EQ(apply(CommandKind::create_fund, company, 0).result, Result::id_must_not_be_zero);
+  EXPECT_EQ(funds_.holders(fund_id), 0u);
   ASSERT_NE(funds_.find_fund(fund_id), nullptr);
   EXPECT_EQ(funds_.find_fund(fund_id)->company, company);
   EXPECT_NE(ledger_.find_account(custody_account(fund_id)), nullptr);
@@ -199,6 +202,7 @@ TEST_F(FundsTest, InstantRedemptionLimitBoundaries) {
   EXPECT_EQ(below.value, 999'999);
   EXPECT_EQ(redeem(2, 1'000'000, true).result, Result::ok);  // 10,000.00 CNY
   EXPECT_EQ(redeem(3, 1'000'001, true).result, Result::fund_instant_limit_exceeded);  // 10,000.01
+  EXPECT_EQ(apply(CommandKind::fund_redeem, 3, fund_id, 1, 2).result, Result::invalid_command);
   EXPECT_EQ(view(3).confirmed, 30'000 * cny);
   EXPECT_EQ(wallet(1), 999'999);
   EXPECT_EQ(wallet(2), 1'000'000);
@@ -441,6 +445,31 @@ TEST_F(FundsTest, ACrashInTheMiddleOfARunPaysEveryoneOnceAfterRestart) {
   EXPECT_TRUE(recovered.runs_in_progress().empty());
 }
 
+// The benchmark's bulk set-up balances like subscriptions would, and a run over it balances.
+TEST_F(FundsTest, ImportedHoldersBalanceAndEarn) {
+  advance_to(at(friday, 10));
+  const auto shares_of = [](std::uint64_t user) { return static_cast<std::int64_t>(user * 10'007 % 3'000'000); };
+  ASSERT_EQ(funds_.import_holders(fund_id, 1000, 500, shares_of, chain_), Result::ok);
+  check();
+  EXPECT_EQ(funds_.holders(fund_id), 500u);
+  EXPECT_EQ(funds_.import_holders(fund_id, 1499, 2, shares_of, chain_), Result::invalid_command);
+  EXPECT_EQ(funds_.holders(fund_id), 500u);
+  std::int64_t total = 0, credited = 0;
+  for (std::uint64_t user = 1000; user < 1500; ++user) {
+    total += shares_of(user);
+    credited += shares_of(user) * 6500 / 100'000'000;
+  }
+  EXPECT_EQ(balance(custody_account(fund_id)), total);
+  advance_to(at(monday, 10));
+  ASSERT_EQ(declare(friday, 6500).value, total * 6500 / 100'000'000);
+  EXPECT_EQ(step(friday, 200).value, 300);
+  EXPECT_EQ(step(friday, 200).value, 100);
+  EXPECT_EQ(step(friday, 200).value, 0);
+  const IncomeRun* run = funds_.find_run(fund_id, friday);
+  EXPECT_EQ(run->credited, credited);
+  EXPECT_EQ(run->residue, total * 6500 / 100'000'000 - credited);
+}
+
 TEST_F(FundsTest, SevenDayYield) {
   open_user(1, 1'000 * cny);
   advance_to(at(friday - 1, 10));
@@ -513,6 +542,16 @@ TEST_F(FundsTest, RandomizedOperationsKeepEveryInvariant) {
         break;
     }
     ASSERT_EQ(funds_.check_invariants(ledger_), "") << "operation " << i;
+    if (i % 500 == 0) {  // a checkpoint restores to the same state
+      std::string saved;
+      funds_.save(&saved);
+      Funds restored;
+      std::string_view in = saved;
+      ASSERT_TRUE(restored.load(&in));
+      ASSERT_TRUE(in.empty());
+      ASSERT_EQ(restored.state_hash(), funds_.state_hash());
+      ASSERT_EQ(restored.check_invariants(ledger_), "");
+    }
   }
   EXPECT_GT(runs, 3u);
   const FundRecord& record = *funds_.find_fund(fund_id);
