@@ -483,11 +483,54 @@ TEST_F(FundsTest, SevenDayYield) {
 }
 
 // Thousands of mixed operations; every invariant after each. The seed is printed on failure.
-TEST_F(FundsTest, RandomizedOperationsKeepEveryInvariant) {
+class FundsRandomizedTest : public FundsTest {
+ protected:
+  static constexpr std::uint64_t users = 12;
+
+  // What each holder must earn from the run just declared: the same run finished at once on a
+  // copy of the state, before any command touches anyone. Touched holders are paid first, so the
+  // real run, interleaved with everything else, must pay exactly this.
+  void expect_income_of_start(std::uint64_t day) {
+    std::string saved;
+    funds_.save(&saved);
+    ledger::Ledger ledger;
+    ledger.restore({ledger_.accounts().begin(), ledger_.accounts().end()},
+                   {ledger_.transfers().begin(), ledger_.transfers().end()});
+    payments::Chain chain(ledger);
+    chain.set_sequence(chain_.sequence());
+    chain.set_now(chain_.now());
+    Funds copy;
+    std::string_view in = saved;
+    ASSERT_TRUE(copy.load(&in));
+    Command step{};
+    step.party = company;
+    step.target = fund_id;
+    step.kind = CommandKind::fund_income_step;
+    step.a = day;
+    step.b = income_step_holders_max;
+    step.id = ~std::uint64_t{0};
+    ASSERT_EQ(copy.apply(step, chain, &institution_).value, 0);
+    for (std::uint64_t user = 1; user <= users; ++user) {
+      const auto before = funds_.holder(fund_id, user, chain_.now());
+      const auto after = copy.holder(fund_id, user, chain_.now());
+      income_before_[user] = before ? before->income_total : 0;
+      income_expected_[user] = after ? after->income_total - income_before_[user] : 0;
+    }
+  }
+  void check_income_of_start() {
+    for (std::uint64_t user = 1; user <= users; ++user) {
+      const auto now = funds_.holder(fund_id, user, chain_.now());
+      EXPECT_EQ((now ? now->income_total : 0) - income_before_[user], income_expected_[user]) << user;
+    }
+  }
+
+  std::map<std::uint64_t, std::int64_t> income_before_, income_expected_;
+};
+
+TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
   const std::uint64_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 random(seed);
-  constexpr std::uint64_t users = 12;
   for (std::uint64_t user = 1; user <= users; ++user) open_user(user, 200'000 * cny);
   advance_to(at(friday - 1, 10));
   deposit_float(30'000 * cny);
@@ -523,6 +566,7 @@ TEST_F(FundsTest, RandomizedOperationsKeepEveryInvariant) {
             if (next_business_day(d) >= today) {
               ASSERT_EQ(declare(d, pick(20'000)).result, Result::ok);
               ++runs;
+              expect_income_of_start(d);
               break;
             }
           }
@@ -532,7 +576,9 @@ TEST_F(FundsTest, RandomizedOperationsKeepEveryInvariant) {
       case 6: {
         const FundRecord& record = *funds_.find_fund(fund_id);
         if (record.running_day != 0) {
-          ASSERT_EQ(step(record.running_day, 1 + pick(5)).result, Result::ok);
+          const std::uint64_t running = record.running_day;
+          ASSERT_EQ(step(running, 1 + pick(5)).result, Result::ok);
+          if (funds_.find_run(fund_id, running)->done != 0) check_income_of_start();
         }
         break;
       }
