@@ -269,6 +269,33 @@ TEST_F(FundsTest, TheFloatAdvancesAndCustodyRepaysItOnTheNextBusinessDay) {
   EXPECT_EQ(funds_.next_deadline(), std::nullopt);
 }
 
+TEST_F(FundsTest, NormalRedemptionsArePaidOutInBoundedBatches) {
+  open_user(1, 20'000 * cny);
+  advance_to(at(friday - 1, 10));
+  ASSERT_EQ(subscribe(1, 20'000 * cny), Result::ok);
+  deposit_float(10'000 * cny);
+  advance_to(at(friday, 10));
+  ASSERT_EQ(redeem(1, instant_redeem_fen_per_day_max, true).result, Result::ok);
+  constexpr std::int64_t count = redemption_payouts_per_advance_max + 1;
+  Command command{};
+  command.party = 1;
+  command.target = fund_id;
+  command.amount = 1;
+  command.kind = CommandKind::fund_redeem;
+  for (std::int64_t i = 0; i < count; ++i) {
+    command.id = ++command_id_;
+    ASSERT_EQ(funds_.apply(command, chain_, nullptr).value, 0);  // nothing instant: all normal
+  }
+  check();
+  const std::int64_t before = wallet(1);
+  advance_to(at(monday, 0));
+  EXPECT_EQ(wallet(1), before + count - 1);
+  EXPECT_EQ(funds_.next_deadline(), day_start_ns(monday));  // one left, due already
+  advance_to(at(monday, 0, 1));
+  EXPECT_EQ(wallet(1), before + count);
+  EXPECT_EQ(funds_.next_deadline(), std::nullopt);
+}
+
 TEST_F(FundsTest, IncomeDeclarationRules) {
   open_user(1, 1'000 * cny);
   advance_to(at(friday - 1, 10));

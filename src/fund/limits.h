@@ -1,6 +1,7 @@
 #pragma once
 // The money-market fund's limits, each with its reason (SPEC §3).
 
+#include <cstddef>
 #include <cstdint>
 
 namespace capillary::fund {
@@ -17,6 +18,11 @@ inline constexpr std::uint64_t income_per_10k_shares_e4_max = 100'000;
 // Holders one income step may pay: a step is one journaled command that the state machine
 // applies without pausing, so it must stay short (about 30 ms per million holders).
 inline constexpr std::uint64_t income_step_holders_max = 4'000'000;
+
+// Normal redemptions one advance() pays out: each is its own chain, and advance runs before a
+// batch, so a day with millions of them is paid over several batches instead of stalling one;
+// next_deadline() stays due until the queue is drained.
+inline constexpr std::size_t redemption_payouts_per_advance_max = 8192;
 
 // Holders one fund may have: slots in the register are 32-bit.
 inline constexpr std::uint64_t holders_per_fund_max = (1ull << 32) - 1;
