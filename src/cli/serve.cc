@@ -133,6 +133,7 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   const engine::Stats stats = engine->stats();
+  platform_clock.catch_up(stats.last_timestamp);
   fmt::print(stderr, "capillary: data in {} (sequence {}, {} accounts, {} transfers, {} batches replayed)\n",
              std::filesystem::absolute(options.data_dir).string(), stats.last_sequence,
              stats.accounts, stats.transfers, stats.replayed_batches);

@@ -42,6 +42,12 @@ class PlatformClock final : public Clock {
  public:
   std::uint64_t now_ns() const noexcept override { return system_.now_ns() + offset_ns_.load(); }
   void advance(std::chrono::nanoseconds by) { offset_ns_ += static_cast<std::uint64_t>(by.count()); }
+  // Moves forward to at least `ns`: a restarted server resumes business time where its journal
+  // stopped, even when that was ahead of the system clock.
+  void catch_up(std::uint64_t ns) {
+    const std::uint64_t now = now_ns();
+    if (ns > now) offset_ns_ += ns - now;
+  }
 
  private:
   SystemClock system_;

@@ -156,8 +156,8 @@ Outcome Payments::apply_product(const Command& command) noexcept {
   const InstitutionRecord* institution = nullptr;
   if (is_user_product_command(command.kind)) {
     if (users_.find(command.party) == nullptr) return outcome(Result::user_not_found);
-  } else if (is_partner_command(command.kind) &&
-             principal_kind(command.principal) != PartyKind::platform) {
+  } else if (is_partner_command(command.kind)) {
+    // Sent by the institution itself or by the platform on its behalf.
     institution = institutions_.find(command.party);
     if (institution == nullptr) return outcome(Result::institution_not_found);
   }

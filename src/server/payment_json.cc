@@ -256,7 +256,7 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
   return true;
 }
 
-constexpr std::array<std::pair<std::string_view, PaymentOp>, 13> batch_ops{{
+constexpr std::array<std::pair<std::string_view, PaymentOp>, 15> batch_ops{{
     {"create_order", PaymentOp::create_order},
     {"cashier", PaymentOp::cashier},
     {"pay", PaymentOp::pay},
@@ -270,6 +270,8 @@ constexpr std::array<std::pair<std::string_view, PaymentOp>, 13> batch_ops{{
     {"qr_pay", PaymentOp::qr_pay},
     {"create_red_packet", PaymentOp::create_red_packet},
     {"claim_red_packet", PaymentOp::claim_red_packet},
+    {"fund_subscribe", PaymentOp::fund_subscribe},
+    {"place_standing_order", PaymentOp::place_standing_order},
 }};
 
 bool parse_root(std::string& body, simdjson::dom::parser& parser, element* root, ApiError* error) {
