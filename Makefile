@@ -17,8 +17,8 @@ build: bootstrap
 
 run: build
 	@echo "Capillary API on http://$(LISTEN) (data in $(DATA_DIR)); try: curl http://$(LISTEN)/v1/status"
-	@echo "API reference: docs/api.md. Stop with Ctrl-C."
-	$(CAPILLARY) serve --listen $(LISTEN) --data $(DATA_DIR)
+	@echo "API reference: docs/api.md, docs/payments-api.md, docs/products-api.md. Stop with Ctrl-C."
+	$(CAPILLARY) serve --listen $(LISTEN) --data $(DATA_DIR) --adjustable-clock
 
 # Every test but the long crash run, then the unit tests again under the address and
 # undefined-behaviour sanitizers; CI runs exactly this.
