@@ -23,5 +23,6 @@ void add_risk_bench(const Commands& commands);        // bench risk
 void add_bank_sim_commands(const Commands& commands);  // bank-sim, bench channels
 void add_credit_commands(const Commands& commands);    // credit train, score, rescore
 void add_fund_bench(const Commands& commands);         // bench fund-income
+void add_wealth_bench(const Commands& commands);       // bench wealth
 
 }  // namespace capillary::cli

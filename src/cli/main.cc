@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_bank_sim_commands(commands);
   add_credit_commands(commands);
   add_fund_bench(commands);
+  add_wealth_bench(commands);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
