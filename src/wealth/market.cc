@@ -151,6 +151,11 @@ Outcome Market::place_order(const Command& command, payments::Chain& chain) noex
   order.min_rate_ppm = static_cast<std::uint32_t>(command.b);
   order.state = StandingOrderState::open;
 
+  // Checked before the order's account is opened, so a rejected order leaves nothing behind; the
+  // wallet leg would refuse it anyway.
+  if (chain.available(payments::account_id(AccountKind::wallet, order.user)) < order.amount) {
+    return outcome(Result::insufficient_wallet);
+  }
   const Result opened = chain.ensure_account(AccountKind::wealth_order, order.id, never_overdrawn,
                                              payments::ledger_cny, order.user);
   if (opened != Result::ok) return outcome(opened);

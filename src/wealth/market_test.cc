@@ -88,6 +88,9 @@ class Harness {
     return chain_.available(account_id(kind, id));
   }
   std::int64_t wallet(std::uint64_t user) const { return balance(AccountKind::wallet, user); }
+  const ledger::Account* find_account(AccountKind kind, std::uint64_t id) const {
+    return chain_.ledger().find_account(account_id(kind, id));
+  }
   std::int64_t issuer_balance(const InstitutionRecord& issuer) const {
     return balance(AccountKind::institution, issuer.id);
   }
@@ -259,6 +262,7 @@ TEST(MarketTest, StandingOrderTermsAndWalletHold) {
   EXPECT_EQ(h.place(1, 7, 50'001, 90, 0).result, Result::insufficient_wallet);
   EXPECT_EQ(h.market().find_order(1), nullptr);
   EXPECT_EQ(h.wallet(7), 50'000);
+  EXPECT_EQ(h.find_account(AccountKind::wealth_order, 1), nullptr);
   // With no product on sale the money is held in the order's account.
   const Outcome placed = h.place(1, 7, 50'000, term_days_max, 0);
   EXPECT_EQ(placed.result, Result::ok);
