@@ -183,6 +183,23 @@ class WealthApiTest(ProductsTestCase):
             self.assertEqual(self.wallet(user), 1_000 * CNY)
         self.rejected("POST", f"/v1/products/{product}/cancel", {}, "product_closed", as_key=f"partner:{bank}")
 
+    def test_a_product_below_its_size_at_close_refunds_its_subscribers(self):
+        insurer = self.open_institution("insurer", 0, 15_000)
+        product = self.listed(insurer, 1_000_000 * CNY, 180, "0.05", window=2 * DAY)
+        users = {self.open_user(top_up=amount): amount for amount in (300 * CNY, 4_321 * CNY)}
+        for user, amount in users.items():
+            self.assertEqual(self.place(user, amount, 365, "0.05")[1], amount)
+        self.advance(DAY)
+        self.assertEqual(self.ok("GET", f"/v1/products/{product}")["state"], "on_sale")
+        self.assertEqual([self.wallet(user) for user in users], [0, 0])
+        self.advance(DAY)
+        got = self.ok("GET", f"/v1/products/{product}", as_key=f"partner:{insurer}")
+        self.assertEqual((got["state"], got["sold"]), ("unfilled", str(sum(users.values()))))
+        self.assertEqual(sorted(int(f["amount"]) for f in got["subscriptions"]), sorted(users.values()))
+        for user, amount in users.items():
+            self.assertEqual(self.wallet(user), amount)
+        self.assertEqual(int(self.ok("GET", f"/v1/institutions/{insurer}")["balance"]), 0)
+
     def test_a_standing_order_needs_the_money_and_sane_terms(self):
         user = self.open_user(top_up=100 * CNY)
         self.rejected("POST", "/v1/standing-orders",
