@@ -32,7 +32,8 @@ constexpr std::uint64_t save_format_version = 1;
 
 constexpr std::uint16_t never_overdrawn = ledger::account_debits_must_not_exceed_credits;
 
-// The product terms of SPEC §8, each bound a named limit.
+// The product terms of SPEC §8, each bound a named limit. The terms' coupon fields (value,
+// per-user limit) mean nothing for a product and must be zero, so they can take a meaning later.
 bool product_terms_valid(const Command& command, std::uint64_t now) {
   const std::uint64_t from = command.terms.valid_from_ns, to = command.terms.valid_to_ns;
   return command.amount > 0 && command.amount <= product_size_max && command.a >= 1 &&
