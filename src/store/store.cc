@@ -22,6 +22,9 @@ constexpr char history_prefix = 'h';
 const std::string history_sequence_key = "m:history";
 const std::string checkpoint_meta_key = "c:meta...";
 const std::string checkpoint_payments_key = "c:payments";
+// The payments state is written in parts: a fund's register of a hundred million holders alone is
+// gigabytes, past what one RocksDB value may hold (4 GiB) and far past what it should.
+constexpr std::size_t payments_part_bytes = 64u << 20;
 
 void put_big_endian32(std::string* out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
@@ -257,7 +260,12 @@ std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
       payments.size() + 4096);
   write_chunks(checkpoint->batch.get(), 'a', accounts, account_chunks);
   write_chunks(checkpoint->batch.get(), 't', transfers, transfer_chunks);
-  CAP_ASSERT(checkpoint->batch->Put(checkpoint_payments_key, payments).ok());
+  const std::uint64_t payments_bytes = payments.size();
+  for (std::size_t start = 0, part = 0; start < payments.size(); start += payments_part_bytes, ++part) {
+    const rocksdb::Slice slice(payments.data() + start, std::min(payments_part_bytes, payments.size() - start));
+    CAP_ASSERT(checkpoint->batch->Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
+  }
+  CAP_ASSERT(checkpoint->batch->Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
   CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
   return checkpoint;
 }
@@ -289,9 +297,22 @@ Status Store::read_checkpoint(Checkpoint* checkpoint) const {
     return read;
   }
   checkpoint->payments.clear();
-  const auto payments = checkpoint_db_->Get(rocksdb::ReadOptions(), checkpoint_payments_key, &checkpoint->payments);
+  const auto payments = checkpoint_db_->Get(rocksdb::ReadOptions(), checkpoint_payments_key, &value);
   if (payments.IsNotFound()) return Status::ok();
-  return from_rocksdb(payments, "checkpoint payments state");
+  if (!payments.ok()) return from_rocksdb(payments, "checkpoint payments state");
+  if (value.size() != sizeof(std::uint64_t)) return Status::corruption("checkpoint payments size has the wrong size");
+  const auto total = decode<std::uint64_t>(value);
+  checkpoint->payments.reserve(total);
+  // Parts past the size are a larger earlier checkpoint's, overwritten only as far as needed.
+  for (std::uint32_t part = 0; checkpoint->payments.size() < total; ++part) {
+    const auto status = checkpoint_db_->Get(rocksdb::ReadOptions(), chunk_key('p', part), &value);
+    if (!status.ok()) return from_rocksdb(status, fmt::format("checkpoint payments part {}", part));
+    if (value.size() != std::min<std::uint64_t>(payments_part_bytes, total - checkpoint->payments.size())) {
+      return Status::corruption(fmt::format("checkpoint payments part {} has {} bytes", part, value.size()));
+    }
+    checkpoint->payments += value;
+  }
+  return Status::ok();
 }
 
 }  // namespace capillary::store

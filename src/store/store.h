@@ -11,7 +11,8 @@
 //   'c' "meta"                                           -> CheckpointMeta
 //   'c' 'a' chunk u32                                    -> Account[<= checkpoint_chunk_records]
 //   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
-//   'c' "payments"                                       -> the payments module's saved state
+//   'c' "payments"                                       -> u64: bytes of the payments module's state
+//   'c' 'p' part u32                                     -> those bytes, 64 MiB a part
 // History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
 // is written after a flush, in one synced batch, so a checkpoint never points past history that
 // could still be lost.
