@@ -28,6 +28,12 @@ CODE = 1
 WALLET = ["debits_must_not_exceed_credits"]
 
 
+def verify(data_dir):
+    """`capillary verify` on a stopped server's data directory: every entry and invariant holds."""
+    result = subprocess.run([BINARY, "verify", "--data", data_dir], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,7 +17,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -126,9 +125,7 @@ def main():
             assert int(holder["cumulative_income"]) == income, (user, shares[user], holder)
             assert int(holder["shares"]) == shares[user] + income, (user, shares[user], holder)
         server.stop()
-        verify = subprocess.run([api_test.BINARY, "verify", "--data", server.data_dir], capture_output=True,
-                                text=True)
-        assert verify.returncode == 0, verify.stdout + verify.stderr
+        api_test.verify(server.data_dir)
         print(f"ok: {len(shares)} holders each paid once across {args.kills} kills "
               f"(credited {run['credited']} + residue {run['residue']} == declared {declared}); verify passed")
     finally:

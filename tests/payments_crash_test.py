@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -171,8 +170,7 @@ def main():
         assert wallets_spent(client) == escrow_balance(client) == held, (wallets_spent(client),
                                                                          escrow_balance(client), held)
         server.stop()
-        verify = subprocess.run([api_test.BINARY, "verify", "--data", server.data_dir], capture_output=True, text=True)
-        assert verify.returncode == 0, verify.stdout + verify.stderr
+        api_test.verify(server.data_dir)
         print(f"ok: {len(acknowledged)} acknowledged payments survived {args.kills} kills; verify passed")
     finally:
         if server.process is not None:
