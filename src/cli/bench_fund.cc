@@ -64,11 +64,13 @@ class Run {
 
   Status open() {
     journal::End end;
-    if (Status s = journal::recover(journal_dir_, true, [](const auto&, auto) { return Status::ok(); }, &end);
+    if (Status s = journal::recover(
+            journal_dir_, true, [](const auto&, auto) { return Status::ok(); }, &end);
         !s.is_ok()) {
       return s;
     }
-    if (end.last_sequence != 0) return Status::invalid_argument("the directory holds a journal already");
+    if (end.last_sequence != 0)
+      return Status::invalid_argument("the directory holds a journal already");
     return journal::Writer::open(journal_dir_, end, true, &writer_);
   }
 
@@ -137,7 +139,8 @@ int run_fund_bench(const FundBenchOptions& options) {
   std::filesystem::path dir = options.dir;
   const bool temporary = dir.empty();
   if (temporary) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "capillary-fund-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "capillary-fund-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) {
       fmt::print(stderr, "bench fund-income: cannot create a temporary directory\n");
       return 1;
@@ -185,8 +188,10 @@ int run_fund_bench(const FundBenchOptions& options) {
   const double seconds = seconds_since(started);
 
   const fund::IncomeRun& result = *run->funds().find_run(fund_id, income_day);
-  fmt::print(stderr, "declared {} fen, credited {} fen to {} holders, residue {} fen; checking invariants ...\n",
-             result.declared, result.credited, result.paid, result.residue);
+  fmt::print(
+      stderr,
+      "declared {} fen, credited {} fen to {} holders, residue {} fen; checking invariants ...\n",
+      result.declared, result.credited, result.paid, result.residue);
   std::string broken = run->ledger().check_invariants();
   if (broken.empty()) broken = run->funds().check_invariants(run->ledger());
   if (result.done == 0 || result.credited + result.residue != result.declared || !broken.empty()) {
@@ -206,7 +211,8 @@ void add_fund_bench(const Commands& commands) {
   auto* bench = commands.bench.add_subcommand(
       "fund-income", "One day's fund income paid to N holders, each step journaled durably");
   bench->add_option("--holders", options->holders, "Holders of the fund")->capture_default_str();
-  bench->add_option("--step", options->step, "Holders paid per journaled step")->capture_default_str();
+  bench->add_option("--step", options->step, "Holders paid per journaled step")
+      ->capture_default_str();
   bench->add_option("--rate", options->rate, "Income per 10,000 shares, in 1/10,000 CNY")
       ->capture_default_str();
   bench->add_option("--dir", options->dir,

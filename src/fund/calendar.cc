@@ -17,13 +17,13 @@ struct Holiday {
 
 // China's public holidays of 2026 (State Council notice on the 2026 holiday arrangements), sorted.
 constexpr std::array<Holiday, 7> holidays = {{
-    {day_number(2026, 1, 1), day_number(2026, 1, 3)},     // New Year
-    {day_number(2026, 2, 15), day_number(2026, 2, 23)},   // Spring Festival
-    {day_number(2026, 4, 4), day_number(2026, 4, 6)},     // Qingming
-    {day_number(2026, 5, 1), day_number(2026, 5, 5)},     // Labour Day
-    {day_number(2026, 6, 19), day_number(2026, 6, 21)},   // Dragon Boat
-    {day_number(2026, 9, 25), day_number(2026, 9, 27)},   // Mid-Autumn
-    {day_number(2026, 10, 1), day_number(2026, 10, 7)},   // National Day
+    {day_number(2026, 1, 1), day_number(2026, 1, 3)},    // New Year
+    {day_number(2026, 2, 15), day_number(2026, 2, 23)},  // Spring Festival
+    {day_number(2026, 4, 4), day_number(2026, 4, 6)},    // Qingming
+    {day_number(2026, 5, 1), day_number(2026, 5, 5)},    // Labour Day
+    {day_number(2026, 6, 19), day_number(2026, 6, 21)},  // Dragon Boat
+    {day_number(2026, 9, 25), day_number(2026, 9, 27)},  // Mid-Autumn
+    {day_number(2026, 10, 1), day_number(2026, 10, 7)},  // National Day
 }};
 
 static_assert(day_number(1970, 1, 1) == 0 && day_number(2026, 1, 1) == 20454);

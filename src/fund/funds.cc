@@ -20,9 +20,9 @@ using payments::Chain;
 using payments::Command;
 using payments::CommandKind;
 using payments::Outcome;
+using payments::outcome;
 using payments::Result;
 using payments::TransferCode;
-using payments::outcome;
 
 namespace {
 
@@ -44,13 +44,20 @@ std::uint32_t day32(std::uint64_t day) {
 Outcome Funds::apply(const Command& command, Chain& chain,
                      const payments::InstitutionRecord* institution) noexcept {
   switch (command.kind) {
-    case CommandKind::create_fund: return create_fund(command, chain, institution);
-    case CommandKind::fund_subscribe: return subscribe(command, chain);
-    case CommandKind::fund_redeem: return redeem(command, chain);
-    case CommandKind::fund_declare_income: return declare_income(command, chain);
-    case CommandKind::fund_income_step: return income_step(command, chain);
-    case CommandKind::fund_deposit_float: return deposit_float(command, chain);
-    default: return outcome(Result::invalid_command);
+    case CommandKind::create_fund:
+      return create_fund(command, chain, institution);
+    case CommandKind::fund_subscribe:
+      return subscribe(command, chain);
+    case CommandKind::fund_redeem:
+      return redeem(command, chain);
+    case CommandKind::fund_declare_income:
+      return declare_income(command, chain);
+    case CommandKind::fund_income_step:
+      return income_step(command, chain);
+    case CommandKind::fund_deposit_float:
+      return deposit_float(command, chain);
+    default:
+      return outcome(Result::invalid_command);
   }
 }
 
@@ -91,8 +98,10 @@ Outcome Funds::create_fund(const Command& command, Chain& chain,
       account_spec(AccountKind::fund_rounding, id, owner, never_overdrawn, ledger_cny),
       account_spec(AccountKind::fund_redemptions, id, owner, never_overdrawn, ledger_cny),
       account_spec(AccountKind::fund_shares_issued, id, owner, 0, ledger_fund_shares),
-      account_spec(AccountKind::fund_shares_confirmed, id, owner, never_overdrawn, ledger_fund_shares),
-      account_spec(AccountKind::fund_shares_pending, id, owner, never_overdrawn, ledger_fund_shares)};
+      account_spec(AccountKind::fund_shares_confirmed, id, owner, never_overdrawn,
+                   ledger_fund_shares),
+      account_spec(AccountKind::fund_shares_pending, id, owner, never_overdrawn,
+                   ledger_fund_shares)};
   if (Result r = chain.open_accounts(accounts); r != Result::ok) return outcome(r);
   Fund& fund = funds_[id];
   FundRecord record{};
@@ -270,7 +279,8 @@ Outcome Funds::redeem(const Command& command, Chain& chain) noexcept {
   take_confirmed(next, holder, command.amount);
   const std::uint32_t settle_day = day32(next_business_day(today));
   if (instant > 0) {
-    holder.instant_used = static_cast<std::uint32_t>(instant_redeem_fen_per_day_max - left + instant);
+    holder.instant_used =
+        static_cast<std::uint32_t>(instant_redeem_fen_per_day_max - left + instant);
     holder.instant_day = day32(today);
     next.float_owed += instant;
     next.float_due_day = std::max(next.float_due_day, settle_day);

@@ -31,6 +31,8 @@
 // - young_total == what the holders hold of the shares confirmed on young_day;
 // - per run, credited + residue == declared once done, credited <= declared before.
 
+#include <absl/functional/function_ref.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -39,8 +41,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <absl/functional/function_ref.h>
 
 #include "fund/records.h"
 #include "fund/register.h"
@@ -55,13 +55,13 @@ namespace capillary::fund {
 
 // A holder as the API shows it, as of a moment.
 struct HolderView {
-  std::int64_t confirmed = 0;         // redeemable and earning
-  std::int64_t pending = 0;           // subscribed, not yet confirmed
-  std::uint64_t confirm_day = 0;      // when `pending` confirms (0 when nothing is pending)
-  std::int64_t income_last = 0;       // the income of income_day
-  std::uint64_t income_day = 0;       // the fund's last income day (0 before the first)
-  std::int64_t income_total = 0;      // every income credited
-  std::int64_t instant_left = 0;      // instant redemption left today
+  std::int64_t confirmed = 0;     // redeemable and earning
+  std::int64_t pending = 0;       // subscribed, not yet confirmed
+  std::uint64_t confirm_day = 0;  // when `pending` confirms (0 when nothing is pending)
+  std::int64_t income_last = 0;   // the income of income_day
+  std::uint64_t income_day = 0;   // the fund's last income day (0 before the first)
+  std::int64_t income_total = 0;  // every income credited
+  std::int64_t instant_left = 0;  // instant redemption left today
 };
 
 class Funds {
@@ -133,7 +133,7 @@ class Funds {
   struct Touch {
     std::optional<std::uint32_t> slot;  // nullopt for a new holder
     Holder holder{};
-    std::int64_t income = 0;            // paid first for the run in progress
+    std::int64_t income = 0;  // paid first for the run in progress
     bool paid_first = false;
   };
 
@@ -141,13 +141,16 @@ class Funds {
                                 const payments::InstitutionRecord* institution) noexcept;
   payments::Outcome subscribe(const payments::Command& command, payments::Chain& chain) noexcept;
   payments::Outcome redeem(const payments::Command& command, payments::Chain& chain) noexcept;
-  payments::Outcome deposit_float(const payments::Command& command, payments::Chain& chain) noexcept;
-  payments::Outcome declare_income(const payments::Command& command, payments::Chain& chain) noexcept;
+  payments::Outcome deposit_float(const payments::Command& command,
+                                  payments::Chain& chain) noexcept;
+  payments::Outcome declare_income(const payments::Command& command,
+                                   payments::Chain& chain) noexcept;
   payments::Outcome income_step(const payments::Command& command, payments::Chain& chain) noexcept;
 
   Fund* find(std::uint64_t fund) noexcept;
   const Fund* find(std::uint64_t fund) const noexcept;
-  // `unfolded_day`: the confirmation day whose shares the aggregate has not confirmed yet (0: none).
+  // `unfolded_day`: the confirmation day whose shares the aggregate has not confirmed yet (0:
+  // none).
   Touch touch(const Fund& fund, std::uint64_t user, std::uint32_t unfolded_day) const noexcept;
   // Appends the two legs of `income` credited to holders: the company's cash into custody, and
   // as many new confirmed shares (nothing when income is 0).
@@ -169,7 +172,7 @@ class Funds {
   std::map<std::uint64_t, Fund> funds_;  // ordered: advance() visits funds in id order
   std::uint64_t funds_hash_ = 0;         // Σ record hashes (registers keep their own)
   payments::Table<std::pair<std::uint64_t, std::uint64_t>, IncomeRun> runs_{101};
-  std::deque<Redemption> redemptions_;   // in pay_day order
+  std::deque<Redemption> redemptions_;  // in pay_day order
   std::uint64_t redemptions_hash_ = 0;
 };
 

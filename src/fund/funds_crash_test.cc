@@ -33,7 +33,9 @@ constexpr std::uint64_t step_holders = 150;
 constexpr std::uint64_t rate = 7777;
 const std::uint64_t day = day_number(2026, 11, 16);  // a Monday
 
-std::int64_t shares_of(std::uint64_t user) { return static_cast<std::int64_t>(user * 7919 % 5'000'000); }
+std::int64_t shares_of(std::uint64_t user) {
+  return static_cast<std::int64_t>(user * 7919 % 5'000'000);
+}
 
 // One cell's state: what a checkpoint saves and a replay rebuilds.
 struct Cell {
@@ -42,7 +44,9 @@ struct Cell {
     institution.kind = payments::InstitutionKind::fund_company;
   }
   std::uint64_t hash() const { return ledger.state_hash() + funds.state_hash(); }
-  payments::Outcome apply(const Command& command) { return funds.apply(command, chain, &institution); }
+  payments::Outcome apply(const Command& command) {
+    return funds.apply(command, chain, &institution);
+  }
 
   ledger::Ledger ledger;
   payments::Chain chain{ledger};
@@ -60,7 +64,9 @@ struct Checkpoint {
 Checkpoint checkpoint(const Cell& cell) {
   Checkpoint saved{{cell.ledger.accounts().begin(), cell.ledger.accounts().end()},
                    {cell.ledger.transfers().begin(), cell.ledger.transfers().end()},
-                   {}, cell.chain.sequence(), cell.chain.now()};
+                   {},
+                   cell.chain.sequence(),
+                   cell.chain.now()};
   cell.funds.save(&saved.funds);
   return saved;
 }
@@ -117,7 +123,8 @@ class FundsCrashTest : public ::testing::Test {
     header.kind = journal::EntryKind::payments;
     header.event_count = 1;
     header.body_bytes = sizeof(Command);
-    EXPECT_TRUE(writer.append(header, std::as_bytes(std::span<const Command>(&command, 1))).is_ok());
+    EXPECT_TRUE(
+        writer.append(header, std::as_bytes(std::span<const Command>(&command, 1))).is_ok());
     return cell.apply(command);
   }
 
@@ -137,7 +144,8 @@ TEST_F(FundsCrashTest, ReplayResumesTheRunAndPaysEveryoneOnce) {
   declare.b = rate;
   ASSERT_EQ(reference.apply(declare).result, Result::ok);
   std::uint64_t id = 3;
-  while (reference.apply(step_command(id++)).value > 0) {}
+  while (reference.apply(step_command(id++)).value > 0) {
+  }
   ASSERT_EQ(reference.funds.check_invariants(reference.ledger), "");
 
   // The run that crashes after three steps: a checkpoint before the declaration, then journaled
@@ -148,7 +156,9 @@ TEST_F(FundsCrashTest, ReplayResumesTheRunAndPaysEveryoneOnce) {
     set_up(&cell);
     saved = checkpoint(cell);
     journal::End end;
-    ASSERT_TRUE(journal::recover(directory_, true, [](const auto&, auto) { return Status::ok(); }, &end).is_ok());
+    ASSERT_TRUE(journal::recover(
+                    directory_, true, [](const auto&, auto) { return Status::ok(); }, &end)
+                    .is_ok());
     std::unique_ptr<journal::Writer> writer;
     ASSERT_TRUE(journal::Writer::open(directory_, end, true, &writer).is_ok());
     ASSERT_EQ(journaled(*writer, cell, declare).result, Result::ok);
@@ -187,7 +197,8 @@ TEST_F(FundsCrashTest, ReplayResumesTheRunAndPaysEveryoneOnce) {
   std::unique_ptr<journal::Writer> writer;
   ASSERT_TRUE(journal::Writer::open(directory_, end, true, &writer).is_ok());
   id = 6;
-  while (journaled(*writer, cell, step_command(id++)).value > 0) {}
+  while (journaled(*writer, cell, step_command(id++)).value > 0) {
+  }
   ASSERT_EQ(cell.funds.check_invariants(cell.ledger), "");
   EXPECT_TRUE(cell.funds.runs_in_progress().empty());
   EXPECT_EQ(cell.hash(), reference.hash());

@@ -93,8 +93,8 @@ std::optional<HolderView> Funds::holder(std::uint64_t fund_id, std::uint64_t use
 std::optional<std::int64_t> Funds::yield_7d_ppm(std::uint64_t fund) const noexcept {
   const Fund* found = find(fund);
   if (found == nullptr) return std::nullopt;
-  return fund::yield_7d_ppm(
-      std::span<const std::uint64_t>(found->record.incomes_per_10k_e4, found->record.incomes_count));
+  return fund::yield_7d_ppm(std::span<const std::uint64_t>(found->record.incomes_per_10k_e4,
+                                                           found->record.incomes_count));
 }
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> Funds::runs_in_progress() const {
@@ -161,18 +161,23 @@ std::string Funds::check_invariants(const ledger::Ledger& ledger) const {
     for (std::uint32_t slot = 0; slot < fund.holders.size(); ++slot) {
       const Holder& h = fund.holders.at(slot);
       if (h.confirmed < 0 || h.pending < 0 || h.young < 0 || h.young > h.confirmed ||
-          h.instant_used > instant_redeem_fen_per_day_max || (h.pending == 0) != (h.confirm_day == 0)) {
-        return fmt::format("fund {}: holder {} has an impossible record", id, fund.holders.user(slot));
+          h.instant_used > instant_redeem_fen_per_day_max ||
+          (h.pending == 0) != (h.confirm_day == 0)) {
+        return fmt::format("fund {}: holder {} has an impossible record", id,
+                           fund.holders.user(slot));
       }
-      const bool unconfirmed = r.pending_total > 0 && h.pending > 0 && h.confirm_day == r.pending_day;
+      const bool unconfirmed =
+          r.pending_total > 0 && h.pending > 0 && h.confirm_day == r.pending_day;
       confirmed += h.confirmed + (unconfirmed ? 0 : h.pending);
       pending += unconfirmed ? h.pending : 0;
       if (r.young_day != 0 && h.young_day == r.young_day) young += h.young;
-      if (r.young_day != 0 && !unconfirmed && h.pending > 0 && h.confirm_day == r.young_day) young += h.pending;
+      if (r.young_day != 0 && !unconfirmed && h.pending > 0 && h.confirm_day == r.young_day)
+        young += h.pending;
     }
     if (confirmed != r.confirmed_total || pending != r.pending_total || young != r.young_total) {
-      return fmt::format("fund {}: holders hold {} confirmed, {} pending, {} young; the fund says {}, {}, {}",
-                         id, confirmed, pending, young, r.confirmed_total, r.pending_total, r.young_total);
+      return fmt::format(
+          "fund {}: holders hold {} confirmed, {} pending, {} young; the fund says {}, {}, {}", id,
+          confirmed, pending, young, r.confirmed_total, r.pending_total, r.young_total);
     }
     if (fund.holders.hash() != fund.holders.recompute_hash()) {
       return fmt::format("fund {}: the register's running hash differs from its records", id);
@@ -204,7 +209,8 @@ std::string Funds::check_invariants(const ledger::Ledger& ledger) const {
     }
     if (r.running_day != 0) {
       const IncomeRun* run = runs_.find({id, r.running_day});
-      if (run == nullptr || run->done != 0) return fmt::format("fund {}: its running run is missing", id);
+      if (run == nullptr || run->done != 0)
+        return fmt::format("fund {}: its running run is missing", id);
     }
   }
   if (funds_hash != funds_hash_) return "fund records' running hash differs from the records";
@@ -214,8 +220,8 @@ std::string Funds::check_invariants(const ledger::Ledger& ledger) const {
     const bool balanced = run.done != 0 ? run.credited + run.residue == run.declared
                                         : run.credited <= run.declared && run.residue == 0;
     if (!balanced || run.cursor > run.holders) {
-      broken = fmt::format("fund {} day {}: declared {}, credited {}, residue {}", run.fund, run.day,
-                           run.declared, run.credited, run.residue);
+      broken = fmt::format("fund {} day {}: declared {}, credited {}, residue {}", run.fund,
+                           run.day, run.declared, run.credited, run.residue);
     }
   });
   return broken;

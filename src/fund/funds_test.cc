@@ -55,8 +55,8 @@ class FundsTest : public ::testing::Test {
     const ledger::AccountSpec account = payments::account_spec(
         payments::AccountKind::wallet, user, user, ledger::account_debits_must_not_exceed_credits);
     ASSERT_EQ(chain_.open_accounts({&account, 1}), Result::ok);
-    chain_.leg(payments::account_id(payments::AccountKind::bank_clearing, bank), wallet_account(user),
-               wallet, payments::TransferCode::top_up, 0);
+    chain_.leg(payments::account_id(payments::AccountKind::bank_clearing, bank),
+               wallet_account(user), wallet, payments::TransferCode::top_up, 0);
     ASSERT_EQ(chain_.commit(), Result::ok);
   }
 
@@ -70,8 +70,9 @@ class FundsTest : public ::testing::Test {
     command.a = a;
     command.b = b;
     command.kind = kind;
-    const bool partner = kind == CommandKind::create_fund || kind == CommandKind::fund_declare_income ||
-                         kind == CommandKind::fund_income_step || kind == CommandKind::fund_deposit_float;
+    const bool partner =
+        kind == CommandKind::create_fund || kind == CommandKind::fund_declare_income ||
+        kind == CommandKind::fund_income_step || kind == CommandKind::fund_deposit_float;
     const Outcome out = funds_.apply(command, chain_, partner ? &institution_ : nullptr);
     EXPECT_EQ(chain_.size(), 0u);
     check();
@@ -194,7 +195,8 @@ TEST_F(FundsTest, SubscriptionsOfOneWeekendShareOnePendingSlot) {
 TEST_F(FundsTest, InstantRedemptionLimitBoundaries) {
   for (std::uint64_t user = 1; user <= 4; ++user) open_user(user, 30'000 * cny);
   advance_to(at(friday - 1, 10));
-  for (std::uint64_t user = 1; user <= 4; ++user) ASSERT_EQ(subscribe(user, 30'000 * cny), Result::ok);
+  for (std::uint64_t user = 1; user <= 4; ++user)
+    ASSERT_EQ(subscribe(user, 30'000 * cny), Result::ok);
   deposit_float(100'000 * cny);
   advance_to(at(friday, 10));
   const Outcome below = redeem(1, 999'999, true);  // 9,999.99 CNY
@@ -304,7 +306,7 @@ TEST_F(FundsTest, IncomeDeclarationRules) {
   EXPECT_EQ(apply(CommandKind::fund_declare_income, company + 1, fund_id, 0, friday, 6500).result,
             Result::forbidden);
   EXPECT_EQ(declare(friday, income_per_10k_shares_e4_max + 1).result, Result::fund_income_invalid);
-  EXPECT_EQ(declare(monday, 6500).result, Result::fund_income_day_invalid);  // not over
+  EXPECT_EQ(declare(monday, 6500).result, Result::fund_income_day_invalid);      // not over
   EXPECT_EQ(declare(friday - 1, 6500).result, Result::fund_income_day_invalid);  // too late
   EXPECT_EQ(step(friday, 10).result, Result::fund_income_not_running);
   ASSERT_EQ(declare(friday, 6500).result, Result::ok);
@@ -393,10 +395,12 @@ TEST_F(FundsTest, ResidueAccountingOnZeroAndOneFenHoldings) {
 TEST_F(FundsTest, AHolderTouchedDuringARunIsPaidFirstAndOnlyOnce) {
   for (std::uint64_t user = 1; user <= 3; ++user) open_user(user, 100'000 * cny);
   advance_to(at(friday - 1, 10));
-  for (std::uint64_t user = 1; user <= 3; ++user) ASSERT_EQ(subscribe(user, 50'000 * cny), Result::ok);
+  for (std::uint64_t user = 1; user <= 3; ++user)
+    ASSERT_EQ(subscribe(user, 50'000 * cny), Result::ok);
   deposit_float(100'000 * cny);
   advance_to(at(monday, 10));
-  ASSERT_EQ(declare(friday, 10'000).value, 3 * 50'000 * cny / 10'000);  // 1 CNY per 10,000: 5 CNY each
+  ASSERT_EQ(declare(friday, 10'000).value,
+            3 * 50'000 * cny / 10'000);  // 1 CNY per 10,000: 5 CNY each
   ASSERT_EQ(step(friday, 1).value, 2);
   // User 3, not reached yet, redeems everything it held at the start: it is paid first, then
   // its redemption may use the income too.
@@ -422,14 +426,16 @@ TEST_F(FundsTest, ACrashInTheMiddleOfARunPaysEveryoneOnceAfterRestart) {
   advance_to(at(monday, 10));
   ASSERT_EQ(declare(friday, 7321).result, Result::ok);
   ASSERT_EQ(step(friday, 10).value, 15);
-  ASSERT_EQ(funds_.runs_in_progress(), (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{fund_id, friday}}));
+  ASSERT_EQ(funds_.runs_in_progress(),
+            (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{fund_id, friday}}));
 
   // The checkpoint a crash would recover from: the ledger's records, the chain's sequence, the
   // module's bytes.
   std::string saved;
   funds_.save(&saved);
   const std::vector<ledger::Account> accounts(ledger_.accounts().begin(), ledger_.accounts().end());
-  const std::vector<ledger::TransferRecord> transfers(ledger_.transfers().begin(), ledger_.transfers().end());
+  const std::vector<ledger::TransferRecord> transfers(ledger_.transfers().begin(),
+                                                      ledger_.transfers().end());
   const std::uint64_t sequence = chain_.sequence(), now = chain_.now();
   const std::uint64_t journaled = command_id_;  // the journal replays the same commands
 
@@ -467,7 +473,8 @@ TEST_F(FundsTest, ACrashInTheMiddleOfARunPaysEveryoneOnceAfterRestart) {
   EXPECT_EQ(ledger.state_hash(), uninterrupted_ledger);
   for (std::uint64_t user = 1; user <= users; ++user) {
     const std::int64_t shares = static_cast<std::int64_t>(user * 323'457);
-    EXPECT_EQ(recovered.holder(fund_id, user, now)->income_total, shares * 7321 / 100'000'000) << user;
+    EXPECT_EQ(recovered.holder(fund_id, user, now)->income_total, shares * 7321 / 100'000'000)
+        << user;
   }
   EXPECT_TRUE(recovered.runs_in_progress().empty());
 }
@@ -475,7 +482,9 @@ TEST_F(FundsTest, ACrashInTheMiddleOfARunPaysEveryoneOnceAfterRestart) {
 // The benchmark's bulk set-up balances like subscriptions would, and a run over it balances.
 TEST_F(FundsTest, ImportedHoldersBalanceAndEarn) {
   advance_to(at(friday, 10));
-  const auto shares_of = [](std::uint64_t user) { return static_cast<std::int64_t>(user * 10'007 % 3'000'000); };
+  const auto shares_of = [](std::uint64_t user) {
+    return static_cast<std::int64_t>(user * 10'007 % 3'000'000);
+  };
   ASSERT_EQ(funds_.import_holders(fund_id, 1000, 500, shares_of, chain_), Result::ok);
   check();
   EXPECT_EQ(funds_.holders(fund_id), 500u);
@@ -547,7 +556,8 @@ class FundsRandomizedTest : public FundsTest {
   void check_income_of_start() {
     for (std::uint64_t user = 1; user <= users; ++user) {
       const auto now = funds_.holder(fund_id, user, chain_.now());
-      EXPECT_EQ((now ? now->income_total : 0) - income_before_[user], income_expected_[user]) << user;
+      EXPECT_EQ((now ? now->income_total : 0) - income_before_[user], income_expected_[user])
+          << user;
     }
   }
 
@@ -562,7 +572,9 @@ TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
   advance_to(at(friday - 1, 10));
   deposit_float(30'000 * cny);
   std::map<std::uint64_t, std::int64_t> in_escrow;  // fund-paid checkouts not refunded, per user
-  const auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(random); };
+  const auto pick = [&](std::uint64_t n) {
+    return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(random);
+  };
   const auto amount = [&] {
     return static_cast<std::int64_t>(pick(3) == 0 ? 1 + pick(100) : 1 + pick(1'500'000));
   };
@@ -570,8 +582,13 @@ TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
   for (int i = 0; i < 4000; ++i) {
     const std::uint64_t user = 1 + pick(users);
     switch (pick(9)) {
-      case 0: case 1: subscribe(user, amount()); break;
-      case 2: redeem(user, amount(), pick(2) == 0); break;
+      case 0:
+      case 1:
+        subscribe(user, amount());
+        break;
+      case 2:
+        redeem(user, amount(), pick(2) == 0);
+        break;
       case 3: {
         const std::int64_t spend = amount();
         if (checkout(user, spend) == Result::ok) in_escrow[user] += spend;
@@ -579,7 +596,8 @@ TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
       }
       case 4:
         if (in_escrow[user] > 0) {
-          const std::int64_t back = 1 + static_cast<std::int64_t>(pick(static_cast<std::uint64_t>(in_escrow[user])));
+          const std::int64_t back =
+              1 + static_cast<std::int64_t>(pick(static_cast<std::uint64_t>(in_escrow[user])));
           ASSERT_EQ(refund(user, back), Result::ok);
           in_escrow[user] -= back;
         }
@@ -588,7 +606,8 @@ TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
         const FundRecord& record = *funds_.find_fund(fund_id);
         const std::uint64_t today = payments::business_day(chain_.now());
         if (record.running_day == 0 && today > 0) {
-          const std::uint64_t declared = std::max<std::uint64_t>(record.last_declared_day, friday - 2);
+          const std::uint64_t declared =
+              std::max<std::uint64_t>(record.last_declared_day, friday - 2);
           for (std::uint64_t d = declared + 1; d < today; ++d) {
             if (next_business_day(d) >= today) {
               ASSERT_EQ(declare(d, pick(20'000)).result, Result::ok);
@@ -609,7 +628,9 @@ TEST_F(FundsRandomizedTest, RandomizedOperationsKeepEveryInvariant) {
         }
         break;
       }
-      case 7: deposit_float(amount()); break;
+      case 7:
+        deposit_float(amount());
+        break;
       case 8:  // time passes: a few hours, sometimes a day or more
         advance_to(chain_.now() + (1 + pick(pick(4) == 0 ? 60 : 8)) * 3600 * payments::ns_per_s);
         break;

@@ -12,8 +12,8 @@
 // formula on the holder's shares, so Σ floor(S_i × R / 10^8) <= floor(Σ S_i × R / 10^8) and the
 // residue (declared − credited) is never negative and below one fen per holder.
 
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <optional>
 #include <span>
 
@@ -31,7 +31,8 @@ inline constexpr std::int64_t income_64_bit_shares_max =
 
 // floor(shares_fen × income_per_10k_e4 / 10^8); in 128 bits above income_64_bit_shares_max, so
 // no holding or fund total can overflow.
-inline std::int64_t income_floor(std::int64_t shares_fen, std::uint64_t income_per_10k_e4) noexcept {
+inline std::int64_t income_floor(std::int64_t shares_fen,
+                                 std::uint64_t income_per_10k_e4) noexcept {
   CAP_ASSERT(shares_fen >= 0 && income_per_10k_e4 <= income_per_10k_shares_e4_max);
   const std::int64_t income =
       shares_fen <= income_64_bit_shares_max

@@ -16,9 +16,9 @@ namespace capillary::fund {
 using payments::Chain;
 using payments::Command;
 using payments::Outcome;
+using payments::outcome;
 using payments::Result;
 using payments::TransferCode;
-using payments::outcome;
 
 void Funds::put_run(const IncomeRun& run) { runs_.put({run.fund, run.day}, run); }
 

@@ -32,7 +32,7 @@ void commit_settlement(Chain& chain) {
 void Funds::advance(Chain& chain) noexcept {
   const std::uint64_t today = payments::business_day(chain.now());
   for (std::size_t paid = 0; paid < redemption_payouts_per_advance_max && !redemptions_.empty() &&
-                            redemptions_.front().pay_day <= today;
+                             redemptions_.front().pay_day <= today;
        ++paid) {
     const Redemption redemption = redemptions_.front();
     chain.leg(redemptions_account(redemption.fund), wallet_account(redemption.user),
