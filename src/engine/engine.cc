@@ -242,7 +242,7 @@ Status Engine::Impl::recover() {
   store::Checkpoint checkpoint;
   if (Status status = store_->read_checkpoint(&checkpoint); status.is_ok()) {
     state_.ledger.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
-    if (!checkpoint.payments.empty() && !state_.payments.restore(checkpoint.payments)) {
+    if (!checkpoint.payments.empty() && !state_.payments.restore(checkpoint.payments, &checkpoint.parts)) {
       return Status::corruption(fmt::format("checkpoint at sequence {}: unreadable payments state",
                                             checkpoint.meta.sequence));
     }
@@ -582,9 +582,10 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, state_.hash(),
                                    state_.ledger.accounts().size(), state_.ledger.transfers().size()};
   const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
+  fund::Parts parts;
+  std::string payments = state_.payments.save(&parts);
   return store::Store::prepare_checkpoint(meta, state_.ledger.accounts(), state_.ledger.transfers(),
-                                          changed.accounts, changed.transfers,
-                                          state_.payments.save());
+                                          changed.accounts, changed.transfers, std::move(payments), parts);
 }
 
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.

@@ -487,5 +487,85 @@ TEST_F(EngineTest, OrdersAutoConfirmOnThePlatformClockWithoutTraffic) {
   EXPECT_EQ(events.back().sequence, 3);
 }
 
+namespace fund_in_engine {
+
+using payments::Command;
+using payments_in_engine::command;
+using payments::CommandKind;
+using payments::Result;
+
+constexpr std::uint64_t company = 3, fund_id = 77;
+
+// A fund whose register spans two checkpoint chunks: `holders` users, each subscribed.
+void open_fund(Engine& engine, std::uint64_t holders) {
+  std::uint64_t id = 1'000'000;
+  Command institution = command(id++, CommandKind::open_institution, company);
+  institution.a = static_cast<std::uint64_t>(payments::InstitutionKind::fund_company);
+  Command create = command(id++, CommandKind::create_fund, company);
+  create.target = fund_id;
+  for (const payments::Outcome& outcome : engine.execute({institution, create})) {
+    ASSERT_EQ(outcome.result, Result::ok);
+  }
+  std::vector<Command> steps;
+  for (std::uint64_t user = 1; user <= holders; ++user) {
+    steps.push_back(command(id++, CommandKind::open_user, user));
+    Command top_up = command(id++, CommandKind::top_up, user);
+    top_up.amount = static_cast<std::int64_t>(user);
+    top_up.bank = {user, 3, payments::BankOutcome::approved, {}};
+    steps.push_back(top_up);
+    Command subscribe = command(id++, CommandKind::fund_subscribe, user);
+    subscribe.target = fund_id;
+    subscribe.amount = static_cast<std::int64_t>(user);
+    steps.push_back(subscribe);
+    if (steps.size() >= 3'000 || user == holders) {
+      for (const payments::Outcome& outcome : engine.execute(steps)) ASSERT_EQ(outcome.result, Result::ok);
+      steps.clear();
+    }
+  }
+}
+
+std::int64_t pending_of(Engine& engine, std::uint64_t user) {
+  std::int64_t pending = -1;
+  engine.read([&](const State& state) {
+    if (const auto holder = state.payments.funds().holder(fund_id, user, 0)) pending = holder->pending;
+  });
+  return pending;
+}
+
+}  // namespace fund_in_engine
+
+// A register of two chunks through three checkpoints: the first writes both, the second only the
+// one a subscription changed; each reopen rebuilds the same state from the chunks kept and new.
+TEST_F(EngineTest, FundRegistersCheckpointInChunksAndRecoverFromOldAndNewOnes) {
+  using namespace fund_in_engine;
+  constexpr std::uint64_t holders = fund::Register::chunk_holders + 1'000;
+  std::uint64_t before = 0;
+  {
+    auto engine = open();
+    open_fund(*engine, holders);
+    before = hash(*engine);
+  }
+  {
+    auto engine = open();
+    ASSERT_EQ(hash(*engine), before);
+    EXPECT_EQ(pending_of(*engine, holders), static_cast<std::int64_t>(holders));
+    Command top_up = command(9'000'001, CommandKind::top_up, holders);
+    top_up.amount = 5;
+    top_up.bank = {9, 3, payments::BankOutcome::approved, {}};
+    Command more = command(9'000'002, CommandKind::fund_subscribe, holders);
+    more.target = fund_id;
+    more.amount = 5;
+    for (const payments::Outcome& outcome : engine->execute({top_up, more})) ASSERT_EQ(outcome.result, Result::ok);
+    before = hash(*engine);
+  }
+  auto engine = open();
+  EXPECT_EQ(hash(*engine), before);
+  EXPECT_EQ(pending_of(*engine, holders), static_cast<std::int64_t>(holders) + 5);
+  EXPECT_EQ(pending_of(*engine, 1), 1);
+  std::string broken;
+  engine->read([&](const State& state) { broken = state.check_invariants(); });
+  EXPECT_EQ(broken, "");
+}
+
 }  // namespace
 }  // namespace capillary::engine

@@ -23,7 +23,7 @@ Status verify(const std::filesystem::path& data_dir, bool from_checkpoint, Verif
     store::Checkpoint checkpoint;
     if (Status status = store->read_checkpoint(&checkpoint); status.is_ok()) {
       state.ledger.restore(std::move(checkpoint.accounts), std::move(checkpoint.transfers));
-      if (!checkpoint.payments.empty() && !state.payments.restore(checkpoint.payments)) {
+      if (!checkpoint.payments.empty() && !state.payments.restore(checkpoint.payments, &checkpoint.parts)) {
         return Status::corruption(fmt::format("checkpoint at sequence {}: unreadable payments state",
                                               checkpoint.meta.sequence));
       }

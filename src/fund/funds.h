@@ -118,9 +118,12 @@ class Funds {
   std::uint64_t state_hash() const noexcept;
   // Empty when every invariant holds, else the first broken one.
   std::string check_invariants(const ledger::Ledger& ledger) const;
-  void save(std::string* out) const;
-  // Consumes what save() wrote from the front of `in`; false when it is malformed.
-  bool load(std::string_view* in);
+  // Without `registers`, the whole state inline. With it, each register's chunks changed since
+  // the last such save go there instead (Register::take_changed): what a checkpoint writes.
+  void save(std::string* out, Parts* registers = nullptr) const;
+  // Consumes what save() wrote from the front of `in`, taking the registers from `registers`
+  // when they were saved there; false when it is malformed.
+  bool load(std::string_view* in, const Parts* registers = nullptr);
 
  private:
   struct Fund {

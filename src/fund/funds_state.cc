@@ -17,7 +17,14 @@ namespace capillary::fund {
 namespace {
 
 // Bumped when the saved layout changes.
-constexpr std::uint64_t save_format_version = 1;
+constexpr std::uint64_t save_format_version = 2;
+
+// Where a fund's register chunks are: "f" and the fund id, big-endian, before the chunk number.
+std::string register_prefix(std::uint64_t fund) {
+  std::string prefix = "f";
+  for (int shift = 56; shift >= 0; shift -= 8) prefix.push_back(static_cast<char>(fund >> shift));
+  return prefix;
+}
 
 template <typename T>
 void append(std::string* out, const T& value) {
@@ -111,23 +118,33 @@ std::uint64_t Funds::state_hash() const noexcept {
   return hash;
 }
 
-// Layout: version u64; fund count u64, then per fund its FundRecord and its register
-// (Register::save); the runs (Table::save); redemption count u64 and the Redemption records.
-void Funds::save(std::string* out) const {
+// Layout: version u64; registers apart u64 (0 or 1); fund count u64, then per fund its
+// FundRecord and its register (Register::save, or apart: its holder count); the runs
+// (Table::save); redemption count u64 and the Redemption records.
+void Funds::save(std::string* out, Parts* registers) const {
   append(out, save_format_version);
+  append(out, std::uint64_t{registers != nullptr ? 1u : 0u});
   append(out, std::uint64_t{funds_.size()});
   for (const auto& [id, fund] : funds_) {
     append(out, fund.record);
-    fund.holders.save(out);
+    if (registers == nullptr) {
+      fund.holders.save(out);
+    } else {
+      append(out, std::uint64_t{fund.holders.size()});
+      fund.holders.take_changed(register_prefix(id), registers);
+    }
   }
   runs_.save(out);
   append(out, std::uint64_t{redemptions_.size()});
   for (const Redemption& redemption : redemptions_) append(out, redemption);
 }
 
-bool Funds::load(std::string_view* in) {
-  std::uint64_t version = 0, count = 0;
-  if (!take(in, &version) || version != save_format_version || !take(in, &count)) return false;
+bool Funds::load(std::string_view* in, const Parts* registers) {
+  std::uint64_t version = 0, apart = 0, count = 0;
+  if (!take(in, &version) || version != save_format_version || !take(in, &apart) || apart > 1 ||
+      (apart == 1 && registers == nullptr) || !take(in, &count)) {
+    return false;
+  }
   funds_.clear();
   funds_hash_ = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -136,7 +153,11 @@ bool Funds::load(std::string_view* in) {
     Fund& fund = funds_[record.id];
     fund.record = record;
     funds_hash_ += checksum(&record, sizeof(FundRecord));
-    if (!fund.holders.load(in)) return false;
+    std::uint64_t holders = 0;
+    const bool loaded = apart == 0 ? fund.holders.load(in)
+                                   : take(in, &holders) &&
+                                         fund.holders.load_parts(holders, register_prefix(record.id), *registers);
+    if (!loaded) return false;
   }
   const auto run_key = [](const IncomeRun& run) { return std::pair{run.fund, run.day}; };
   if (!runs_.load(in, run_key) || !take(in, &count)) return false;

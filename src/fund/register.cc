@@ -1,5 +1,6 @@
 #include "fund/register.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/assert.h"
@@ -22,6 +23,8 @@ std::uint32_t Register::add(std::uint64_t user, const Holder& holder) {
   holders_.push_back(holder);
   users_.push_back(user);
   hash_ += holder_hash(slot);
+  if (slot % chunk_holders == 0) changed_.push_back(0);
+  changed_[slot / chunk_holders] = 1;
   return slot;
 }
 
@@ -35,6 +38,7 @@ void Register::put(std::uint32_t slot, const Holder& holder) noexcept {
   hash_ -= holder_hash(slot);
   holders_[slot] = holder;
   hash_ += holder_hash(slot);
+  changed_[slot / chunk_holders] = 1;
 }
 
 std::uint64_t Register::record_hash(const Holder& holder, std::uint64_t user) noexcept {
@@ -70,12 +74,53 @@ bool Register::load(std::string_view* in) {
   in->remove_prefix(count * sizeof(std::uint64_t));
   std::memcpy(holders_.data(), in->data(), count * sizeof(Holder));
   in->remove_prefix(count * sizeof(Holder));
+  return rebuild(true);
+}
+
+std::string Register::chunk_key(std::string_view prefix, std::uint32_t chunk) {
+  std::string key(prefix);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(chunk >> shift));
+  return key;
+}
+
+// A chunk's bytes: its user ids, then its records.
+void Register::take_changed(std::string_view prefix, Parts* parts) const {
+  for (std::uint32_t chunk = 0; chunk < changed_.size(); ++chunk) {
+    if (changed_[chunk] == 0) continue;
+    const std::size_t first = std::size_t{chunk} * chunk_holders;
+    const std::size_t count = std::min<std::size_t>(chunk_holders, holders_.size() - first);
+    std::string& bytes = (*parts)[chunk_key(prefix, chunk)];
+    bytes.assign(reinterpret_cast<const char*>(users_.data() + first), count * sizeof(std::uint64_t));
+    bytes.append(reinterpret_cast<const char*>(holders_.data() + first), count * sizeof(Holder));
+    changed_[chunk] = 0;
+  }
+}
+
+bool Register::load_parts(std::uint64_t count, std::string_view prefix, const Parts& parts) {
+  if (count > holders_per_fund_max) return false;
+  users_.resize(count);
+  holders_.resize(count);
+  for (std::size_t first = 0; first < count; first += chunk_holders) {
+    const auto found = parts.find(chunk_key(prefix, static_cast<std::uint32_t>(first / chunk_holders)));
+    const std::size_t holders = std::min<std::size_t>(chunk_holders, count - first);
+    if (found == parts.end() || found->second.size() != holders * (sizeof(std::uint64_t) + sizeof(Holder))) {
+      return false;
+    }
+    std::memcpy(users_.data() + first, found->second.data(), holders * sizeof(std::uint64_t));
+    std::memcpy(holders_.data() + first, found->second.data() + holders * sizeof(std::uint64_t),
+                holders * sizeof(Holder));
+  }
+  return rebuild(false);
+}
+
+bool Register::rebuild(bool changed) {
   slots_.clear();
-  slots_.reserve(count);
-  for (std::uint32_t slot = 0; slot < count; ++slot) {
+  slots_.reserve(holders_.size());
+  for (std::uint32_t slot = 0; slot < holders_.size(); ++slot) {
     if (!slots_.try_emplace(users_[slot], slot).second) return false;
   }
   hash_ = recompute_hash();
+  changed_.assign((holders_.size() + chunk_holders - 1) / chunk_holders, changed ? 1 : 0);
   return true;
 }
 

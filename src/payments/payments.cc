@@ -278,7 +278,7 @@ std::string Payments::check_invariants() const {
   return broken;
 }
 
-std::string Payments::save() const {
+std::string Payments::save(fund::Parts* parts) const {
   std::string out;
   const std::uint64_t header[3] = {save_format_version, chain_.sequence(), record_sequence_};
   out.append(reinterpret_cast<const char*>(header), sizeof(header));
@@ -294,12 +294,12 @@ std::string Payments::save() const {
   commands_.save(&out);
   order_numbers_.save(&out);
   institutions_.save(&out);
-  funds_.save(&out);
+  funds_.save(&out, parts);
   market_.save(&out);
   return out;
 }
 
-bool Payments::restore(std::string_view bytes) {
+bool Payments::restore(std::string_view bytes, const fund::Parts* parts) {
   std::uint64_t header[3];
   if (bytes.size() < sizeof(header)) return false;
   std::memcpy(header, bytes.data(), sizeof(header));
@@ -316,7 +316,7 @@ bool Payments::restore(std::string_view bytes) {
       coupons_.load(&bytes, by_pair) &&
       settlements_.load(&bytes, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
       commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair) &&
-      institutions_.load(&bytes, by_id) && funds_.load(&bytes) && market_.load(&bytes);
+      institutions_.load(&bytes, by_id) && funds_.load(&bytes, parts) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](std::uint64_t id, const OrderRecord& order) {

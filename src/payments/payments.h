@@ -84,8 +84,10 @@ class Payments {
   std::string check_invariants() const;
 
   // The whole module state as bytes, and back (checkpoints). restore() rebuilds the deadlines.
-  std::string save() const;
-  bool restore(std::string_view bytes);
+  // With `parts`, the fund registers go there instead, only their chunks changed since the last
+  // such save (fund::Funds::save): a checkpoint keeps the others from before.
+  std::string save(fund::Parts* parts = nullptr) const;
+  bool restore(std::string_view bytes, const fund::Parts* parts = nullptr);
 
  private:
   struct Deadline {

@@ -25,6 +25,7 @@ const std::string checkpoint_payments_key = "c:payments";
 // The payments state is written in parts: a fund's register of a hundred million holders alone is
 // gigabytes, past what one RocksDB value may hold (4 GiB) and far past what it should.
 constexpr std::size_t payments_part_bytes = 64u << 20;
+const std::string checkpoint_part_prefix = "c:x:";
 
 void put_big_endian32(std::string* out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
@@ -250,7 +251,7 @@ std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
     const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
     std::span<const ledger::TransferRecord> transfers,
     std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-    std::string payments) {
+    std::string payments, const std::map<std::string, std::string>& changed_parts) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   auto checkpoint = std::make_unique<PendingCheckpoint>();
   checkpoint->meta = meta;
@@ -266,6 +267,9 @@ std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
     CAP_ASSERT(checkpoint->batch->Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
   }
   CAP_ASSERT(checkpoint->batch->Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
+  for (const auto& [key, bytes] : changed_parts) {
+    CAP_ASSERT(checkpoint->batch->Put(checkpoint_part_prefix + key, bytes).ok());
+  }
   CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
   return checkpoint;
 }
@@ -296,6 +300,12 @@ Status Store::read_checkpoint(Checkpoint* checkpoint) const {
       !read.is_ok()) {
     return read;
   }
+  checkpoint->parts.clear();
+  std::unique_ptr<rocksdb::Iterator> it(checkpoint_db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(checkpoint_part_prefix); it->Valid() && it->key().starts_with(checkpoint_part_prefix); it->Next()) {
+    checkpoint->parts.emplace(it->key().ToString().substr(checkpoint_part_prefix.size()), it->value().ToString());
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "checkpoint parts");
   checkpoint->payments.clear();
   const auto payments = checkpoint_db_->Get(rocksdb::ReadOptions(), checkpoint_payments_key, &value);
   if (payments.IsNotFound()) return Status::ok();

@@ -13,6 +13,8 @@
 //   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
 //   'c' "payments"                                       -> u64: bytes of the payments module's state
 //   'c' 'p' part u32                                     -> those bytes, 64 MiB a part
+//   'c' 'x' key                                          -> a module's part kept across checkpoints
+//                                                           (a fund register's chunk)
 // History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
 // is written after a flush, in one synced batch, so a checkpoint never points past history that
 // could still be lost.
@@ -20,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -68,6 +71,8 @@ struct Checkpoint {
   std::vector<ledger::Account> accounts;
   std::vector<ledger::TransferRecord> transfers;
   std::string payments;  // empty in a checkpoint written before the payments module existed
+  // Parts of the module state written when they changed and kept until they change again.
+  std::map<std::string, std::string> parts;
 };
 
 // A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
@@ -106,12 +111,12 @@ class Store {
   // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
   // flushes history and writes them in one synced batch. Every chunk not listed must be unchanged
   // since the previous checkpoint; the first checkpoint lists them all. The payments module's
-  // state is written whole each time.
+  // state is written whole each time, its `changed_parts` over the earlier ones of their keys.
   static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
       const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
       std::span<const ledger::TransferRecord> transfers,
       std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-      std::string payments);
+      std::string payments, const std::map<std::string, std::string>& changed_parts = {});
   Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;
