@@ -4,9 +4,11 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "payments/command.h"
+#include "server/product_json.h"
 
 namespace capillary::server {
 namespace {
@@ -62,21 +64,42 @@ void IncomeRuns::drive() {
 }
 
 // One step after another until the run is done (or is not running: finished by an earlier
-// process, or never declared), checking for shutdown between steps.
+// process, or never declared), checking for shutdown between steps. The log shows the run start,
+// every tenth of its holders, and its end.
 void IncomeRuns::finish(const Run& run) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string day = format_date(run.day);
+  std::uint32_t logged_tenths = 0;
+  bool first = true;
   while (true) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
     }
-    std::optional<std::uint32_t> cursor;
+    std::optional<fund::IncomeRun> now;
     engine_.read([&](const engine::State& state) {
-      const fund::IncomeRun* found = state.payments.funds().find_run(run.fund, run.day);
-      if (found != nullptr && found->done == 0) cursor = found->cursor;
+      if (const fund::IncomeRun* found = state.payments.funds().find_run(run.fund, run.day)) now = *found;
     });
-    if (!cursor) return;
+    if (!now) return;
+    const std::uint32_t tenths = now->holders == 0 ? 10 : static_cast<std::uint32_t>(std::uint64_t{now->cursor} * 10 / now->holders);
+    if (now->done != 0) {
+      if (!first) {
+        fmt::print(stderr, "capillary: fund {} income for {} paid: {} fen to {} of {} holders, residue {} fen, {:.1f} s\n",
+                   run.fund, day, now->credited, now->paid, now->holders, now->residue,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
+      return;
+    }
+    if (first) {
+      fmt::print(stderr, "capillary: fund {} income for {}: paying {} holders from slot {}, {} fen declared\n",
+                 run.fund, day, now->holders, now->cursor, now->declared);
+    } else if (tenths > logged_tenths) {
+      fmt::print(stderr, "capillary: fund {} income for {}: {}% of holders\n", run.fund, day, tenths * 10);
+    }
+    logged_tenths = tenths;
+    first = false;
     payments::Command step{};
-    const std::uint64_t key[3] = {run.fund, run.day, *cursor};
+    const std::uint64_t key[3] = {run.fund, run.day, now->cursor};
     step.id = XXH3_64bits_withSeed(key, sizeof(key), income_step_seed);
     step.principal = payments::principal(payments::PartyKind::platform, 0);
     step.kind = payments::CommandKind::fund_income_step;
