@@ -300,6 +300,29 @@ class FundApiTest(ProductsTestCase):
         self.assertEqual(self.send("GET", f"/v1/funds/{fund}/holders/{user}", as_key=f"user:{other}")[0], 404)
         self.ok("GET", f"/v1/funds/{fund}/holders/{user}", as_key=f"partner:{company}")
 
+    def test_a_replayed_subscription_subscribes_once_and_a_forged_one_nothing(self):
+        company, fund = self.open_fund()
+        user = self.open_user(top_up=1_000 * CNY)
+        path, body, key = f"/v1/funds/{fund}/subscriptions", {"amount": 300 * CNY}, self.key()
+        first = self.send("POST", path, body, as_key=f"user:{user}", idempotency_key=key)
+        again = self.send("POST", path, body, as_key=f"user:{user}", idempotency_key=key)
+        self.assertEqual(first[0], 200)
+        self.assertEqual((again[0], again[1].get("replayed")), (200, True))
+        other = self.send("POST", path, {"amount": 400 * CNY}, as_key=f"user:{user}", idempotency_key=key)
+        self.assertEqual((other[0], other[1]["result"]), (409, "idempotency_key_reused"))
+        self.assertEqual(self.holder(fund, user)["pending"], str(300 * CNY))
+        self.assertEqual(self.wallet(user), 700 * CNY)
+        # Another user's signature cannot subscribe for this one; a bad signature reaches nothing.
+        mallory = self.open_user()
+        status, _ = self.send("POST", path, {"user": user, "amount": 100 * CNY}, as_key=f"user:{mallory}")
+        self.assertEqual(status, 403)
+        status, _ = self.send("POST", path, body, as_key=f"user:{user}", secret="not the secret")
+        self.assertEqual(status, 401)
+        for raw in ({"amount": "1.5"}, {"amount": 100, "extra": 1}, {}):
+            status, answer = self.send("POST", path, raw, as_key=f"user:{user}")
+            self.assertEqual(status, 400, (raw, answer))
+        self.assertEqual((self.holder(fund, user)["pending"], self.wallet(user)), (str(300 * CNY), 700 * CNY))
+
     def test_the_instant_redemption_limit_at_its_boundaries(self):
         company, fund = self.open_fund()
         user = self.holder_with_confirmed_shares(fund, 40_000 * CNY)
