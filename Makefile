@@ -41,6 +41,7 @@ bench: build
 	@mkdir -p bench/out
 	bench/ledger.sh
 	bench/peers.sh
+	bench/fund_peers.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
