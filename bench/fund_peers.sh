@@ -2,10 +2,12 @@
 # One day's money-market fund income for N holders on Capillary, PostgreSQL 15 and SQLite, side by
 # side, each fully durable, each RUNS times; prints every run and the medians with their ratios.
 #
-# The same work everywhere: N holders with 1.00 to 100,000.00 CNY of shares; the day's declared
+# The same work everywhere: the same N holders, 1.00 to 100,000.00 CNY of shares each (holder u has
+# 100 + (u × 2654435761 mod 10^7) fen, as `capillary bench fund-income` loads them); the day's declared
 # income is floor(Σ shares × R / 10^8) fen, each holder is paid floor(shares × R / 10^8) as new
 # shares (yesterday's and cumulative income kept), and the residue is declared − Σ paid, recorded
-# with the run under a (fund, day) key that makes it idempotent. Capillary pays in journaled steps
+# with the run under a (fund, day) key that makes it idempotent. All three must report the same
+# residue, or the script fails: they paid the same register the same way. Capillary pays in journaled steps
 # (`capillary bench fund-income`); each peer runs it as one durable transaction over an indexed
 # holders table, the way a fund's register in a database would. Loading the holders is not timed.
 #
@@ -28,7 +30,6 @@ assets="$here/peers"
 source "$assets/cluster.sh"
 log "runs=$runs holders=\"$holders_list\" rate=$rate work=$work"
 
-# Shares of holder u: 100 + (u × 2654435761 mod 10^7) fen, the same in both peers.
 readonly shares_sql="100 + (u * 2654435761) % 10000000"
 readonly income_sql="shares * $rate / 100000000"
 
@@ -118,12 +119,16 @@ for n in $holders_list; do
       esac
       echo "$line"
       seconds[$system]="${seconds[$system]:-} $(field seconds "$line")"
+      residue=$(field residue_fen "$line")
+      [[ -z ${expected_residue:-} || $residue == "$expected_residue" ]] ||
+        fail "$system paid $n holders a residue of $residue fen, the others $expected_residue"
+      expected_residue=$residue
     done
   done
   c=$(median ${seconds[capillary]}) p=$(median ${seconds[postgresql]}) s=$(median ${seconds[sqlite]})
   awk -v n="$n" -v c="$c" -v p="$p" -v s="$s" 'BEGIN {
     printf "median holders=%d capillary_s=%s postgresql_s=%s sqlite_s=%s vs_postgresql=%.0fx vs_sqlite=%.0fx\n",
            n, c, p, s, p / c, s / c }'
-  unset seconds
+  unset seconds expected_residue
 done
 log "done"

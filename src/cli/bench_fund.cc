@@ -49,13 +49,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Holdings spread from 1.00 to 100,000.00 CNY, a fixed function of the user (splitmix64).
+// Holdings spread from 1.00 to 100,000.00 CNY, a fixed function of the user that bench/fund_peers.sh
+// computes in SQL too, so the three systems pay the same register and must agree on the residue.
 std::int64_t shares_of(std::uint64_t user) {
-  std::uint64_t z = user + 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return 100 + static_cast<std::int64_t>(z % 10'000'000);
+  return 100 + static_cast<std::int64_t>(user * 2'654'435'761ull % 10'000'000);
 }
 
 class Run {
