@@ -35,6 +35,7 @@ std::string Signer::request(const Target& target, std::string_view method, std::
 
 Client::Client(Target target, std::uint32_t connections, std::uint32_t depth)
     : target_(std::move(target)), depth_(depth), connections_(connections),
+      read_buffer_(new char[read_chunk_bytes]),
       events_(events_per_wait) {
   CAP_ASSERT(connections > 0 && depth > 0);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -90,6 +91,9 @@ void Client::submit(std::uint64_t tag, std::string request) {
 // next write(), so several go out in one send.
 void Client::fill(Connection& connection) {
   if (connection.fd < 0 && !open(connection).is_ok()) return;
+  if (connection.out.empty() && !backlog_.empty() && connection.tags.size() < depth_) {
+    unwritten_.push_back(static_cast<std::uint32_t>(&connection - connections_.data()));
+  }
   while (!backlog_.empty() && connection.tags.size() < depth_) {
     auto& [tag, request] = backlog_.front();
     connection.out += request;
@@ -127,12 +131,14 @@ void Client::write(Connection& connection, AnswerHandler& handler) {
 
 void Client::read(Connection& connection, AnswerHandler& handler) {
   for (;;) {
-    const std::size_t used = connection.in.size();
-    connection.in.resize(used + read_chunk_bytes);
-    const ssize_t received = ::recv(connection.fd, connection.in.data() + used, read_chunk_bytes, 0);
+    const ssize_t received = ::recv(connection.fd, read_buffer_.get(), read_chunk_bytes, 0);
     const int error = errno;
-    connection.in.resize(used + static_cast<std::size_t>(std::max<ssize_t>(received, 0)));
-    if (received > 0) continue;
+    if (received > 0) {
+      connection.in.append(read_buffer_.get(), static_cast<std::size_t>(received));
+      // A short read emptied the socket: skip the recv that would only say EAGAIN.
+      if (static_cast<std::size_t>(received) < read_chunk_bytes) break;
+      continue;
+    }
     if (received == 0) return fail(connection, "the server closed the connection", handler);
     if (error == EINTR) continue;
     if (error == EAGAIN || error == EWOULDBLOCK) break;
@@ -183,10 +189,15 @@ std::vector<std::uint64_t> Client::drop_backlog() {
 }
 
 void Client::poll(Clock::time_point deadline, AnswerHandler& handler) {
-  for (Connection& connection : connections_) {
-    if (!backlog_.empty()) fill(connection);
-    write(connection, handler);
+  // Connections reopened after a failure take their share of the backlog here.
+  if (!backlog_.empty()) {
+    for (Connection& connection : connections_) {
+      if (connection.fd < 0) fill(connection);
+    }
   }
+  writing_.swap(unwritten_);
+  for (const std::uint32_t index : writing_) write(connections_[index], handler);
+  writing_.clear();
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   const int ready = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()),
                                  static_cast<int>(std::max<std::int64_t>(wait.count(), 0)));

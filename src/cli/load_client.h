@@ -94,6 +94,12 @@ class Client {
   std::uint32_t depth_;
   int epoll_fd_ = -1;
   std::vector<Connection> connections_;
+  // Connections with bytes to write, each listed once: poll() writes only these, not every
+  // connection, so its cost follows the traffic rather than the connection count.
+  std::vector<std::uint32_t> unwritten_, writing_;
+  // One recv's worth of bytes, shared by every connection: received data is appended to a
+  // connection's `in` as it arrives, never zero-filled ahead of the read.
+  std::unique_ptr<char[]> read_buffer_;
   std::deque<std::pair<std::uint64_t, std::string>> backlog_;
   std::size_t in_flight_ = 0;
   std::size_t next_connection_ = 0;  // where fill() starts: spreads requests evenly
