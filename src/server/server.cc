@@ -1,14 +1,15 @@
 // Sockets and HTTP framing (Boost.Beast). The only translation unit that includes Beast, which
 // is slow to compile; everything about routes and JSON lives in routes.cc and json_codec.cc.
 //
-// Each connection runs on its own strand and holds at most one request at a time: the next is
-// read only after the response is written, so connections_max bounds the work in flight.
+// Each connection runs on its own strand and reads pipelined requests ahead of their answers, up
+// to pipelined_requests_max (server.h), answering in order.
 
 #include "server/server.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/assert.h"
 #include "notify/metrics.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
@@ -59,6 +62,24 @@ class Session;
 std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
 beast::string_view to_beast(std::string_view text) { return {text.data(), text.size()}; }
 
+// The response head and body as they go on the wire, appended to `out`: written by hand rather
+// than through Beast's serializer, whose header fields cost an allocation each, so that many
+// answers can share one buffer and one write.
+void append_response(std::string& out, const Response& response, unsigned version, bool keep_alive) {
+  const beast::string_view reason = http::obsolete_reason(http::int_to_status(response.status));
+  fmt::format_to(std::back_inserter(out),
+                 "HTTP/{}.{} {} {}\r\nServer: capillary\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                 version / 10, version % 10, response.status, to_std(reason), response.content_type,
+                 response.body.size());
+  if (response.retry_after_s != 0) fmt::format_to(std::back_inserter(out), "Retry-After: {}\r\n", response.retry_after_s);
+  if (!response.allow.empty()) fmt::format_to(std::back_inserter(out), "Allow: {}\r\n", response.allow);
+  // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.
+  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+  if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+  out += "\r\n";
+  out += response.body;
+}
+
 // What the listener and every session share. Lives in run_server's frame, which outlives them.
 struct Shared {
   const ServerOptions& options;
@@ -73,6 +94,10 @@ struct Shared {
   std::list<std::weak_ptr<Session>> sessions;  // guarded by mutex
 };
 
+// One connection. Requests are read one after another without waiting for earlier answers (up to
+// pipelined_requests_max unanswered); each takes a slot in arrival order, answers fill the slots
+// in whatever order the engine produces them, and the answered slots at the front go out together
+// in one write. Everything here runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
@@ -103,21 +128,44 @@ class Session : public std::enable_shared_from_this<Session> {
     return open;
   }
 
-  // Closes the connection if it is waiting for a request; one being handled finishes, is
-  // answered with Connection: close, and then closes.
+  // Reads no further request. An idle connection closes now; one with requests in hand answers
+  // them, the last with Connection: close, and then closes.
   void stop() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->state_ == State::reading) self->close();
+      self->read_closed_ = true;
+      if (self->slots_.empty() && !self->writing_) return self->close();
+      if (self->reading_) {
+        beast::error_code ignored;
+        self->stream_.socket().cancel(ignored);
+      }
     });
   }
 
  private:
-  enum class State { reading, handling, writing };
+  // A request read and not yet written back: its answer once it came, or bytes to send as they
+  // are (an interim 100 Continue).
+  struct Slot {
+    unsigned version = 11;
+    bool keep_alive = true;
+    bool answered = false;
+    std::optional<Response> response;
+    std::string_view interim;
+    // The request itself, kept until its answer is written: routes may hold views into it
+    // until they answer.
+    std::unique_ptr<http::request_parser<http::string_body>> request;
+  };
 
   void read_header() {
-    if (shared_.stopping.load()) return close();
-    state_ = State::reading;
-    parser_.emplace();
+    if (read_closed_ || shared_.stopping.load()) {
+      read_closed_ = true;
+      return finish_if_done();
+    }
+    if (slots_.size() >= pipelined_requests_max) {
+      paused_ = true;  // the next write that drains a slot resumes
+      return;
+    }
+    reading_ = true;
+    parser_ = std::make_unique<http::request_parser<http::string_body>>();
     parser_->body_limit(shared_.options.body_bytes_max);
     stream_.expires_after(shared_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -135,17 +183,12 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto expect = parser_->get()[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(stream_, net::buffer(continue_response.data(), continue_response.size()),
-                       [self = shared_from_this()](beast::error_code error, std::size_t) {
-                         if (error) return self->close();
-                         self->read_body();
-                       });
-      return;
+      Slot slot;
+      slot.answered = true;
+      slot.interim = continue_response;
+      slots_.push_back(std::move(slot));
+      flush();
     }
-    read_body();
-  }
-
-  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code error, std::size_t) {
                        if (error) return self->on_read_error(error);
@@ -154,6 +197,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(beast::error_code error) {
+    reading_ = false;
+    read_closed_ = true;
     if (error == http::error::body_limit) {
       return send_error(
           {413,
@@ -168,26 +213,40 @@ class Session : public std::enable_shared_from_this<Session> {
       return send_error(
           {400, "bad_request", fmt::format("malformed HTTP: {}", error.message()), {}});
     }
-    close();  // the client left, timed out, or the server is stopping
+    // The client left, timed out, or the server is stopping. A client that stopped sending may
+    // still read: what it asked before is answered first.
+    if (error == http::error::end_of_stream || error == net::error::operation_aborted) {
+      return finish_if_done();
+    }
+    close();
   }
 
-  // An error found before routing; the rest of the request is unread, so the connection closes.
+  // An error found before routing; the rest of the request is unread, so the connection closes
+  // once the answers before it are written.
   void send_error(const ApiError& error) {
-    state_ = State::handling;
-    keep_alive_ = false;
-    version_ = 11;
+    unread_input_ = true;
     Response response;
     response.status = error.http_status;
     write_error(response.body, error);
     shared_.metrics.record_request(Route::unmatched, error.http_status, {});
-    send(std::move(response));
+    Slot slot;
+    slot.keep_alive = false;
+    slot.answered = true;
+    slot.response = std::move(response);
+    slots_.push_back(std::move(slot));
+    flush();
   }
 
   void handle() {
-    state_ = State::handling;
+    reading_ = false;
     auto& message = parser_->get();
-    keep_alive_ = message.keep_alive();
-    version_ = message.version();
+    Slot slot;
+    slot.keep_alive = message.keep_alive();
+    slot.version = message.version();
+    if (!slot.keep_alive) read_closed_ = true;
+    const std::uint64_t sequence = first_sequence_ + slots_.size();
+    slot.request = std::move(parser_);
+    slots_.push_back(std::move(slot));
     const Request request{to_std(message.method_string()),
                           to_std(message.target()),
                           to_std(message[http::field::content_type]),
@@ -198,41 +257,73 @@ class Session : public std::enable_shared_from_this<Session> {
                           to_std(message["Idempotency-Key"]),
                           to_std(message["X-Capillary-Device"]),
                           to_std(message["X-Capillary-City"])};
-    shared_.routes.handle(request, [self = shared_from_this()](Response response) {
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->send(std::move(response));
-      });
+    shared_.routes.handle(request, [self = shared_from_this(), sequence](Response response) {
+      net::post(self->stream_.get_executor(),
+                [self, sequence, response = std::move(response)]() mutable {
+                  self->answer(sequence, std::move(response));
+                });
     });
+    read_header();
   }
 
-  void send(Response response) {
+  void answer(std::uint64_t sequence, Response response) {
+    if (closed_) return;
+    CAP_ASSERT(sequence >= first_sequence_ && sequence < first_sequence_ + slots_.size());
+    Slot& slot = slots_[static_cast<std::size_t>(sequence - first_sequence_)];
     // Routes answer once; should a failure path answer twice, the first answer stands.
-    if (state_ != State::handling) return;
-    state_ = State::writing;
-    const bool keep_alive = keep_alive_ && !shared_.stopping.load();
-    response_ = {};
-    response_.version(version_);
-    response_.result(response.status);
-    response_.set(http::field::server, "capillary");
-    response_.set(http::field::content_type, to_beast(response.content_type));
-    if (response.retry_after_s != 0) {
-      response_.set(http::field::retry_after, std::to_string(response.retry_after_s));
+    if (slot.answered) return;
+    slot.answered = true;
+    slot.response = std::move(response);
+    flush();
+  }
+
+  // Writes every answered slot at the front of the line, in one write.
+  void flush() {
+    if (writing_ || closed_) return;
+    close_after_write_ = false;
+    while (!slots_.empty() && slots_.front().answered && !close_after_write_) {
+      Slot& slot = slots_.front();
+      if (slot.response) {
+        // The last answer the connection will give says so.
+        const bool last = read_closed_ && slots_.size() == 1;
+        const bool keep_alive = slot.keep_alive && !(last && shared_.stopping.load());
+        append_response(out_, *slot.response, slot.version, keep_alive);
+        close_after_write_ = !keep_alive;
+      } else {
+        out_.append(slot.interim);
+      }
+      slots_.pop_front();
+      ++first_sequence_;
     }
-    if (!response.allow.empty()) response_.set(http::field::allow, response.allow);
-    response_.body() = std::move(response.body);
-    response_.keep_alive(keep_alive);
-    response_.prepare_payload();
+    if (out_.empty()) return finish_if_done();
+    writing_ = true;
     stream_.expires_after(shared_.options.idle_timeout);
-    http::async_write(
-        stream_, response_,
-        [self = shared_from_this(), keep_alive](beast::error_code error, std::size_t) {
-          if (error) return self->close();
-          if (keep_alive) return self->read_header();
-          // A request cut short leaves bytes unread; linger so they do not turn
-          // the response into a reset.
-          if (!self->parser_->is_done()) return self->linger();
-          self->close();
-        });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       self->on_written(error);
+                     });
+  }
+
+  void on_written(beast::error_code error) {
+    writing_ = false;
+    out_.clear();
+    if (error) return close();
+    if (close_after_write_) {
+      // A request cut short leaves bytes unread; linger so they do not turn the response into
+      // a reset.
+      if (unread_input_) return linger();
+      return close();
+    }
+    if (paused_ && slots_.size() < pipelined_requests_max) {
+      paused_ = false;
+      read_header();
+    }
+    flush();
+  }
+
+  // With reading over and every answer written, the connection has nothing left to do.
+  void finish_if_done() {
+    if (read_closed_ && !reading_ && slots_.empty() && !writing_ && !closed_) close();
   }
 
   void linger() {
@@ -252,6 +343,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -259,11 +352,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
-  State state_ = State::reading;
-  bool keep_alive_ = false;
-  unsigned version_ = 11;
+  std::unique_ptr<http::request_parser<http::string_body>> parser_;  // the request being read
+  std::deque<Slot> slots_;          // unanswered requests, oldest first
+  std::uint64_t first_sequence_ = 0;  // of slots_.front()
+  std::string out_;                 // the write in progress
+  bool reading_ = false;            // a read of a request is under way
+  bool read_closed_ = false;        // no further request will be read
+  bool paused_ = false;             // reading waits for answers to drain
+  bool writing_ = false;
+  bool close_after_write_ = false;
+  bool unread_input_ = false;       // an error left part of a request unread
+  bool closed_ = false;
   Shared& shared_;
   std::list<std::weak_ptr<Session>>::iterator registration_;
 };

@@ -42,10 +42,16 @@ inline constexpr std::size_t request_body_bytes_max = 8u << 20;
 static_assert(request_body_bytes_max >= batch_events_max * 400,
               "a full batch of transfers must fit in one request body");
 
-// Connections served at once; further clients wait in the listen backlog until one closes. Each
-// holds at most one request in flight (no pipelining), so this also bounds the requests the
-// server has handed to the engine and the blocking history reads queued behind them.
+// Connections served at once; further clients wait in the listen backlog until one closes.
 inline constexpr std::size_t connections_max = 1024;
+
+// Requests one connection may have read and not yet answered. A client may pipeline (send the
+// next requests before the answers come); the server reads ahead while earlier requests are with
+// the engine, so one journal entry gathers many of them, and answers in order, several in one
+// write. Past this depth it stops reading until answers drain: with connections_max, this bounds
+// the requests handed to the engine and the blocking history reads queued behind them.
+inline constexpr std::size_t pipelined_requests_max = 64;
+static_assert(pipelined_requests_max >= 2, "a depth of one is no pipelining");
 
 inline constexpr std::chrono::milliseconds stop_poll_interval{20};
 
