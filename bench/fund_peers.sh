@@ -56,7 +56,8 @@ SQL
   start=$(now)
   psql_q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 BEGIN;
-INSERT INTO runs (fund, day, declared) SELECT 1, 1, sum(shares) * $rate / 100000000 FROM holders;
+-- sum(bigint) is numeric in PostgreSQL: back to bigint first, so the division floors.
+INSERT INTO runs (fund, day, declared) SELECT 1, 1, sum(shares)::bigint * $rate / 100000000 FROM holders;
 UPDATE holders SET income_last = $income_sql, income_total = income_total + $income_sql,
                    shares = shares + $income_sql
  WHERE $income_sql > 0;
