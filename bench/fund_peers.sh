@@ -32,6 +32,17 @@ log "runs=$runs holders=\"$holders_list\" rate=$rate work=$work"
 
 readonly shares_sql="100 + (u * 2654435761) % 10000000"
 readonly income_sql="shares * $rate / 100000000"
+# The day's run, one transaction, in SQL both peers take. The sum is cast back to an integer
+# first: PostgreSQL's sum(bigint) is numeric, and its division would round instead of flooring.
+readonly income_run_sql="
+BEGIN;
+INSERT INTO runs (fund, day, declared) SELECT 1, 1, CAST(sum(shares) AS bigint) * $rate / 100000000 FROM holders;
+UPDATE holders SET income_last = $income_sql, income_total = income_total + $income_sql,
+                   shares = shares + $income_sql
+ WHERE $income_sql > 0;
+UPDATE runs SET credited = (SELECT sum(income_last) FROM holders) WHERE fund = 1 AND day = 1;
+UPDATE runs SET residue = declared - credited WHERE fund = 1 AND day = 1;
+COMMIT;"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -54,17 +65,7 @@ VACUUM ANALYZE holders;
 CHECKPOINT;
 SQL
   start=$(now)
-  psql_q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-BEGIN;
--- sum(bigint) is numeric in PostgreSQL: back to bigint first, so the division floors.
-INSERT INTO runs (fund, day, declared) SELECT 1, 1, sum(shares)::bigint * $rate / 100000000 FROM holders;
-UPDATE holders SET income_last = $income_sql, income_total = income_total + $income_sql,
-                   shares = shares + $income_sql
- WHERE $income_sql > 0;
-UPDATE runs SET credited = (SELECT sum(income_last) FROM holders) WHERE fund = 1 AND day = 1;
-UPDATE runs SET residue = declared - credited WHERE fund = 1 AND day = 1;
-COMMIT;
-SQL
+  psql_q -v ON_ERROR_STOP=1 >/dev/null <<<"$income_run_sql"
   end=$(now)
   report postgresql "$n" "$(elapsed "$start" "$end")" "$(psql_q -At -c 'SELECT residue FROM runs')"
 }
@@ -83,17 +84,7 @@ CREATE TABLE runs (fund INTEGER, day INTEGER, declared INTEGER, credited INTEGER
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
   start=$(now)
-  sqlite3 -bail "$db" >/dev/null <<SQL
-PRAGMA synchronous = FULL;
-BEGIN;
-INSERT INTO runs (fund, day, declared) SELECT 1, 1, sum(shares) * $rate / 100000000 FROM holders;
-UPDATE holders SET income_last = $income_sql, income_total = income_total + $income_sql,
-                   shares = shares + $income_sql
- WHERE $income_sql > 0;
-UPDATE runs SET credited = (SELECT sum(income_last) FROM holders) WHERE fund = 1 AND day = 1;
-UPDATE runs SET residue = declared - credited WHERE fund = 1 AND day = 1;
-COMMIT;
-SQL
+  sqlite3 -bail "$db" >/dev/null <<<"PRAGMA synchronous = FULL; $income_run_sql"
   end=$(now)
   report sqlite "$n" "$(elapsed "$start" "$end")" "$(sqlite3 "$db" 'SELECT residue FROM runs')"
   rm -f "$db" "$db-wal" "$db-shm"
