@@ -67,8 +67,9 @@ constexpr std::size_t batch_steps_max = 1'000;
 constexpr milliseconds batch_flush_interval{5};
 // The pacing tick: at scale 1, 120 checkouts are due per millisecond.
 constexpr milliseconds tick{1};
-// Requests in flight per connection. The server answers one at a time per connection, so depth
-// only hides the round trip; apps-like single requests need more of it than big batches.
+// Requests in flight per connection. The server reads up to 64 of them ahead and answers them
+// in order, several per write (server.h, pipelined_requests_max), so single requests need depth
+// to share reads, writes and journal entries; big batches need little of it.
 constexpr std::uint32_t requests_depth = 32, batch_depth = 2;
 constexpr std::uint32_t requests_connections_default = 64, batch_connections_default = 8;
 constexpr std::uint32_t connections_max = 1024;  // the server's own connection limit
