@@ -95,8 +95,11 @@ TEST(Engine, HotReloadUnderConcurrentDecisions) {
       }
     });
   }
+  // Swap until both sides have done their share, however the scheduler shares the cores out:
+  // under load the deciding threads may not run at all during the first 2,000 swaps.
+  constexpr std::uint64_t decisions_min = 1000;
   std::uint32_t swaps = 0;
-  while (swaps < 2000) {
+  while (swaps < 2000 || decided.load() < decisions_min) {
     const RulesOutcome loaded = engine.load_rules(text_for(engine.active_version() + 1));
     ASSERT_TRUE(loaded.ok()) << loaded.message();
     ASSERT_TRUE(engine.activate(loaded.version).is_ok());
@@ -106,7 +109,6 @@ TEST(Engine, HotReloadUnderConcurrentDecisions) {
   stop = true;
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(wrong.load(), 0u);
-  EXPECT_GT(decided.load(), 1000u);
   EXPECT_LE(engine.rule_sets().size(), rule_versions_kept_max + 1);
 }
 
