@@ -350,6 +350,32 @@ class PaymentsApiTest(TenantTestCase):
         status, _ = self.send("POST", "/v1/payments/batch", {"steps": steps}, as_key=f"merchant:{shop}")
         self.assertEqual(status, 403)
 
+    def test_batch_replays_and_errors(self):
+        buyer, shop = self.open_user(10_000), self.open_merchant()
+        key = self.key()
+        step = {"op": "create_order", "key": key, "merchant": shop, "amount": 700}
+        first = self.ok("POST", "/v1/payments/batch", {"steps": [step]})["results"][0]
+        self.assertEqual(first["result"], "ok")
+        # The same step spelled differently is the same step: replayed, same order.
+        respelled = {"amount": "700", "merchant": str(shop), "key": key, "op": "create_order"}
+        again = self.ok("POST", "/v1/payments/batch", {"steps": [respelled]})["results"][0]
+        self.assertEqual((again["result"], again["value"], again.get("replayed")), ("ok", first["value"], True))
+        # A different step under the same key is refused and changes nothing.
+        other = self.ok("POST", "/v1/payments/batch", {"steps": [dict(step, amount=701)]})["results"][0]
+        self.assertEqual(other["result"], "idempotency_key_reused")
+        self.assertEqual(self.ok("GET", f"/v1/orders/{first['value']}")["amount"], "700")
+        # A bad step is named by its path, and the batch as a whole is refused.
+        bad = [dict(step, key=self.key()),
+               {"op": "pay", "key": self.key(), "order": first["value"], "buyer": buyer, "funding": {"wallet": -1}}]
+        status, answer = self.send("POST", "/v1/payments/batch", {"steps": bad})
+        self.assertEqual((status, answer["error"]["field"]), (400, "steps[1].funding.wallet"))
+        status, answer = self.send("POST", "/v1/payments/batch", {"steps": [step, 3]})
+        self.assertEqual((status, answer["error"]["field"]), (400, "steps[1]"))
+        status, answer = self.send("POST", "/v1/payments/batch", {"steps": [dict(step, colour="red")]})
+        self.assertEqual((status, answer["error"]["code"], answer["error"]["field"]),
+                         (400, "unknown_field", "steps[0].colour"))
+        self.assertEqual(self.wallet(buyer), 10_000)
+
     def test_zz_restart_keeps_everything(self):
         buyer, shop = self.open_user(9000), self.open_merchant()
         order = self.order(shop, 4000)

@@ -6,12 +6,14 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/assert.h"
 #include "payments/limits.h"
 #include "server/json_codec.h"
 #include "server/payment_json.h"
@@ -25,13 +27,28 @@ inline ApiError field_error(std::string_view code, std::string message, std::str
   return {400, code, std::move(message), std::move(field)};
 }
 
+// Most fields any request object has; a getter past it is a bug in the parser, not the request.
+inline constexpr std::size_t object_fields_max = 24;
+
 // A JSON object read strictly: each getter marks its field as known, and finish() refuses any
-// other field and any field given twice.
+// other field and any field given twice. A field's path ("steps[3].funding.wallet") is only
+// spelled out for an error message, so reading a well-formed object allocates nothing.
 class Fields {
  public:
-  Fields(simdjson::dom::object value, std::string prefix) : object_(value), prefix_(std::move(prefix)) {}
+  // The request's top-level object.
+  explicit Fields(simdjson::dom::object value) : object_(value) {}
+  // Item `index` of the top-level array `array`.
+  Fields(simdjson::dom::object value, std::string_view array, std::size_t index)
+      : object_(value), segment_(array), index_(index) {}
+  // The object in field `name` of `parent`, which must outlive it.
+  Fields(simdjson::dom::object value, const Fields& parent, std::string_view name)
+      : object_(value), parent_(&parent), segment_(name) {}
 
-  std::string path(std::string_view name) const { return prefix_ + std::string(name); }
+  std::string path(std::string_view name) const {
+    std::string out = prefix();
+    out += name;
+    return out;
+  }
 
   // A u64 as a JSON number or a decimal string. Absent: `*out` untouched, ok unless required.
   bool u64(std::string_view name, std::uint64_t* out, bool required, ApiError* error) {
@@ -78,8 +95,9 @@ class Fields {
     return true;
   }
 
-  bool text(std::string_view name, std::string* out, bool required, ApiError* error,
-            std::size_t bytes_max = text_bytes_max) {
+  // A string of 1 to `bytes_max` bytes, viewed in the parsed document (which must outlive it).
+  bool text_view(std::string_view name, std::string_view* out, bool required, ApiError* error,
+                 std::size_t bytes_max = text_bytes_max) {
     const std::optional<simdjson::dom::element> value = get(name, required, error);
     if (!value) return error->code.empty();
     if (value->type() != simdjson::dom::element_type::STRING || value->get_string().value_unsafe().empty() ||
@@ -89,7 +107,15 @@ class Fields {
                            path(name));
       return false;
     }
-    *out = std::string(value->get_string().value_unsafe());
+    *out = value->get_string().value_unsafe();
+    return true;
+  }
+
+  bool text(std::string_view name, std::string* out, bool required, ApiError* error,
+            std::size_t bytes_max = text_bytes_max) {
+    std::string_view view;
+    if (!text_view(name, &view, required, error, bytes_max)) return false;
+    if (view.data() != nullptr) *out = std::string(view);  // absent: untouched
     return true;
   }
 
@@ -112,7 +138,7 @@ class Fields {
       *error = field_error("invalid_object", fmt::format("{} must be an object", path(name)), path(name));
       return false;
     }
-    out->emplace(value->get_object().value_unsafe(), path(name) + ".");
+    out->emplace(value->get_object().value_unsafe(), *this, name);
     return true;
   }
 
@@ -120,7 +146,7 @@ class Fields {
     for (auto [key, value] : object_) {
       (void)value;
       bool is_known = false;
-      for (std::string_view name : known_) is_known |= name == key;
+      for (std::size_t i = 0; i < known_count_; ++i) is_known |= known_[i] == key;
       if (!is_known) {
         *error = field_error("unknown_field", fmt::format("{} is not a field here", path(key)), path(key));
         return false;
@@ -140,7 +166,8 @@ class Fields {
 
  private:
   std::optional<simdjson::dom::element> get(std::string_view name, bool required, ApiError* error) {
-    known_.push_back(name);
+    CAP_ASSERT(known_count_ < known_.size());
+    known_[known_count_++] = name;
     auto found = object_[name];
     if (found.error() == simdjson::SUCCESS) {
       if (found.value_unsafe().is_null()) {
@@ -155,9 +182,18 @@ class Fields {
     return std::nullopt;
   }
 
+  std::string prefix() const {
+    if (parent_ != nullptr) return parent_->path(segment_) + ".";
+    if (!segment_.empty()) return fmt::format("{}[{}].", segment_, index_);
+    return {};
+  }
+
   simdjson::dom::object object_;
-  std::string prefix_;
-  std::vector<std::string_view> known_;
+  const Fields* parent_ = nullptr;
+  std::string_view segment_;
+  std::size_t index_ = 0;
+  std::array<std::string_view, object_fields_max> known_{};
+  std::size_t known_count_ = 0;
 };
 
 inline std::uint64_t hash_text(std::string_view text) { return bank_reference_hash(text); }

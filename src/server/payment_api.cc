@@ -589,7 +589,6 @@ void PaymentApi::batch(const Request& request, const Call& call, const auth::Pri
     }
     step.command.principal = principal_id;
     step.command.id = command_id(principal_id, step.key);
-    step.command.request_hash = request_hash("STEP", "", step.canonical);
     if (step.op == PaymentOp::create_red_packet) step.command.seed = step.command.id ^ step.command.request_hash;
     if (step.op == PaymentOp::withdraw) {
       return call.fail({400, "invalid_op", "withdrawals are not batched", {}});

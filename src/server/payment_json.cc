@@ -8,6 +8,7 @@
 #include <iterator>
 #include <optional>
 
+#include "core/assert.h"
 #include "payments/limits.h"
 #include "server/json_fields.h"
 #include "server/product_json.h"
@@ -82,6 +83,17 @@ bool parse_funding(Fields& fields, payments::Funding* funding, std::uint64_t* fu
          nested->u64("fund_id", fund_id, funding->fund > 0, error) &&
          nested->amount("credit", &funding->credit, false, error) &&
          nested->u64("campaign", &funding->campaign, false, error) && nested->finish(error);
+}
+
+// What a batch step asks for, as parsed: everything a step says lands in its command (texts such
+// as references as their hashes) or, for a merchant, its callback URL. Two steps that mean the
+// same thing hash the same however their JSON is spelled; a different step under a key already
+// used is refused as a reused key.
+std::uint64_t batch_step_hash(const PaymentStep& step) {
+  CAP_ASSERT(step.command.id == 0 && step.command.principal == 0 && step.command.request_hash == 0);
+  const std::uint64_t url = XXH3_64bits(step.callback_url.data(), step.callback_url.size());
+  const std::uint64_t hash = XXH3_64bits_withSeed(&step.command, sizeof(step.command), url);
+  return hash == 0 ? 1 : hash;
 }
 
 // Fills `step` from `fields` for its op. `path_id` is the route's id (0 in a batch, where the
@@ -296,7 +308,7 @@ bool parse_payment_request(std::string& body, PaymentOp op, std::uint64_t path_i
   thread_local simdjson::dom::parser parser;
   element root;
   if (!parse_root(body, parser, &root, error)) return false;
-  Fields fields(root.get_object().value_unsafe(), "");
+  Fields fields(root.get_object().value_unsafe());
   step->op = op;
   if (!parse_step(fields, path_id, caller, step, error) || !fields.finish(error)) return false;
   step->canonical = simdjson::minify(root);
@@ -308,7 +320,7 @@ bool parse_payment_batch(std::string& body, const Caller& caller, std::vector<Pa
   thread_local simdjson::dom::parser parser;
   element root;
   if (!parse_root(body, parser, &root, error)) return false;
-  Fields top(root.get_object().value_unsafe(), "");
+  Fields top(root.get_object().value_unsafe());
   auto list = root.get_object().value_unsafe()["steps"];
   if (list.error() != simdjson::SUCCESS || list.value_unsafe().type() != element_type::ARRAY) {
     *error = field_error("missing_field", "steps must be an array of steps", "steps");
@@ -328,15 +340,15 @@ bool parse_payment_batch(std::string& body, const Caller& caller, std::vector<Pa
   steps->reserve(array.size());
   std::size_t index = 0;
   for (element item : array) {
-    const std::string prefix = fmt::format("steps[{}].", index++);
     if (item.type() != element_type::OBJECT) {
-      *error = field_error("invalid_object", prefix + " must be an object", prefix);
+      const std::string path = fmt::format("steps[{}]", index);
+      *error = field_error("invalid_object", path + " must be an object", path);
       return false;
     }
-    Fields fields(item.get_object().value_unsafe(), prefix);
+    Fields fields(item.get_object().value_unsafe(), "steps", index++);
     PaymentStep step;
-    std::string op;
-    if (!fields.text("op", &op, true, error)) return false;
+    std::string_view op;
+    if (!fields.text_view("op", &op, true, error)) return false;
     bool known = false;
     for (const auto& [op_name, op_value] : batch_ops) {
       if (op_name == op) {
@@ -345,8 +357,8 @@ bool parse_payment_batch(std::string& body, const Caller& caller, std::vector<Pa
       }
     }
     if (!known) {
-      *error = field_error("invalid_op", fmt::format("{}op {} is not a batch operation", prefix, op),
-                           prefix + "op");
+      *error = field_error("invalid_op", fmt::format("{} {} is not a batch operation", fields.path("op"), op),
+                           fields.path("op"));
       return false;
     }
     if (step.op != PaymentOp::cashier && !fields.text("key", &step.key, true, error)) return false;
@@ -354,10 +366,10 @@ bool parse_payment_batch(std::string& body, const Caller& caller, std::vector<Pa
     if (step.card.present && step.op != PaymentOp::cashier) {
       *error = field_error("card_in_batch",
                            "a batch carries the bank's answer (bank), not a card to charge",
-                           prefix + "card");
+                           fields.path("card"));
       return false;
     }
-    step.canonical = simdjson::minify(item);
+    step.command.request_hash = batch_step_hash(step);
     steps->push_back(std::move(step));
   }
   return true;
@@ -373,7 +385,7 @@ bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector
   thread_local simdjson::dom::parser parser;
   element root;
   if (!parse_root(body, parser, &root, error)) return false;
-  Fields fields(root.get_object().value_unsafe(), "");
+  Fields fields(root.get_object().value_unsafe());
   std::uint64_t channel_id = 0;
   if (!fields.u64("channel", &channel_id, true, error)) return false;
   auto statement = root.get_object().value_unsafe()["statement"];

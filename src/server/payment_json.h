@@ -66,7 +66,8 @@ struct PaymentStep {
   bool bank_given = false;  // the platform sent the bank's answer in the body
   std::string key;          // a batch step's idempotency key
   std::string callback_url; // open_merchant: where its order notifications go
-  std::string canonical;    // the step as parsed, for the request hash
+  std::string canonical;    // a request's body as parsed, for its request hash (a batch step
+                            // comes with its hash in command.request_hash)
 };
 
 // Who the step acts for when the body does not say: the authenticated caller.

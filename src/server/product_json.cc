@@ -118,7 +118,7 @@ bool parse_clock_advance(std::string& body, std::uint64_t* seconds, ApiError* er
     *error = field_error("malformed_json", "the body must be a JSON object", "");
     return false;
   }
-  Fields fields(parsed.value_unsafe().get_object().value_unsafe(), "");
+  Fields fields(parsed.value_unsafe().get_object().value_unsafe());
   if (!fields.u64("advance_s", seconds, true, error) || !fields.finish(error)) return false;
   if (*seconds == 0 || *seconds > advance_s_max) {
     *error = field_error("invalid_advance", "advance_s is 1 to 31,622,400 (a year)", "advance_s");
