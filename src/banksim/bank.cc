@@ -94,8 +94,10 @@ Decision SimulatedBank::decide(std::string_view reference, std::uint32_t attempt
   return decision;
 }
 
-Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int64_t amount_fen) {
+Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int64_t amount_fen,
+                               bool refund) {
   CAP_ASSERT(amount_fen > 0);
+  CAP_ASSERT(!refund || api == BankApi::credit_card);
   CAP_ASSERT(channels::wire::is_identifier(reference, channels::reference_bytes_max));
   const std::uint64_t now_ns = clock_.now_ns();
   if (!capacity_.try_take(now_ns)) return Decision{Verdict::over_capacity, {}, {}, {}};
@@ -108,7 +110,9 @@ Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int
   }
   Entry& entry = found->second;
   if (entry.settled) {
-    if (entry.amount_fen == amount_fen && entry.api == api) return entry.decision;
+    if (entry.amount_fen == amount_fen && entry.api == api && entry.refund == refund) {
+      return entry.decision;
+    }
     Decision conflict = entry.decision;
     conflict.verdict = Verdict::declined;
     conflict.decline_reason = "reference_conflict";
@@ -123,8 +127,10 @@ Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int
   entry.decision = decision;
   entry.amount_fen = amount_fen;
   entry.api = api;
+  entry.refund = refund;
   if (decision.verdict == Verdict::approved) {
-    approved_.push_back({std::string(reference), decision.bank_reference, amount_fen, api, now_ns});
+    approved_.push_back(
+        {std::string(reference), decision.bank_reference, amount_fen, api, refund, now_ns});
   }
   return decision;
 }
@@ -145,7 +151,8 @@ std::string SimulatedBank::statement_csv() const {
     fmt::format_to(std::back_inserter(csv), "{:04}-{:02}-{:02},{},{},{},{}\n",
                    static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
                    static_cast<unsigned>(date.day()), operation.bank_reference,
-                   operation.our_reference, operation.amount_fen, channels::name(operation.api));
+                   operation.our_reference, operation.amount_fen,
+                   operation.refund ? channels::wire::refund_kind : channels::name(operation.api));
   }
   return csv;
 }

@@ -52,6 +52,7 @@ struct Operation {
   std::string bank_reference;
   std::int64_t amount_fen = 0;
   channels::BankApi api = channels::BankApi::debit_card;
+  bool refund = false;  // a credit_card that returns a card payment
   std::uint64_t approved_ns = 0;
 };
 
@@ -61,7 +62,9 @@ class SimulatedBank {
   SimulatedBank(const SimulatedBank&) = delete;
   SimulatedBank& operator=(const SimulatedBank&) = delete;
 
-  Decision handle(channels::BankApi api, std::string_view reference, std::int64_t amount_fen);
+  // `refund`: a credit_card that returns a card payment (listed as `refund` in the statement).
+  Decision handle(channels::BankApi api, std::string_view reference, std::int64_t amount_fen,
+                  bool refund = false);
 
   // The statement file (format in channels/wire.h): every approved operation, in order.
   std::string statement_csv() const;
@@ -74,6 +77,7 @@ class SimulatedBank {
     Decision decision;         // when settled
     std::int64_t amount_fen = 0;
     channels::BankApi api = channels::BankApi::debit_card;
+    bool refund = false;
   };
 
   std::uint64_t draw(std::string_view reference, std::uint32_t attempt, std::uint64_t stream) const;

@@ -141,14 +141,26 @@ TEST(SimulatedBank, StatementListsApprovedOperationsInOrder) {
   const Decision top_up = bank.handle(BankApi::debit_card, "topup-1", 12'34);
   clock.advance(std::chrono::hours(24));
   const Decision withdrawal = bank.handle(BankApi::credit_card, "wd-1", 5'00);
+  const Decision refund = bank.handle(BankApi::credit_card, "refund-1", 2'00, true);
   EXPECT_EQ(bank.statement_csv(),
             "date,bank_reference,our_reference,amount_fen,kind\n"
             "2026-11-11," +
                 top_up.bank_reference +
                 ",topup-1,1234,debit_card\n"
                 "2026-11-12," +
-                withdrawal.bank_reference + ",wd-1,500,credit_card\n");
+                withdrawal.bank_reference +
+                ",wd-1,500,credit_card\n"
+                "2026-11-12," +
+                refund.bank_reference + ",refund-1,200,refund\n");
   EXPECT_TRUE(top_up.bank_reference.starts_with("B007-"));
+  // A refund is its own kind of operation: the same reference as a payout is a conflict, and
+  // resent as a refund it is the same operation, listed once.
+  EXPECT_EQ(bank.handle(BankApi::credit_card, "refund-1", 2'00).decline_reason,
+            "reference_conflict");
+  EXPECT_EQ(bank.handle(BankApi::credit_card, "refund-1", 2'00, true).bank_reference,
+            refund.bank_reference);
+  EXPECT_EQ(bank.approved().size(), 3u);
+  EXPECT_TRUE(bank.approved().back().refund);
 }
 
 }  // namespace

@@ -234,7 +234,13 @@ Reply BankSimServer::Impl::route(const http::request<http::string_body>& request
       !wire::is_identifier(bank_code, channels::bank_code_bytes_max)) {
     return error_reply(wire::status_bad_request, "malformed_call");
   }
-  return decision_reply(simulated->handle(api, reference, amount_fen));
+  bool refund = false;
+  if (auto field = call["refund"];
+      field.error() == simdjson::SUCCESS &&
+      (field.get(refund) != simdjson::SUCCESS || (refund && api != BankApi::credit_card))) {
+    return error_reply(wire::status_bad_request, "malformed_call");
+  }
+  return decision_reply(simulated->handle(api, reference, amount_fen, refund));
 }
 
 Status BankSimServer::Impl::start() {

@@ -36,6 +36,9 @@ struct BankRequest {
   std::string bank_code;
   std::int64_t amount_fen = 0;  // > 0
   std::string reference;        // our reference: the idempotency key at the bank
+  // credit_card only: the credit returns a card payment (a refund) rather than paying out. The
+  // bank lists it as a refund in its statement.
+  bool refund = false;
 };
 
 enum class BankOutcome : std::uint8_t { approved, declined, failed };
@@ -67,7 +70,7 @@ class Connector {
   virtual ~Connector() = default;
   // Charges the card: a wallet top-up or a card-funded payment.
   virtual void debit_card(const BankRequest& request, BankCallback callback) = 0;
-  // Pays out to the card: a withdrawal.
+  // Pays out to the card: a withdrawal, or a refund of a card payment (request.refund).
   virtual void credit_card(const BankRequest& request, BankCallback callback) = 0;
 };
 

@@ -35,21 +35,49 @@ void Gateway::payout(const Card& card, std::int64_t amount_fen, std::string refe
   call(BankApi::credit_card, card, amount_fen, std::move(reference), std::move(callback));
 }
 
+namespace {
+
+GatewayResult rejected(const Admission& admission) {
+  GatewayResult result;
+  result.outcome = GatewayOutcome::rejected;
+  result.rejection = admission.rejection;
+  result.retry_after_s = admission.retry_after_s;
+  CAP_ASSERT(result.retry_after_s >= retry_after_s_min);
+  return result;
+}
+
+}  // namespace
+
 void Gateway::call(BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
                    GatewayCallback callback) {
   CAP_ASSERT(amount_fen > 0);
   CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
   const Routed routed = router_.route(card.bank_code, api, clock_.now_ns());
-  if (!routed.admission.admitted()) {
-    GatewayResult result;
-    result.outcome = GatewayOutcome::rejected;
-    result.rejection = routed.admission.rejection;
-    result.retry_after_s = routed.admission.retry_after_s;
-    CAP_ASSERT(result.retry_after_s >= retry_after_s_min);
-    return callback(std::move(result));
+  if (!routed.admission.admitted()) return callback(rejected(routed.admission));
+  send(api, routed,
+       BankRequest{routed.channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
+       std::move(callback));
+}
+
+void Gateway::refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
+                     std::string reference, GatewayCallback callback) {
+  CAP_ASSERT(amount_fen > 0);
+  CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
+  Routed routed;
+  routed.flow = router_.flow(channel_id, BankApi::credit_card);
+  if (routed.flow == nullptr) {
+    return callback(rejected({Rejection::no_route, retry_after_s_max, 0}));
   }
-  BankRequest request{routed.channel_id, card.token, card.bank_code, amount_fen,
-                      std::move(reference)};
+  routed.admission = routed.flow->admit(clock_.now_ns());
+  if (!routed.admission.admitted()) return callback(rejected(routed.admission));
+  routed.channel_id = channel_id;
+  BankRequest request{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)};
+  request.refund = true;
+  send(BankApi::credit_card, routed, std::move(request), std::move(callback));
+}
+
+void Gateway::send(BankApi api, const Routed& routed, BankRequest request,
+                   GatewayCallback callback) {
   channels::call(connector_, api, request,
                  [this, routed, callback = std::move(callback)](BankResponse response) {
                    routed.flow->complete(routed.admission, clock_.now_ns(), response);

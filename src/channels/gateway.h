@@ -62,6 +62,11 @@ class Gateway {
               GatewayCallback callback);
   void call(BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
             GatewayCallback callback);
+  // Credits a card payment back (the bank's credit_card, as a refund) on `channel_id`, the channel
+  // that charged it: a refund is not routed, since the bank that holds the charge must return it.
+  // Flow control is that channel's credit_card; a channel not configured is rejected as no_route.
+  void refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
+              std::string reference, GatewayCallback callback);
 
   // Wait for the result; never from a connector thread.
   GatewayResult charge_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
@@ -72,6 +77,8 @@ class Gateway {
   std::string render_metrics();
 
  private:
+  // Sends an admitted call and answers with the channel's result.
+  void send(BankApi api, const Routed& routed, BankRequest request, GatewayCallback callback);
   GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
                               std::string reference);
 

@@ -44,8 +44,9 @@ struct Connection {
 };
 
 std::string request_body(const BankRequest& request) {
-  return fmt::format(R"({{"reference":"{}","card":"{}","bank_code":"{}","amount_fen":{}}})",
-                     request.reference, request.card_token, request.bank_code, request.amount_fen);
+  return fmt::format(R"({{"reference":"{}","card":"{}","bank_code":"{}","amount_fen":{}{}}})",
+                     request.reference, request.card_token, request.bank_code, request.amount_fen,
+                     request.refund ? R"(,"refund":true)" : "");
 }
 
 bool wire_safe(const BankRequest& request) {

@@ -189,5 +189,37 @@ TEST(Gateway, ReturnsTheBankAnswerOrAFastRejection) {
             std::string::npos);
 }
 
+// A refund is not routed: it goes back on the channel that charged the card, through that
+// channel's credit_card flow control, flagged as a refund for the bank's statement.
+TEST(Gateway, RefundsOnTheChannelThatCharged) {
+  const BanksConfig config = parse_banks_config(config_json);
+  ManualClock clock(start_ns);
+  ScriptedConnector bank;
+  Gateway gateway(config, bank, clock);
+  bank.next.bank_reference = "R1";
+  std::vector<GatewayResult> results;
+  const auto keep = [&results](GatewayResult result) { results.push_back(std::move(result)); };
+  gateway.refund(2, {"order-7", "ICBC"}, 3'00, "refund-1", keep);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, GatewayOutcome::approved);
+  EXPECT_EQ(results[0].channel_id, 2u);
+  EXPECT_EQ(results[0].bank_reference, "R1");
+  ASSERT_EQ(bank.requests.size(), 1u);
+  EXPECT_EQ(bank.requests[0].channel_id, 2u);
+  EXPECT_TRUE(bank.requests[0].refund);
+  EXPECT_EQ(bank.requests[0].amount_fen, 3'00);
+  EXPECT_EQ(bank.requests[0].reference, "refund-1");
+
+  gateway.refund(9, {"order-7", "ICBC"}, 1, "refund-2", keep);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[1].outcome, GatewayOutcome::rejected);
+  EXPECT_EQ(results[1].rejection, Rejection::no_route);
+  EXPECT_EQ(bank.requests.size(), 1u);  // nothing sent
+  EXPECT_NE(gateway.render_metrics().find(
+                "capillary_channel_calls_total{channel=\"2\",api=\"credit_card\","
+                "outcome=\"approved\"} 1\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace capillary::channels

@@ -4,6 +4,8 @@
 //   POST /banks/{channel_id}/debit_card      (or /credit_card)
 //   content-type: application/json
 //   {"reference":"topup-42","card":"tok_9f2","bank_code":"ICBC","amount_fen":1234}
+//   credit_card may add "refund":true: the credit returns a card payment (a refund) instead of
+//   paying out, and the statement lists it with kind `refund`.
 //
 //   200 {"outcome":"approved","bank_reference":"B007-5c1e0a99d3f2e611"}
 //   200 {"outcome":"declined","reason":"insufficient_funds","bank_reference":"B007-..."}
@@ -15,6 +17,7 @@
 //   order the bank approved them, after a header line:
 //   date,bank_reference,our_reference,amount_fen,kind
 //   2026-11-11,B007-5c1e0a99d3f2e611,topup-42,1234,debit_card
+//   kind is debit_card, credit_card (a payout) or refund (a credit_card that returns a payment).
 //
 //   GET /healthz -> 200 "ok"
 //
@@ -30,6 +33,8 @@ inline constexpr std::string_view banks_prefix = "/banks/";
 inline constexpr std::string_view statement_suffix = "statement";
 inline constexpr std::string_view statement_header =
     "date,bank_reference,our_reference,amount_fen,kind\n";
+// The statement's kind for a credit_card call sent with "refund":true.
+inline constexpr std::string_view refund_kind = "refund";
 
 inline constexpr unsigned status_ok = 200;
 inline constexpr unsigned status_bad_request = 400;
