@@ -28,7 +28,9 @@ enum class CommandKind : std::uint16_t {
   create_order = 8,     // merchant opens an escrow order for amount; counterparty = buyer (0: anyone)
   pay_order = 9,        // buyer pays target order from `funding`
   confirm_order = 10,   // buyer confirms receipt of target order: escrow is released
-  refund_order = 11,    // merchant refunds amount of target order
+  refund_order = 11,    // merchant refunds amount of target order; a card part needs the bank's answer
+                        // to crediting it in `bank`, and funding.card = that part (0 in a batch:
+                        // whatever the card part is when applied)
   close_order = 12,     // merchant cancels target order before it is paid
   qr_pay = 13,          // buyer pays merchant (counterparty) directly, no escrow, from `funding`
   create_red_packet = 14,  // sender funds `count` packets totalling amount; a = split, seed

@@ -29,6 +29,22 @@ Result not_paid(OrderState state) {
   return Result::order_not_paid;
 }
 
+// Checks a refund's bank answer against the card part it must cover (`card_part`, fen, on the
+// order's `channel`). The API asked the bank to credit exactly this part before journaling; if the
+// order changed in between (another refund, a release), the answer no longer fits and the refund
+// is rejected whole: the bank's credit then shows in reconciliation as missing in the ledger.
+Result check_card_refund(const Command& command, std::int64_t card_part, std::uint32_t channel) noexcept {
+  if (card_part == 0) {
+    const bool bank_involved = command.bank.outcome != BankOutcome::none || command.funding.card != 0;
+    return bank_involved ? Result::card_refund_mismatch : Result::ok;
+  }
+  if (command.bank.outcome == BankOutcome::none) return Result::bank_answer_missing;
+  if (command.bank.channel != channel) return Result::card_refund_mismatch;
+  // A batch step carries the bank's answer alone and covers whatever the card part is now.
+  if (command.funding.card != 0 && command.funding.card != card_part) return Result::card_refund_mismatch;
+  return Result::ok;
+}
+
 }  // namespace
 
 Result Payments::fund(const Command& command, std::int64_t due, std::uint64_t credit,
@@ -206,8 +222,12 @@ Result Payments::release(OrderRecord& order) noexcept {
 }
 
 // Before release the money goes back where it came from: card first, then wallet, red-packet
-// balance and, last, the coupon's value to its campaign. After release it comes out of the
-// merchant's balance into the buyer's wallet (the fee is not returned).
+// balance and, last, the coupon's value to its campaign. The card part reaches the card through
+// the bank, which was asked before journaling (its answer is in `bank`): approved, it moves to
+// the channel's clearing account with the bank's reference, for reconciliation; declined or
+// failed, it goes to the buyer's wallet, as a card refund the bank cannot deliver does. After
+// release it comes out of the merchant's balance into the buyer's wallet (the fee is not
+// returned).
 Outcome Payments::refund_order(const Command& command) noexcept {
   if (command.amount <= 0) return outcome(Result::amount_must_be_positive);
   const OrderRecord* found = orders_.find(command.target);
@@ -216,6 +236,7 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   OrderRecord order = *found;
   if (order.state == OrderState::released) {
     if (command.amount > order.amount - order.refunded) return outcome(Result::refund_exceeds_paid);
+    if (Result r = check_card_refund(command, 0, order.channel); r != Result::ok) return outcome(r);
     chain_.leg(account_id(AccountKind::merchant, order.merchant), account_id(AccountKind::wallet, order.buyer),
         command.amount, TransferCode::order_refund, order.id);
     if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
@@ -227,10 +248,23 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   }
   if (order.state != OrderState::paid) return outcome(not_paid(order.state));
   if (command.amount > order.held) return outcome(Result::refund_exceeds_paid);
+  const std::int64_t card_part = std::min(command.amount, order.from_card);
+  if (Result r = check_card_refund(command, card_part, order.channel); r != Result::ok) return outcome(r);
+  const bool to_card = card_part > 0 && command.bank.outcome == BankOutcome::approved;
 
   const std::uint64_t escrow = platform_account(PlatformAccount::escrow);
+  const std::uint64_t wallet = account_id(AccountKind::wallet, order.buyer);
   const auto code = TransferCode::order_refund;
-  std::int64_t left = command.amount;
+  if (card_part > 0) {
+    if (to_card) {
+      chain_.leg(escrow, account_id(AccountKind::bank_clearing, order.channel), card_part, code,
+          command.bank.reference);
+    } else {
+      chain_.leg(escrow, wallet, card_part, code, order.id);
+    }
+    order.from_card -= card_part;
+  }
+  std::int64_t left = command.amount - card_part;
   const auto take = [&](std::int64_t& source, std::uint64_t account) {
     const std::int64_t part = std::min(left, source);
     if (part == 0) return;
@@ -239,8 +273,7 @@ Outcome Payments::refund_order(const Command& command) noexcept {
     left -= part;
   };
   const bool had_coupon = order.from_coupon > 0;
-  take(order.from_card, account_id(AccountKind::bank_clearing, order.channel));
-  take(order.from_wallet, account_id(AccountKind::wallet, order.buyer));
+  take(order.from_wallet, wallet);
   take(order.from_red_packet, account_id(AccountKind::red_packet, order.buyer));
   take(order.from_coupon, account_id(AccountKind::campaign, order.campaign));
   // What fund shares paid goes back as shares: the fund takes the cash back into custody.
@@ -259,19 +292,23 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   if (to_fund > 0) funds_.refund_done(order.fund, order.buyer, to_fund, at);
   order.held -= command.amount;
   order.refunded += command.amount;
+  CAP_ASSERT(order.held >= 0 && order.from_card >= 0 && order.refunded <= order.amount);
   if (had_coupon && order.from_coupon == 0) {
     const CampaignRecord* campaign = campaigns_.find(order.campaign);
     CAP_ASSERT(campaign != nullptr);
     // Handed back to the buyer only while the campaign still runs; the money returns regardless.
     if (chain_.now() < campaign->terms.valid_to_ns) {
       note_coupon_returned(order.campaign, order.buyer);
-      order.coupon_restored = 1;
+      order.flags |= order_coupon_restored;
     }
   }
+  if (card_part > 0 && !to_card) order.flags |= order_card_refund_to_wallet;
   if (order.held == 0) order.state = OrderState::refunded;
   record_event(order);
   orders_.put(order.id, order);
-  return outcome(Result::ok, command.amount);
+  Outcome done = outcome(Result::ok, command.amount);
+  if (card_part > 0) done.card_refund = to_card ? CardRefund::to_card : CardRefund::to_wallet;
+  return done;
 }
 
 Outcome Payments::close_order(const Command& command) noexcept {

@@ -90,6 +90,22 @@ class PaymentsTest : public ::testing::Test {
     c.amount = amount;
     return c;
   }
+  // Merchant 50 refunds `amount` of `order`, with the bank's answer to crediting `card_part`.
+  Command card_refund(std::uint64_t order, std::int64_t amount, std::int64_t card_part, BankOutcome outcome,
+                      std::uint64_t reference = 77) {
+    Command c = on_order(CommandKind::refund_order, as_merchant(50), 50, order, amount);
+    c.funding.card = card_part;
+    c.bank = bank(outcome, outcome == BankOutcome::approved ? reference : 0);
+    return c;
+  }
+  // The ledger transfers moving money into `account`, with the user_data they carry.
+  std::vector<ledger::Transfer> credits_to(std::uint64_t account) const {
+    std::vector<ledger::Transfer> found;
+    for (const ledger::TransferRecord& record : ledger_.transfers()) {
+      if (record.transfer.credit_account_id == account) found.push_back(record.transfer);
+    }
+    return found;
+  }
   std::int64_t balance(AccountKind kind, std::uint64_t id) const {
     const ledger::Account* account = ledger_.find_account(account_id(kind, id));
     return account == nullptr ? 0 : account->credits_posted - account->debits_posted;
@@ -312,8 +328,8 @@ TEST_F(PaymentsTest, RefundsBeforeReleaseGoBackToTheSources) {
   ASSERT_EQ(result_of(c), Result::ok);
   EXPECT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 10'001)),
             Result::refund_exceeds_paid);
-  // 4,500: the card's 4,000 first, then 500 of the wallet's.
-  ASSERT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 4'500)), Result::ok);
+  // 4,500: the card's 4,000 first (credited back by the bank), then 500 of the wallet's.
+  ASSERT_EQ(result_of(card_refund(order, 4'500, 4'000, BankOutcome::approved)), Result::ok);
   EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -5'000 + 4'000 - 4'000);
   EXPECT_EQ(balance(AccountKind::wallet, 1), 500);
   EXPECT_EQ(payments_.find_order(order)->held, 5'500);
@@ -613,7 +629,7 @@ TEST_F(PaymentsTest, CouponRules) {
   ASSERT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, second, 2'000)), Result::ok);
   EXPECT_EQ(payments_.coupons_in_use(campaign, 1), 1u);
   EXPECT_EQ(balance(AccountKind::campaign, campaign), 1'000);
-  EXPECT_EQ(payments_.find_order(second)->coupon_restored, 0);
+  EXPECT_EQ(payments_.find_order(second)->flags & order_coupon_restored, 0);
   // A campaign that its funder cannot pay for, and bad terms.
   Command broke = command(CommandKind::create_campaign, as_merchant(50), 50);
   broke.amount = 1'000;
@@ -644,6 +660,153 @@ TEST_F(PaymentsTest, OrderEventsAreNumberedPerOrder) {
   EXPECT_EQ(events[3].state, OrderState::released);
 }
 
+// The card part of a refund before release goes back to the card through the bank: approved, it
+// moves to the channel's clearing account carrying the bank's reference, so reconciliation can
+// match it against the bank's statement.
+TEST_F(PaymentsTest, ApprovedCardRefundGoesToTheCardWithTheBanksReference) {
+  open_user(1);
+  open_merchant(50);
+  const std::uint64_t order = create_order(50, 6'000);
+  Command c = pay(1, order, Funding{0, 0, 6'000, 0, 0, 0});
+  c.bank = bank(BankOutcome::approved, 1001);
+  ASSERT_EQ(result_of(c), Result::ok);
+  const std::int64_t escrow_before = platform_balance(PlatformAccount::escrow);
+
+  const Outcome out = run(card_refund(order, 2'500, 2'500, BankOutcome::approved, 5005));
+  ASSERT_EQ(out.result, Result::ok);
+  EXPECT_EQ(out.value, 2'500);
+  EXPECT_EQ(out.card_refund, CardRefund::to_card);
+  EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -6'000 + 2'500);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 0);
+  EXPECT_EQ(platform_balance(PlatformAccount::escrow), escrow_before - 2'500);
+  const std::vector<ledger::Transfer> to_clearing = credits_to(account_id(AccountKind::bank_clearing, channel));
+  ASSERT_EQ(to_clearing.size(), 1u);
+  EXPECT_EQ(to_clearing[0].amount, 2'500);
+  EXPECT_EQ(to_clearing[0].user_data, 5005u);
+  EXPECT_EQ(to_clearing[0].code, static_cast<std::uint16_t>(TransferCode::order_refund));
+  const OrderRecord& after = *payments_.find_order(order);
+  EXPECT_EQ(after.from_card, 3'500);
+  EXPECT_EQ(after.held, 3'500);
+  EXPECT_EQ(after.flags & order_card_refund_to_wallet, 0);
+  EXPECT_EQ(after.state, OrderState::paid);
+}
+
+// Declined or failed, the bank did not credit the card: the card part goes to the buyer's wallet
+// instead, the answer and the order say so, and escrow still balances.
+TEST_F(PaymentsTest, DeclinedOrFailedCardRefundGoesToTheWallet) {
+  open_user(1);
+  open_merchant(50);
+  const std::uint64_t order = create_order(50, 6'000);
+  Command c = pay(1, order, Funding{0, 0, 6'000, 0, 0, 0});
+  c.bank = bank(BankOutcome::approved, 1001);
+  ASSERT_EQ(result_of(c), Result::ok);
+
+  const Outcome declined = run(card_refund(order, 1'000, 1'000, BankOutcome::declined));
+  ASSERT_EQ(declined.result, Result::ok);
+  EXPECT_EQ(declined.card_refund, CardRefund::to_wallet);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 1'000);
+  EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -6'000);  // nothing back to the bank
+  EXPECT_NE(payments_.find_order(order)->flags & order_card_refund_to_wallet, 0);
+
+  const Outcome failed = run(card_refund(order, 5'000, 5'000, BankOutcome::failed));
+  ASSERT_EQ(failed.result, Result::ok);
+  EXPECT_EQ(failed.card_refund, CardRefund::to_wallet);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 6'000);
+  EXPECT_EQ(platform_balance(PlatformAccount::escrow), 0);
+  EXPECT_EQ(payments_.find_order(order)->state, OrderState::refunded);
+  EXPECT_TRUE(credits_to(account_id(AccountKind::bank_clearing, channel)).empty());
+}
+
+// A partial refund of an order paid from card, wallet, red packet and coupon takes the card first;
+// the answer of an idempotent retry is the first one, card_refund included, and nothing moves twice.
+TEST_F(PaymentsTest, PartialRefundOfAMixedOrderTakesTheCardFirst) {
+  open_user(1);
+  open_user(2);
+  open_merchant(50);
+  ASSERT_EQ(top_up(1, 3'000), Result::ok);
+  Command packet = command(CommandKind::create_red_packet, as_user(2), 2);
+  ASSERT_EQ(top_up(2, 1'000), Result::ok);
+  packet.amount = 1'000;
+  packet.a = split_fixed;
+  packet.b = 1;
+  const Outcome created = run(packet);
+  ASSERT_EQ(created.result, Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::claim_red_packet, as_user(1), 1, created.value)), Result::ok);
+  const std::uint64_t campaign = create_campaign(10'000, 500, 0, start_ns + 3600 * ns_per_s);
+  const std::uint64_t order = create_order(50, 10'000);
+  Command c = pay(1, order, Funding{3'000, 1'000, 5'500, 0, 0, campaign});
+  c.bank = bank(BankOutcome::approved, 1001);
+  ASSERT_EQ(result_of(c), Result::ok);
+  const std::int64_t escrow_before = platform_balance(PlatformAccount::escrow);
+
+  // 7,000: the card's 5,500 (the bank declines: to the wallet), then 1,500 of the wallet's.
+  Command refund = card_refund(order, 7'000, 5'500, BankOutcome::declined);
+  refund.id = 4242;
+  const Outcome first = run(refund);
+  ASSERT_EQ(first.result, Result::ok);
+  EXPECT_EQ(first.card_refund, CardRefund::to_wallet);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 5'500 + 1'500);
+  EXPECT_EQ(balance(AccountKind::red_packet, 1), 0);
+  const OrderRecord& after = *payments_.find_order(order);
+  EXPECT_EQ(after.from_card, 0);
+  EXPECT_EQ(after.from_wallet, 1'500);
+  EXPECT_EQ(after.from_red_packet, 1'000);
+  EXPECT_EQ(after.from_coupon, 500);
+  EXPECT_EQ(after.held, 3'000);
+  EXPECT_EQ(platform_balance(PlatformAccount::escrow), escrow_before - 7'000);
+
+  // The same key again: the first answer, nothing moves (and the API never calls the bank again).
+  const Outcome again = run(refund);
+  EXPECT_EQ(again.result, Result::ok);
+  EXPECT_EQ(again.replayed, 1);
+  EXPECT_EQ(again.card_refund, CardRefund::to_wallet);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 7'000);
+
+  // No card part left: a refund that claims one is refused, a plain one takes wallet, red packet
+  // and coupon in that order.
+  EXPECT_EQ(result_of(card_refund(order, 1'000, 1'000, BankOutcome::approved)), Result::card_refund_mismatch);
+  const Outcome rest = run(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 3'000));
+  ASSERT_EQ(rest.result, Result::ok);
+  EXPECT_EQ(rest.card_refund, CardRefund::none);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 8'500);
+  EXPECT_EQ(balance(AccountKind::red_packet, 1), 1'000);
+  EXPECT_EQ(balance(AccountKind::campaign, campaign), 10'000);
+  EXPECT_EQ(payments_.find_order(order)->state, OrderState::refunded);
+}
+
+// A card part needs the bank's answer for exactly that part on the order's channel; anything else
+// moves nothing, so the bank's credit, if there was one, stands out in reconciliation.
+TEST_F(PaymentsTest, CardRefundNeedsAMatchingBankAnswer) {
+  open_user(1);
+  open_merchant(50);
+  ASSERT_EQ(top_up(1, 1'000), Result::ok);
+  const std::uint64_t order = create_order(50, 5'000);
+  Command c = pay(1, order, Funding{1'000, 0, 4'000, 0, 0, 0});
+  c.bank = bank(BankOutcome::approved, 1001);
+  ASSERT_EQ(result_of(c), Result::ok);
+  EXPECT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 500)),
+            Result::bank_answer_missing);
+  EXPECT_EQ(result_of(card_refund(order, 500, 400, BankOutcome::approved)), Result::card_refund_mismatch);
+  Command elsewhere = card_refund(order, 500, 500, BankOutcome::approved);
+  elsewhere.bank.channel = channel + 1;
+  EXPECT_EQ(result_of(elsewhere), Result::card_refund_mismatch);
+  EXPECT_EQ(payments_.find_order(order)->held, 5'000);
+  // A batch step carries the answer alone: it covers the card part when applied.
+  Command batched = card_refund(order, 4'500, 0, BankOutcome::approved);
+  const Outcome out = run(batched);
+  ASSERT_EQ(out.result, Result::ok);
+  EXPECT_EQ(out.card_refund, CardRefund::to_card);
+  EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -4'000 - 1'000 + 4'000);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 500);
+  // Released orders are refunded from the merchant: no card part, so no bank answer fits.
+  const std::uint64_t second = create_order(50, 2'000);
+  Command paid = pay(1, second, Funding{0, 0, 2'000, 0, 0, 0});
+  paid.bank = bank(BankOutcome::approved, 1002);
+  ASSERT_EQ(result_of(paid), Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, second)), Result::ok);
+  EXPECT_EQ(result_of(card_refund(second, 1'000, 1'000, BankOutcome::approved)), Result::card_refund_mismatch);
+}
+
 // Thousands of mixed commands from a seed, with every invariant checked after each one (money
 // conserved per ledger, escrow equal to what orders hold, red packets equal to their accounts),
 // then a save/restore into a fresh state that must hash the same and keep giving the same results.
@@ -660,6 +823,7 @@ TEST_F(PaymentsTest, RandomizedMixedOperationsConserveMoney) {
   const auto user = [&] { return 1 + pick(users); };
   const auto merchant = [&] { return 100 + pick(merchants); };
   std::array<int, result_count> seen{};
+  std::array<int, 3> card_refunds{};  // by CardRefund: none, to_card, to_wallet
   for (int step = 0; step < 6'000; ++step) {
     SCOPED_TRACE(::testing::Message() << "step " << step);
     Command c{};
@@ -706,6 +870,12 @@ TEST_F(PaymentsTest, RandomizedMixedOperationsConserveMoney) {
         const OrderRecord& order = *payments_.find_order(orders[pick(orders.size())]);
         c = on_order(CommandKind::refund_order, as_merchant(order.merchant), order.merchant, order.id,
                      1 + static_cast<std::int64_t>(pick(static_cast<std::uint64_t>(order.amount))));
+        // The card part is credited back by the bank, which approves, declines or fails.
+        if (order.state == OrderState::paid && order.from_card > 0) {
+          c.funding.card = std::min(c.amount, order.from_card);
+          c.bank = bank(static_cast<BankOutcome>(1 + pick(3)), random());
+          c.bank.channel = order.channel;
+        }
         break;
       }
       case 6: {
@@ -742,6 +912,7 @@ TEST_F(PaymentsTest, RandomizedMixedOperationsConserveMoney) {
     }
     const Outcome out = run(c);
     ++seen[static_cast<std::size_t>(out.result)];
+    ++card_refunds[static_cast<std::size_t>(out.card_refund)];
     if (out.result == Result::ok && c.kind == CommandKind::create_order) orders.push_back(out.value);
     if (out.result == Result::ok && c.kind == CommandKind::create_red_packet) packets.push_back(out.value);
     if (step % 500 == 0) advance_to(now_ + 6 * 3600 * ns_per_s);  // auto-confirms, expiries
@@ -749,6 +920,8 @@ TEST_F(PaymentsTest, RandomizedMixedOperationsConserveMoney) {
   }
   EXPECT_GT(seen[static_cast<std::size_t>(Result::ok)], 2'000);
   EXPECT_GT(seen[static_cast<std::size_t>(Result::insufficient_wallet)], 0);
+  EXPECT_GT(card_refunds[static_cast<std::size_t>(CardRefund::to_card)], 0);
+  EXPECT_GT(card_refunds[static_cast<std::size_t>(CardRefund::to_wallet)], 0);
 
   ledger::Ledger copy_ledger;
   copy_ledger.restore({ledger_.accounts().begin(), ledger_.accounts().end()},

@@ -46,6 +46,12 @@ enum class OrderState : std::uint8_t {
   closed = 5,    // cancelled before payment
 };
 
+// What an order's refunds did beyond moving money back to the sources.
+enum OrderFlag : std::uint8_t {
+  order_coupon_restored = 1,        // the coupon was handed back to the buyer on refund
+  order_card_refund_to_wallet = 2,  // the bank did not credit the card: that part went to the wallet
+};
+
 struct OrderRecord {
   std::uint64_t id;
   std::uint64_t merchant;
@@ -70,7 +76,7 @@ struct OrderRecord {
   std::uint32_t channel;         // the card's channel, when a card paid
   std::uint16_t events;          // state changes so far: the next notification's sequence
   OrderState state;
-  std::uint8_t coupon_restored;  // the coupon was handed back to the buyer on refund
+  std::uint8_t flags;            // OrderFlag bits
 };
 static_assert(sizeof(OrderRecord) == 160 && std::has_unique_object_representations_v<OrderRecord>);
 

@@ -86,24 +86,31 @@ namespace capillary::payments {
   X(standing_order_not_found, "no standing order has this id")                                  \
   X(standing_order_closed, "the standing order was filled or cancelled")                        \
   X(standing_order_terms_invalid, "the amount, minimum rate or maximum term is invalid")        \
-  X(below_product_minimum, "the amount is below the product's minimum")
+  X(below_product_minimum, "the amount is below the product's minimum")                         \
+  X(card_refund_mismatch, "the bank's card refund does not match the order's card part or channel")
 
 #define CAPILLARY_ENUM_VALUE(name, description) name,
 enum class Result : std::uint8_t { CAPILLARY_PAYMENT_RESULTS(CAPILLARY_ENUM_VALUE) };
 #undef CAPILLARY_ENUM_VALUE
 
-inline constexpr int result_count = static_cast<int>(Result::below_product_minimum) + 1;
+inline constexpr int result_count = static_cast<int>(Result::card_refund_mismatch) + 1;
 
 std::string_view name(Result result);
 std::string_view description(Result result);
 
+// Where a refund's card part went. The bank credits the card before the refund is journaled; when
+// it declines or fails, the card part goes to the buyer's wallet instead, so nothing is stuck.
+enum class CardRefund : std::uint8_t { none = 0, to_card = 1, to_wallet = 2 };
+
 // A command's outcome: the code, whether it repeats an earlier command's result, and a value by
-// kind (the amount claimed from a red packet, the fee charged at release, ...).
+// kind (the amount claimed from a red packet, the fee charged at release, ...). Kept in the
+// idempotency records, so a retry answers exactly what the first attempt did, card_refund included.
 struct Outcome {
   std::int64_t value;
   Result result;
   std::uint8_t replayed;  // 1 when the id was seen before and this is the first result again
-  std::uint8_t reserved[6];
+  CardRefund card_refund; // refund_order with a card part: where that part went
+  std::uint8_t reserved[5];
 };
 static_assert(sizeof(Outcome) == 16);
 
