@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/assert.h"
 #include "payments/accounts.h"
 #include "payments/limits.h"
 #include "server/authenticate.h"
@@ -29,6 +31,10 @@ constexpr std::array<std::string_view, 14> route_prefixes{
     "/v1/campaigns",     "/v1/payments/",      "/v1/lookup/orders", "/v1/reconciliations",
     "/v1/institutions",  "/v1/funds",          "/v1/products",     "/v1/standing-orders",
     "/v1/platform/clock"};
+
+// The bank code a refund names on a channel no route uses (a channel the platform's gateway tier
+// charged through and reported in a batch): the bank finds the charge by the order, not the code.
+constexpr std::string_view unrouted_bank_code = "UNROUTED";
 
 // Mismatches a reconciliation lists in full; past it only their count grows.
 constexpr std::size_t reconciliation_mismatches_max = 10'000;
@@ -279,6 +285,7 @@ void PaymentApi::write(const Request& request, const Call& call, const auth::Pri
   if (principal.kind == auth::PrincipalKind::user) assess(step, request.device, request.city);
   if (op == PaymentOp::open_user) register_device(step.command.party, request.device, request.city);
   if (op == PaymentOp::withdraw) return withdraw(std::move(step), call);
+  if (op == PaymentOp::refund) return refund(std::move(step), call);
   if (op == PaymentOp::open_merchant && !step.callback_url.empty()) {
     if (notifier_ == nullptr) {
       return call.fail({503, "notifications_unavailable", "this server sends no notifications", "callback_url"});
@@ -329,10 +336,10 @@ bool PaymentApi::admit(std::size_t steps, const Call& call) {
   return true;
 }
 
-void PaymentApi::submit(payments::Command command, const Call& call) {
+void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<void> hold) {
   if (!admit(1, call)) return;
-  const engine::Submit submitted =
-      engine_.submit_payments({command}, [this, call, command](std::span<const payments::Outcome> outcomes) {
+  const engine::Submit submitted = engine_.submit_payments(
+      {command}, [this, call, command, hold = std::move(hold)](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
         const payments::Outcome outcome = outcomes[0];
         // A declared income day is paid out from here on, in steps (income_runs.h).
@@ -421,6 +428,93 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
         });
       });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+namespace {
+
+// The card part of a refund as the state is now: what the module will take from the card first
+// (card first, then the other sources), or 0 when the bank has nothing to do — no card part, a
+// refund the module will reject anyway, or a key already journaled, which the module answers
+// from its idempotency record without a second call to the bank.
+std::int64_t card_refund_part(const engine::State& state, const payments::Command& command) {
+  if (state.payments.find_command(command.id) != nullptr) return 0;
+  const payments::OrderRecord* order = state.payments.find_order(command.target);
+  if (order == nullptr || order->merchant != command.party || order->state != payments::OrderState::paid ||
+      command.amount <= 0 || command.amount > order->held) {
+    return 0;
+  }
+  return std::min(command.amount, order->from_card);
+}
+
+}  // namespace
+
+// The bank credits a refund's card part before the refund is journaled, on the channel that
+// charged the card, and its answer travels in the command (as for a card payment), so replay never
+// calls the bank. A retry with the same key after the refund was journaled gets the first answer
+// again without a bank call; a retry before (say the process died) sends the same reference, which
+// the bank answers as the same operation.
+//
+// One refund of an order at a time, from before the order is read until the refund is journaled:
+// a second one would read the same card part and ask the bank to credit it again.
+void PaymentApi::refund(PaymentStep step, const Call& call) {
+  if (step.bank_given) return submit(step.command, call);
+  const std::uint64_t order = step.command.target;
+  {
+    std::lock_guard lock(refunding_mutex_);
+    if (!refunding_orders_.insert(order).second) {
+      return call.fail({409, "refund_in_progress",
+                        "another refund of this order is in progress; retry once it is answered", {}});
+    }
+  }
+  // Frees the order for the next refund when the last holder lets go: after the journal's answer,
+  // or as soon as the refund fails before it.
+  std::shared_ptr<void> hold(nullptr, [this, order](void*) {
+    std::lock_guard lock(refunding_mutex_);
+    refunding_orders_.erase(order);
+  });
+  const engine::Submit submitted = engine_.submit_read(
+      [this, call, command = step.command, hold](const engine::State& state) mutable {
+        const payments::OrderRecord* found = state.payments.find_order(command.target);
+        command.funding.card = card_refund_part(state, command);
+        const std::uint32_t channel = command.funding.card > 0 ? found->channel : 0;
+        post_io_([this, call, command, channel, hold] {
+          call.guarded([&] {
+            if (command.funding.card == 0) return submit(command, call, hold);
+            credit_card_then_submit(command, channel, hold, call);
+          });
+        });
+      });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_t channel,
+                                         std::shared_ptr<void> hold, const Call& call) {
+  CAP_ASSERT(command.funding.card > 0 && channel != 0);
+  if (gateway_ == nullptr || banks_ == nullptr) {
+    return call.fail({503, "card_channels_unavailable", "this server has no bank channels configured", {}});
+  }
+  // The platform keeps no card tokens: the refund names the order it returns, and the bank finds
+  // the card through its own record of the charge on this channel.
+  gateway_->refund(channel, {fmt::format("order-{}", command.target), bank_code_of(channel)}, command.funding.card,
+                   fmt::format("refund-{:016x}", command.id),
+                   [this, call, command, channel, hold = std::move(hold)](channels::GatewayResult result) mutable {
+                     call.guarded([&] {
+                       if (result.outcome == channels::GatewayOutcome::rejected) {
+                         Response response;
+                         response.status = channels::http_status(result.rejection);
+                         response.retry_after_s = std::max<std::uint32_t>(1, result.retry_after_s);
+                         write_error(response.body, {response.status, "channel_busy",
+                                                     "the card's bank channel is at its limit; retry later", {}});
+                         return call.answer(std::move(response));
+                       }
+                       command.bank.channel = channel;
+                       command.bank.outcome = bank_outcome(result.outcome);
+                       if (result.outcome == channels::GatewayOutcome::approved) {
+                         command.bank.reference = bank_reference_hash(result.bank_reference);
+                       }
+                       submit(command, call, std::move(hold));
+                     });
+                   });
 }
 
 namespace {
@@ -522,6 +616,16 @@ std::uint32_t PaymentApi::primary_channel(std::string_view bank) const {
     if (route.bank_code == bank && !route.channels.empty()) return route.channels.front();
   }
   return 0;
+}
+
+std::string PaymentApi::bank_code_of(std::uint32_t channel) const {
+  CAP_ASSERT(banks_ != nullptr);
+  const channels::RouteConfig* serving = nullptr;
+  for (const channels::RouteConfig& route : banks_->routes) {
+    if (!route.channels.empty() && route.channels.front() == channel) return route.bank_code;
+    if (serving == nullptr && std::ranges::find(route.channels, channel) != route.channels.end()) serving = &route;
+  }
+  return std::string(serving != nullptr ? serving->bank_code : unrouted_bank_code);
 }
 
 namespace {
@@ -771,9 +875,10 @@ void PaymentApi::lookup(const Request& request, const Call& call) {
 }
 
 // The bank's statement for one channel against the ledger's card movements through that
-// channel's clearing account, matched by the bank's reference: money in (top-ups and card
-// payments, debit_card) and payouts (posted withdrawals, credit_card). Every line without its
-// ledger twin, every ledger movement without its line, and every amount that differs is listed.
+// channel's clearing account, matched by the bank's reference and kind: money in (top-ups and card
+// payments, debit_card), payouts (posted withdrawals, credit_card) and card refunds (refunds whose
+// card part the bank credited, refund). Every line without its ledger twin, every ledger movement
+// without its line, and every amount that differs is listed.
 void PaymentApi::reconcile(const Request& request, const Call& call) {
   auto lines = std::make_shared<std::vector<StatementLine>>();
   std::uint32_t channel = 0;
@@ -782,17 +887,20 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
   const engine::Submit submitted = engine_.submit_read([this, call, channel, lines](const engine::State& state) {
     struct Movement {
       std::int64_t amount;
-      bool debit;
+      StatementKind kind;
       bool matched;
     };
     const std::uint64_t clearing = payments::account_id(payments::AccountKind::bank_clearing, channel);
+    constexpr auto refund_code = static_cast<std::uint16_t>(payments::TransferCode::order_refund);
     absl::flat_hash_map<std::uint64_t, Movement> ledger_side;
     for (const ledger::TransferRecord& record : state.ledger.transfers()) {
       const ledger::Transfer& t = record.transfer;
-      const bool money_in = t.debit_account_id == clearing && (t.flags & ledger::transfer_pending) == 0;
-      const bool payout = t.credit_account_id == clearing && (t.flags & ledger::transfer_post_pending) != 0;
-      if ((money_in && t.code != static_cast<std::uint16_t>(payments::TransferCode::order_refund)) || payout) {
-        ledger_side[t.user_data] = {t.amount, money_in, false};
+      if (t.debit_account_id == clearing && (t.flags & ledger::transfer_pending) == 0 && t.code != refund_code) {
+        ledger_side[t.user_data] = {t.amount, StatementKind::debit_card, false};
+      } else if (t.credit_account_id == clearing && (t.flags & ledger::transfer_post_pending) != 0) {
+        ledger_side[t.user_data] = {t.amount, StatementKind::credit_card, false};
+      } else if (t.credit_account_id == clearing && t.code == refund_code) {
+        ledger_side[t.user_data] = {t.amount, StatementKind::refund, false};
       }
     }
     std::string body;
@@ -811,7 +919,7 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
     };
     for (const StatementLine& line : *lines) {
       const auto found = ledger_side.find(bank_reference_hash(line.bank_reference));
-      if (found == ledger_side.end() || found->second.debit != line.debit) {
+      if (found == ledger_side.end() || found->second.kind != line.kind) {
         mismatch("missing_in_ledger", line.bank_reference, line.our_reference, line.amount, 0);
       } else if (found->second.amount != line.amount) {
         found->second.matched = true;

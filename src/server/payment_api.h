@@ -4,9 +4,13 @@
 // channels), submit it to the engine and answer once it is durable. Like Routes, it never blocks
 // an io thread: engine and bank callbacks hand their answers back through `post_io`.
 
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -49,10 +53,18 @@ class PaymentApi {
   void batch(const Request& request, const Call& call, const auth::Principal& principal);
   // Charges or pays out to the step's card first when it names one, then submits.
   void charge_then_submit(PaymentStep step, const Call& call);
-  void submit(payments::Command command, const Call& call);
+  // `hold` is kept until the command's answer is back from the engine (a card refund's claim on
+  // its order).
+  void submit(payments::Command command, const Call& call, std::shared_ptr<void> hold = nullptr);
   // Counts `steps` in flight, or answers 503 when that would pass the limit.
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
+  // Credits a refund's card part back through the bank first when it has one, then submits.
+  void refund(PaymentStep step, const Call& call);
+  // Asks the bank to credit command.funding.card to the card that paid the order on `channel`;
+  // `hold` keeps the order's refund slot until the refund is journaled.
+  void credit_card_then_submit(payments::Command command, std::uint32_t channel, std::shared_ptr<void> hold,
+                               const Call& call);
   void cashier(PaymentStep step, const Call& call);
   void read(const Call& call, const auth::Principal& principal, std::string_view kind, std::uint64_t id,
             std::string_view query);
@@ -67,6 +79,8 @@ class PaymentApi {
   std::uint64_t business_now() const;
   // The channel a card of `bank` is routed to first; 0 when none is configured.
   std::uint32_t primary_channel(std::string_view bank) const;
+  // The bank code a channel serves (the route it is primary for, else the first that uses it).
+  std::string bank_code_of(std::uint32_t channel) const;
 
   engine::Engine& engine_;
   const auth::Keyring& keyring_;
@@ -78,6 +92,11 @@ class PaymentApi {
   Metrics& metrics_;
   Post post_io_;
   std::atomic<std::size_t> in_flight_{0};
+  // Orders with a refund between the API's read and its journal answer: a second refund of the same
+  // order is refused (409) rather than asking the bank for a card part the first may have taken.
+  // Bounded by the requests in flight.
+  std::mutex refunding_mutex_;
+  absl::flat_hash_set<std::uint64_t> refunding_orders_;  // guarded by refunding_mutex_
   IncomeRuns income_runs_;
 };
 

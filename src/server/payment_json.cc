@@ -8,6 +8,8 @@
 #include <iterator>
 #include <optional>
 
+#include "channels/connector.h"
+#include "channels/wire.h"
 #include "core/assert.h"
 #include "payments/limits.h"
 #include "server/json_fields.h"
@@ -21,16 +23,9 @@ using simdjson::dom::element_type;
 
 constexpr std::size_t url_bytes_max = 512;
 
-bool parse_card(Fields& fields, PaymentStep* step, ApiError* error) {
-  std::optional<Fields> card;
-  if (!fields.nested("card", &card, error)) return false;
-  if (card) {
-    step->card.present = true;
-    if (!card->text("token", &step->card.token, true, error) ||
-        !card->text("bank", &step->card.bank, true, error) || !card->finish(error)) {
-      return false;
-    }
-  }
+// The bank's answer as the platform's gateway tier sends it (`bank`), for a card it charged or
+// credited itself: top-ups, card funding, and the card part of a refund.
+bool parse_bank_answer(Fields& fields, PaymentStep* step, ApiError* error) {
   std::optional<Fields> bank;
   if (!fields.nested("bank", &bank, error)) return false;
   if (bank) {
@@ -65,6 +60,19 @@ bool parse_card(Fields& fields, PaymentStep* step, ApiError* error) {
     step->bank_given = true;
   }
   return true;
+}
+
+bool parse_card(Fields& fields, PaymentStep* step, ApiError* error) {
+  std::optional<Fields> card;
+  if (!fields.nested("card", &card, error)) return false;
+  if (card) {
+    step->card.present = true;
+    if (!card->text("token", &step->card.token, true, error) ||
+        !card->text("bank", &step->card.bank, true, error) || !card->finish(error)) {
+      return false;
+    }
+  }
+  return parse_bank_answer(fields, step, error);
 }
 
 // A payment from fund shares names the fund; its id travels in the command's `b`.
@@ -205,7 +213,8 @@ bool parse_step(Fields& fields, std::uint64_t path_id, const Caller& caller, Pay
       c.kind = step->op == PaymentOp::refund ? CommandKind::refund_order : CommandKind::close_order;
       if (!id_of("order", &c.target) ||
           !party(fields, "merchant", PartyKind::merchant, caller, &c.party, error) ||
-          (step->op == PaymentOp::refund && !fields.amount("amount", &c.amount, true, error))) {
+          (step->op == PaymentOp::refund &&
+           (!fields.amount("amount", &c.amount, true, error) || !parse_bank_answer(fields, step, error)))) {
         return false;
       }
       break;
@@ -380,6 +389,23 @@ std::uint64_t bank_reference_hash(std::string_view reference) {
   return hash == 0 ? 1 : hash;
 }
 
+namespace {
+
+bool statement_kind(std::string_view text, StatementKind* kind) {
+  if (text == channels::name(channels::BankApi::debit_card)) {
+    *kind = StatementKind::debit_card;
+  } else if (text == channels::name(channels::BankApi::credit_card)) {
+    *kind = StatementKind::credit_card;
+  } else if (text == channels::wire::refund_kind) {
+    *kind = StatementKind::refund;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector<StatementLine>* lines,
                           ApiError* error) {
   thread_local simdjson::dom::parser parser;
@@ -421,8 +447,9 @@ bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector
       rest.remove_prefix(comma + 1);
     }
     std::uint64_t amount = 0;
+    StatementKind kind = StatementKind::debit_card;
     if (count != 5 || !parse_decimal(cells[3], &amount) || amount > static_cast<std::uint64_t>(payments::amount_max) ||
-        (cells[4] != "debit_card" && cells[4] != "credit_card")) {
+        !statement_kind(cells[4], &kind)) {
       *error = field_error("malformed_statement",
                            fmt::format("statement line {} is not date,bank_reference,our_reference,amount_fen,kind",
                                        number),
@@ -430,7 +457,7 @@ bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector
       return false;
     }
     lines->push_back({std::string(cells[0]), std::string(cells[1]), std::string(cells[2]),
-                      static_cast<std::int64_t>(amount), cells[4] == "debit_card"});
+                      static_cast<std::int64_t>(amount), kind});
   }
   return true;
 }
@@ -441,6 +468,10 @@ void write_outcome(std::string& out, const payments::Outcome& outcome) {
   if (outcome.result != payments::Result::ok) {
     out += ",\"description\":";
     write_string(out, payments::description(outcome.result));
+  }
+  if (outcome.card_refund != payments::CardRefund::none) {
+    out += outcome.card_refund == payments::CardRefund::to_card ? ",\"card_refund\":\"to_card\""
+                                                                  : ",\"card_refund\":\"to_wallet\"";
   }
   if (outcome.replayed != 0) out += ",\"replayed\":true";
   out += '}';
@@ -475,10 +506,13 @@ void write_order(std::string& out, const payments::OrderRecord& o) {
                  "\"held\":\"{}\",\"released\":\"{}\",\"fee\":\"{}\",\"refunded\":\"{}\","
                  "\"created_at\":\"{}\",\"paid_at\":\"{}\",\"release_at\":\"{}\","
                  "\"funding\":{{\"wallet\":\"{}\",\"red_packet\":\"{}\",\"card\":\"{}\",\"coupon\":\"{}\","
-                 "\"fund\":\"{}\"}},\"campaign\":\"{}\",\"fund_id\":\"{}\",\"channel\":{},\"events\":{}}}",
+                 "\"fund\":\"{}\"}},\"campaign\":\"{}\",\"fund_id\":\"{}\",\"channel\":{},\"events\":{}",
                  o.id, o.merchant, o.buyer, o.amount, name(o.state), o.held, o.released, o.fee, o.refunded,
                  o.created_at, o.paid_at, o.release_at, o.from_wallet, o.from_red_packet, o.from_card,
                  o.from_coupon, o.from_fund, o.campaign, o.fund, o.channel, o.events);
+  // A card refund the bank did not take went to the buyer's wallet: the merchant sees it here.
+  if ((o.flags & payments::order_card_refund_to_wallet) != 0) out += ",\"card_refund\":\"to_wallet\"";
+  out += '}';
 }
 
 void write_red_packet(std::string& out, const payments::RedPacketRecord& p) {

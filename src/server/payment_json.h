@@ -104,12 +104,15 @@ struct CashierView {
 std::uint64_t bank_reference_hash(std::string_view reference);
 
 // {"channel":5,"statement":"<the channel's statement file, CSV>"} (channels/wire.h format).
+// debit_card: money in (top-ups, card payments); credit_card: a payout (withdrawals); refund: a
+// card payment credited back.
+enum class StatementKind : std::uint8_t { debit_card, credit_card, refund };
 struct StatementLine {
   std::string date;
   std::string bank_reference;
   std::string our_reference;
   std::int64_t amount = 0;
-  bool debit = true;  // debit_card (money in) or credit_card (a payout)
+  StatementKind kind = StatementKind::debit_card;
 };
 [[nodiscard]] bool parse_reconciliation(std::string& body, std::uint32_t* channel,
                                         std::vector<StatementLine>* lines, ApiError* error);

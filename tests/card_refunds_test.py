@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Card refunds end to end: `capillary serve` charging and refunding cards through a real
+`capillary bank-sim` (docs/payments.md, docs/channels.md).
+
+    card_refunds_test.py BUILD/capillary [unittest arguments]
+
+Two simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) answers every call
+with a bank error. Covers: a card-paid order refunded in part and then in full through GOOD, the
+bank's statement listing the charge and both refunds, and reconciliation matching them all; an
+idempotent retry of a refund answering the first answer without a second bank operation; a
+refund through BAD putting the card part in the buyer's wallet (answer and order view say so),
+nothing lost, escrow emptied; and a batched refund carrying the bank's answer in the body.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import api_test  # noqa: E402  (its Server runs `capillary serve`)
+from tenant_test_case import TenantTestCase  # noqa: E402
+
+GOOD, BAD = 1, 2
+
+# Two channels with near-zero latency and no capacity limit in reach: GOOD never errs or declines,
+# BAD errs on every call (HTTP 500: the bank did nothing).
+BANKS = {
+    "seed": 7,
+    "breaker": {"window_s": 10, "calls_min": 50, "error_rate_ppm_max": 200000, "latency_ms_p99_max": 2000,
+                "open_s": 5, "half_open_probes": 3},
+    "channels": [
+        {"id": GOOD, "name": "good-direct",
+         "simulation": {"capacity_tps": 1000, "latency_ms_median": 1, "latency_ms_p99": 2,
+                        "error_ppm": 0, "decline_ppm": 0},
+         "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
+         "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
+        {"id": BAD, "name": "bad-direct",
+         "simulation": {"capacity_tps": 1000, "latency_ms_median": 1, "latency_ms_p99": 2,
+                        "error_ppm": 1000000, "decline_ppm": 0},
+         "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
+         "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
+    ],
+    "routes": [{"bank_code": "GOOD", "channels": [GOOD]}, {"bank_code": "BAD", "channels": [BAD]}],
+}
+
+
+class BankSim:
+    """One `capillary bank-sim` on a free port."""
+
+    def __init__(self, directory):
+        self.config = os.path.join(directory, "banks.json")
+        with open(self.config, "w") as out:
+            json.dump(BANKS, out)
+        self.port = api_test.free_port()
+        self.log_path = os.path.join(directory, "bank-sim.log")
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [api_test.BINARY, "bank-sim", "--config", self.config, "--listen", f"127.0.0.1:{self.port}"],
+                stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bank-sim exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("bank-sim not ready within 30 s")
+
+    def statement(self, channel):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/banks/{channel}/statement", timeout=10) as answer:
+            return answer.read().decode()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class CardRefundsTest(TenantTestCase):
+    first_party = 7000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bank_directory = tempfile.mkdtemp(prefix="capillary-banks-")
+        cls.bank = BankSim(cls.bank_directory)
+        cls.server_args = ("--banks", cls.bank.config, "--bank-sim", f"127.0.0.1:{cls.bank.port}")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.bank.stop()
+        shutil.rmtree(cls.bank_directory)
+
+    def open_parties(self):
+        buyer, shop = self.party(), self.party()
+        self.ok("POST", "/v1/users", {"id": buyer, "verified": True})
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        return buyer, shop
+
+    def order(self, shop, amount):
+        return int(self.ok("POST", "/v1/orders", {"amount": amount}, as_key=f"merchant:{shop}")["value"])
+
+    def wallet(self, user):
+        return int(self.ok("GET", f"/v1/users/{user}")["wallet"])
+
+    def refund(self, shop, order, amount, idempotency_key=None):
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": amount},
+                                   as_key=f"merchant:{shop}", idempotency_key=idempotency_key)
+        self.assertEqual(status, 200, answer)
+        return answer
+
+    def reconcile(self, channel):
+        return self.ok("POST", "/v1/reconciliations", {"channel": channel, "statement": self.bank.statement(channel)})
+
+    def statement_lines(self, channel, kind):
+        return [line.split(",") for line in self.bank.statement(channel).splitlines()[1:]
+                if line.endswith("," + kind)]
+
+    def test_card_refunds_through_the_bank_reconcile_clean(self):
+        buyer, shop = self.open_parties()
+        self.ok("POST", f"/v1/users/{buyer}/top-ups",
+                {"amount": 2000, "bank": {"channel": 9, "reference": self.key(), "outcome": "approved"}})
+        order = self.order(shop, 10_000)
+        status, paid = self.send("POST", f"/v1/orders/{order}/pay",
+                                 {"funding": {"wallet": 2000, "card": 8000}, "card": {"token": "tok-1", "bank": "GOOD"}},
+                                 as_key=f"user:{buyer}")
+        self.assertEqual((status, paid["result"]), (200, "ok"), paid)
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["channel"], GOOD)
+
+        # 3,000 of the card's 8,000 back to the card; then a retry with the same key: same answer,
+        # no second operation at the bank.
+        key = self.key()
+        first = self.refund(shop, order, 3000, idempotency_key=key)
+        self.assertEqual((first["result"], first["card_refund"]), ("ok", "to_card"))
+        again = self.refund(shop, order, 3000, idempotency_key=key)
+        self.assertEqual((again["card_refund"], again.get("replayed")), ("to_card", True))
+        # The rest: 5,000 to the card, 2,000 to the wallet.
+        rest = self.refund(shop, order, 7000)
+        self.assertEqual((rest["result"], rest["card_refund"]), ("ok", "to_card"))
+        self.assertEqual(self.wallet(buyer), 2000)
+        view = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual((view["state"], view["held"], view["refunded"]), ("refunded", "0", "10000"))
+        self.assertNotIn("card_refund", view)
+
+        refunds = self.statement_lines(GOOD, "refund")
+        self.assertEqual(sorted(int(line[3]) for line in refunds), [3000, 5000])
+        self.assertEqual(len(self.statement_lines(GOOD, "debit_card")), 1)
+        report = self.reconcile(GOOD)
+        self.assertEqual((report["matched"], report["mismatches"]), (3, 0), report)
+
+    def test_a_failing_bank_puts_the_card_part_in_the_wallet(self):
+        buyer, shop = self.open_parties()
+        order = self.order(shop, 4000)
+        # The platform's gateway tier charged the card on BAD and reports the answer.
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": 4000},
+                 "bank": {"channel": BAD, "reference": "BAD-CHARGE-1", "outcome": "approved"}})
+        answer = self.refund(shop, order, 1500)
+        self.assertEqual((answer["result"], answer["value"], answer["card_refund"]), ("ok", "1500", "to_wallet"))
+        self.assertEqual(self.wallet(buyer), 1500)
+        view = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual((view["held"], view["card_refund"]), ("2500", "to_wallet"))
+        self.refund(shop, order, 2500)
+        self.assertEqual(self.wallet(buyer), 4000)  # every fen back, none stuck in escrow
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "refunded")
+        self.assertEqual(self.statement_lines(BAD, "refund"), [])
+        # The bank shows nothing: only the reported charge is unmatched, no refund is.
+        report = self.reconcile(BAD)
+        self.assertEqual([m["ledger_amount"] for m in report["listed"]], ["4000"], report)
+
+    def test_a_batched_refund_carries_the_banks_answer(self):
+        # A gateway tier's own channel, kept apart from the simulated ones so their reconciliations
+        # see only what went through the simulator.
+        tier = 5
+        buyer, shop = self.open_parties()
+        order = self.order(shop, 3000)
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": 3000},
+                 "bank": {"channel": tier, "reference": "B-BATCH-CHARGE", "outcome": "approved"}})
+        steps = [
+            {"op": "refund", "key": self.key(), "order": order, "merchant": shop, "amount": 1000,
+             "bank": {"channel": tier, "reference": "B-BATCH-REFUND", "outcome": "approved"}},
+            {"op": "refund", "key": self.key(), "order": order, "merchant": shop, "amount": 1000,
+             "bank": {"channel": tier, "reference": "B-BATCH-REFUND-2", "outcome": "declined"}},
+            {"op": "refund", "key": self.key(), "order": order, "merchant": shop, "amount": 1000},
+        ]
+        results = self.ok("POST", "/v1/payments/batch", {"steps": steps})["results"]
+        self.assertEqual([(r["result"], r.get("card_refund")) for r in results],
+                         [("ok", "to_card"), ("ok", "to_wallet"), ("bank_answer_missing", None)])
+        self.assertEqual(self.wallet(buyer), 1000)
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["held"], "1000")
+        # The approved one is on the ledger with the bank's reference, ready to match its line.
+        statement = ("date,bank_reference,our_reference,amount_fen,kind\n"
+                     "2026-12-01,B-BATCH-CHARGE,c,3000,debit_card\n"
+                     "2026-12-01,B-BATCH-REFUND,r,1000,refund\n")
+        report = self.ok("POST", "/v1/reconciliations", {"channel": tier, "statement": statement})
+        self.assertEqual((report["matched"], report["mismatches"]), (2, 0), report)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    api_test.BINARY = os.path.abspath(sys.argv.pop(1))
+    unittest.main()
