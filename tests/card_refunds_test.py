@@ -4,12 +4,13 @@
 
     card_refunds_test.py BUILD/capillary [unittest arguments]
 
-Two simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) answers every call
-with a bank error. Covers: a card-paid order refunded in part and then in full through GOOD, the
-bank's statement listing the charge and both refunds, and reconciliation matching them all; an
-idempotent retry of a refund answering the first answer without a second bank operation; a
-refund through BAD putting the card part in the buyer's wallet (answer and order view say so),
-nothing lost, escrow emptied; and a batched refund carrying the bank's answer in the body.
+Three simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) answers every call
+with a bank error, SLOW (channel 3) approves after about 1.2 s. Covers: a card-paid order refunded
+in part and then in full through GOOD, the bank's statement listing the charge and both refunds,
+and reconciliation matching them all; an idempotent retry of a refund answering the first answer;
+a refund through BAD putting the card part in the buyer's wallet (answer and order view say so),
+nothing lost, escrow emptied; a second refund of an order refused while the first is at the bank;
+and batched refunds carrying the bank's answer in the body, reconciled in both directions.
 """
 
 import json
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -26,10 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_test  # noqa: E402  (its Server runs `capillary serve`)
 from tenant_test_case import TenantTestCase  # noqa: E402
 
-GOOD, BAD = 1, 2
+GOOD, BAD, SLOW = 1, 2, 3
 
-# Two channels with near-zero latency and no capacity limit in reach: GOOD never errs or declines,
-# BAD errs on every call (HTTP 500: the bank did nothing).
+# No capacity limit in reach: GOOD never errs or declines, BAD errs on every call (HTTP 500: the
+# bank did nothing), SLOW approves everything but takes its time.
 BANKS = {
     "seed": 7,
     "breaker": {"window_s": 10, "calls_min": 50, "error_rate_ppm_max": 200000, "latency_ms_p99_max": 2000,
@@ -45,8 +47,14 @@ BANKS = {
                         "error_ppm": 1000000, "decline_ppm": 0},
          "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
          "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
+        {"id": SLOW, "name": "slow-direct",
+         "simulation": {"capacity_tps": 1000, "latency_ms_median": 1200, "latency_ms_p99": 1400,
+                        "error_ppm": 0, "decline_ppm": 0},
+         "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
+         "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
     ],
-    "routes": [{"bank_code": "GOOD", "channels": [GOOD]}, {"bank_code": "BAD", "channels": [BAD]}],
+    "routes": [{"bank_code": "GOOD", "channels": [GOOD]}, {"bank_code": "BAD", "channels": [BAD]},
+               {"bank_code": "SLOW", "channels": [SLOW]}],
 }
 
 
@@ -177,6 +185,24 @@ class CardRefundsTest(TenantTestCase):
         report = self.reconcile(BAD)
         self.assertEqual([m["ledger_amount"] for m in report["listed"]], ["4000"], report)
 
+    def test_a_second_refund_waits_while_the_first_is_at_the_bank(self):
+        buyer, shop = self.open_parties()
+        order = self.order(shop, 2000)
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": 2000},
+                 "bank": {"channel": SLOW, "reference": "SLOW-CHARGE-1", "outcome": "approved"}})
+        first = {}
+        worker = threading.Thread(target=lambda: first.update(self.refund(shop, order, 1500)))
+        worker.start()
+        time.sleep(0.5)  # the first is at the bank (about 1.2 s, inside the 2 s call timeout)
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 1500}, as_key=f"merchant:{shop}")
+        self.assertEqual((status, answer["error"]["code"]), (409, "refund_in_progress"))
+        worker.join()
+        self.assertEqual((first["result"], first["card_refund"]), ("ok", "to_card"))
+        # Once answered, the next refund goes through and cannot take the same card part again.
+        self.assertEqual(self.refund(shop, order, 500)["card_refund"], "to_card")
+        self.assertEqual(sorted(int(line[3]) for line in self.statement_lines(SLOW, "refund")), [500, 1500])
+
     def test_a_batched_refund_carries_the_banks_answer(self):
         # A gateway tier's own channel, kept apart from the simulated ones so their reconciliations
         # see only what went through the simulator.
@@ -204,6 +230,20 @@ class CardRefundsTest(TenantTestCase):
                      "2026-12-01,B-BATCH-REFUND,r,1000,refund\n")
         report = self.ok("POST", "/v1/reconciliations", {"channel": tier, "statement": statement})
         self.assertEqual((report["matched"], report["mismatches"]), (2, 0), report)
+        # Both directions: a refund the ledger does not know, a ledger refund the bank lists as a
+        # payout (so not as this refund), and a refund amount that differs.
+        statement = ("date,bank_reference,our_reference,amount_fen,kind\n"
+                     "2026-12-01,B-BATCH-CHARGE,c,3000,debit_card\n"
+                     "2026-12-01,B-BATCH-REFUND,r,1000,credit_card\n"
+                     "2026-12-01,B-UNKNOWN,u,700,refund\n")
+        report = self.ok("POST", "/v1/reconciliations", {"channel": tier, "statement": statement})
+        self.assertEqual(sorted((m["kind"], m["bank_amount"], m["ledger_amount"]) for m in report["listed"]),
+                         [("missing_at_bank", "0", "1000"), ("missing_in_ledger", "1000", "0"),
+                          ("missing_in_ledger", "700", "0")])
+        statement = statement.replace("B-BATCH-REFUND,r,1000,credit_card", "B-BATCH-REFUND,r,900,refund")
+        report = self.ok("POST", "/v1/reconciliations", {"channel": tier, "statement": statement})
+        self.assertIn(("amount_differs", "900", "1000"),
+                      [(m["kind"], m["bank_amount"], m["ledger_amount"]) for m in report["listed"]])
 
 
 if __name__ == "__main__":
