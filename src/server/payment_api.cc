@@ -336,11 +336,18 @@ bool PaymentApi::admit(std::size_t steps, const Call& call) {
   return true;
 }
 
-void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<void> hold) {
+void RefundClaim::release() noexcept {
+  if (released_.exchange(true)) return;
+  std::lock_guard lock(api_.refunding_mutex_);
+  api_.refunding_orders_.erase(order_);
+}
+
+void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim) {
   if (!admit(1, call)) return;
   const engine::Submit submitted = engine_.submit_payments(
-      {command}, [this, call, command, hold = std::move(hold)](std::span<const payments::Outcome> outcomes) {
+      {command}, [this, call, command, claim = std::move(claim)](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
+        if (claim) claim->release();
         const payments::Outcome outcome = outcomes[0];
         // A declared income day is paid out from here on, in steps (income_runs.h).
         if (command.kind == payments::CommandKind::fund_declare_income && outcome.result == payments::Result::ok) {
@@ -466,12 +473,7 @@ void PaymentApi::refund(PaymentStep step, const Call& call) {
                         "another refund of this order is in progress; retry once it is answered", {}});
     }
   }
-  // Frees the order for the next refund when the last holder lets go: after the journal's answer,
-  // or as soon as the refund fails before it.
-  std::shared_ptr<void> hold(nullptr, [this, order](void*) {
-    std::lock_guard lock(refunding_mutex_);
-    refunding_orders_.erase(order);
-  });
+  auto hold = std::make_shared<RefundClaim>(*this, order);
   const engine::Submit submitted = engine_.submit_read(
       [this, call, command = step.command, hold](const engine::State& state) mutable {
         const payments::OrderRecord* found = state.payments.find_order(command.target);
@@ -484,13 +486,17 @@ void PaymentApi::refund(PaymentStep step, const Call& call) {
           });
         });
       });
-  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+  if (submitted != engine::Submit::accepted) {
+    hold->release();
+    call.fail(refused(submitted));
+  }
 }
 
 void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_t channel,
-                                         std::shared_ptr<void> hold, const Call& call) {
+                                         std::shared_ptr<RefundClaim> hold, const Call& call) {
   CAP_ASSERT(command.funding.card > 0 && channel != 0);
   if (gateway_ == nullptr || banks_ == nullptr) {
+    hold->release();
     return call.fail({503, "card_channels_unavailable", "this server has no bank channels configured", {}});
   }
   // The platform keeps no card tokens: the refund names the order it returns, and the bank finds
@@ -500,6 +506,7 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                    [this, call, command, channel, hold = std::move(hold)](channels::GatewayResult result) mutable {
                      call.guarded([&] {
                        if (result.outcome == channels::GatewayOutcome::rejected) {
+                         hold->release();
                          Response response;
                          response.status = channels::http_status(result.rejection);
                          response.retry_after_s = std::max<std::uint32_t>(1, result.retry_after_s);

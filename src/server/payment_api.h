@@ -33,6 +33,26 @@ namespace capillary::server {
 // full, little enough that an admitted request never waits long behind others.
 inline constexpr std::size_t payment_steps_in_flight_max = 20'000;
 
+class PaymentApi;
+
+// An order's claim to be refunded by one request at a time, from the API's read of the order
+// until the refund's journal answer. It is released before that answer goes out, so the caller's
+// next refund is never refused as in progress, or, when the refund fails earlier, as the last copy
+// goes.
+class RefundClaim {
+ public:
+  RefundClaim(PaymentApi& api, std::uint64_t order) : api_(api), order_(order) {}
+  RefundClaim(const RefundClaim&) = delete;
+  RefundClaim& operator=(const RefundClaim&) = delete;
+  ~RefundClaim() { release(); }
+  void release() noexcept;
+
+ private:
+  PaymentApi& api_;
+  std::uint64_t order_;
+  std::atomic<bool> released_{false};
+};
+
 class PaymentApi {
  public:
   // `gateway` and `banks` may be null: card operations then answer 503.
@@ -53,18 +73,17 @@ class PaymentApi {
   void batch(const Request& request, const Call& call, const auth::Principal& principal);
   // Charges or pays out to the step's card first when it names one, then submits.
   void charge_then_submit(PaymentStep step, const Call& call);
-  // `hold` is kept until the command's answer is back from the engine (a card refund's claim on
-  // its order).
-  void submit(payments::Command command, const Call& call, std::shared_ptr<void> hold = nullptr);
+  // `claim` (a refund's) is released once the command's answer is back from the engine.
+  void submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim = nullptr);
   // Counts `steps` in flight, or answers 503 when that would pass the limit.
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
   // Credits a refund's card part back through the bank first when it has one, then submits.
   void refund(PaymentStep step, const Call& call);
   // Asks the bank to credit command.funding.card to the card that paid the order on `channel`;
-  // `hold` keeps the order's refund slot until the refund is journaled.
-  void credit_card_then_submit(payments::Command command, std::uint32_t channel, std::shared_ptr<void> hold,
-                               const Call& call);
+  // `claim` keeps the order's refund slot until the refund is journaled.
+  void credit_card_then_submit(payments::Command command, std::uint32_t channel,
+                               std::shared_ptr<RefundClaim> claim, const Call& call);
   void cashier(PaymentStep step, const Call& call);
   void read(const Call& call, const auth::Principal& principal, std::string_view kind, std::uint64_t id,
             std::string_view query);
@@ -95,6 +114,7 @@ class PaymentApi {
   // Orders with a refund between the API's read and its journal answer: a second refund of the same
   // order is refused (409) rather than asking the bank for a card part the first may have taken.
   // Bounded by the requests in flight.
+  friend class RefundClaim;
   std::mutex refunding_mutex_;
   absl::flat_hash_set<std::uint64_t> refunding_orders_;  // guarded by refunding_mutex_
   IncomeRuns income_runs_;
