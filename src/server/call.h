@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <utility>
 
 #include "server/json_codec.h"
@@ -33,6 +34,10 @@ class Call {
     if (error.http_status == 503) response.retry_after_s = 1;
     answer(std::move(response));
   }
+
+  // Runs `task` on the io thread that writes this call's answer: an engine callback handing its
+  // formatting back through here answers without a further hop between threads.
+  void post(std::function<void()> task) const { respond_.post(std::move(task)); }
 
   template <typename Work>
   void guarded(Work&& work) const noexcept {

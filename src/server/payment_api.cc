@@ -353,7 +353,7 @@ void PaymentApi::submit(payments::Command command, const Call& call, std::shared
         if (command.kind == payments::CommandKind::fund_declare_income && outcome.result == payments::Result::ok) {
           income_runs_.start(command.target, command.a, command.party);
         }
-        post_io_([call, outcome] {
+        call.post([call, outcome] {
           call.guarded([&] {
             std::string body;
             write_outcome(body, outcome);
@@ -662,7 +662,7 @@ void PaymentApi::cashier(PaymentStep step, const Call& call) {
   const engine::Submit submitted =
       engine_.submit_read([this, call, command = step.command, channel](const engine::State& state) {
         const CashierView view = cashier_view(state, command, channel);
-        post_io_([call, view] {
+        call.post([call, view] {
           call.guarded([&] {
             if (!view.found) return call.fail({404, "order_not_found", "no order with this id for this buyer", {}});
             std::string body;

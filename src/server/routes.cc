@@ -181,12 +181,11 @@ Response write_lookup(std::string_view list, const std::vector<std::optional<Rec
 
 }  // namespace
 
-Routes::Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
+Routes::Routes(engine::Engine& engine, Metrics& metrics, Post post_blocking,
                const std::atomic<bool>& stopping, PaymentApi* payments,
                std::function<std::string()> extra_metrics, RiskApi* risk, CreditApi* credit)
     : engine_(engine),
       metrics_(metrics),
-      post_io_(std::move(post_io)),
       post_blocking_(std::move(post_blocking)),
       stopping_(stopping),
       payments_(payments),
@@ -300,7 +299,7 @@ void Routes::submit_events(std::vector<Event> events, const Call& call, Submit s
   const engine::Submit outcome =
       submit(std::move(events), [this, call](std::span<const Result> results) {
         // On the engine thread: copy the one-byte codes and leave.
-        post_io_([this, call, results = std::vector<Result>(results.begin(), results.end())] {
+        call.post([this, call, results = std::vector<Result>(results.begin(), results.end())] {
           call.guarded([&] {
             metrics_.record_results(std::span<const Result>(results));
             Response response;
@@ -325,7 +324,7 @@ void Routes::read_then(const Call& call, Read read, Answer answer) {
               return read(state);
             }
           }();
-          post_io_([call, answer, value = std::move(value)] { call.guarded([&] { answer(value); }); });
+          call.post([call, answer, value = std::move(value)] { call.guarded([&] { answer(value); }); });
         });
       });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));

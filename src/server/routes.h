@@ -4,14 +4,15 @@
 // be driven directly; server.cc owns the sockets.
 //
 // Threads: handle() runs on an io thread and never blocks. Engine callbacks only copy what they
-// need and hand formatting back to the io threads (`post_io`), so the engine thread is never
-// held up by JSON. History reads wait for the history store (Engine::wait_for_history blocks
-// for milliseconds while it catches up), so they run on a separate small pool (`post_blocking`)
-// and never stall an io thread that other connections share.
+// need and hand formatting back to the io thread that writes the answer (Call::post), so the
+// engine thread is never held up by JSON. History reads wait for the history store
+// (Engine::wait_for_history blocks for milliseconds while it catches up), so they run on a
+// separate small pool (`post_blocking`) and never stall an io thread that other connections share.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,10 +50,34 @@ struct Response {
   std::string allow;                // sent as Allow with a 405
 };
 
-// Delivers the response; callable once, from any thread.
-using Respond = std::function<void(Response)>;
 // Runs a task on another thread.
 using Post = std::function<void(std::function<void()>)>;
+
+// Where a request's answer goes: the server implements it per connection.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Delivers the answer to the request numbered `request`; callable once per request, from any
+  // thread.
+  virtual void respond(std::uint64_t request, Response response) = 0;
+  // Runs `task` on the io thread that writes this connection's answers, so that an answer given
+  // from the task reaches its connection without another hop between threads.
+  virtual void post(std::function<void()> task) = 0;
+};
+
+// Delivers one request's response. Copies are cheap (no allocation) and share the connection,
+// which they keep alive until the answer is given.
+class Respond {
+ public:
+  Respond(std::shared_ptr<Responder> to, std::uint64_t request) : to_(std::move(to)), request_(request) {}
+  // Callable once, from any thread.
+  void operator()(Response response) const { to_->respond(request_, std::move(response)); }
+  void post(std::function<void()> task) const { to_->post(std::move(task)); }
+
+ private:
+  std::shared_ptr<Responder> to_;
+  std::uint64_t request_;
+};
 
 class Routes {
  public:
@@ -60,7 +85,7 @@ class Routes {
   // `payments`, when set, answers the product routes (payment_api.h); `extra_metrics` appends
   // other subsystems' lines (bank channels, notifications) to /metrics; `risk` and `credit`, when
   // set, answer the risk control and credit score routes (risk_api.h, credit_api.h).
-  Routes(engine::Engine& engine, Metrics& metrics, Post post_io, Post post_blocking,
+  Routes(engine::Engine& engine, Metrics& metrics, Post post_blocking,
          const std::atomic<bool>& stopping, PaymentApi* payments = nullptr,
          std::function<std::string()> extra_metrics = {}, RiskApi* risk = nullptr,
          CreditApi* credit = nullptr);
@@ -93,7 +118,6 @@ class Routes {
 
   engine::Engine& engine_;
   Metrics& metrics_;
-  Post post_io_;
   Post post_blocking_;
   const std::atomic<bool>& stopping_;
   PaymentApi* payments_;

@@ -1,8 +1,11 @@
 // Sockets and HTTP framing (Boost.Beast). The only translation unit that includes Beast, which
 // is slow to compile; everything about routes and JSON lives in routes.cc and json_codec.cc.
 //
-// Each connection runs on its own strand and reads pipelined requests ahead of their answers, up
-// to pipelined_requests_max (server.h), answering in order.
+// Each io thread runs its own io_context, and each connection is pinned to one of them, so a
+// connection's handlers never run concurrently and need no strand. Connections read pipelined
+// requests ahead of their answers, up to pipelined_requests_max (server.h), answering in order.
+// Answers and their formatting reach a connection's thread through that thread's inbox, which
+// wakes it once for however many arrive together (a batch's answers from the engine).
 
 #include "server/server.h"
 
@@ -16,18 +19,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -38,6 +40,7 @@
 #include "server/credit_api.h"
 #include "server/payment_api.h"
 #include "server/risk_api.h"
+#include "server/request_parser.h"
 #include "server/routes.h"
 
 namespace capillary::server {
@@ -57,7 +60,117 @@ constexpr std::size_t read_buffer_bytes = 64 * 1024;
 
 constexpr std::chrono::milliseconds accept_retry_interval{100};
 
+// A request read and not yet written back: its answer once it came, or bytes to send as they are
+// (an interim 100 Continue).
+struct Slot {
+  static constexpr unsigned version_default = 11;  // HTTP/1.1, for answers to unparsed requests
+  unsigned version = version_default;
+  bool keep_alive = true;
+  bool answered = false;
+  std::optional<Response> response;
+  std::string_view interim;
+  // The request itself, kept until its answer is written: routes may hold views into it until
+  // they answer.
+  RequestText text;
+};
+
+// Slots a connection holds at once: pipelined_requests_max requests, and one more for an interim
+// 100 Continue or an error answer taken while the last of them was being read.
+constexpr std::size_t slots_max = pipelined_requests_max + 1;
+
+// A connection's unanswered requests, oldest first, in slots allocated with the connection and
+// reused: a slot's strings keep their capacity for the request that next takes it.
+class SlotLine {
+ public:
+  SlotLine() : slots_(slots_max) {}
+
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  Slot& front() { return (*this)[0]; }
+  Slot& operator[](std::size_t i) {
+    CAP_ASSERT(i < count_);
+    return slots_[(first_ + i) % slots_max];
+  }
+
+  // A slot at the back of the line, with its fields at their defaults and the text its last
+  // request left (which the caller replaces).
+  Slot& push_back() {
+    CAP_ASSERT(count_ < slots_max);
+    ++count_;
+    return (*this)[count_ - 1];
+  }
+
+  void pop_front() {
+    Slot& slot = front();
+    slot.version = Slot::version_default;
+    slot.keep_alive = true;
+    slot.answered = false;
+    slot.response.reset();
+    slot.interim = {};
+    first_ = (first_ + 1) % slots_max;
+    --count_;
+  }
+
+ private:
+  std::vector<Slot> slots_;
+  std::size_t first_ = 0;
+  std::size_t count_ = 0;
+};
+
 class Session;
+
+// One io thread: its io_context, and an inbox through which other threads hand it work. A task
+// posted while the inbox is non-empty rides along with the wake-up already on its way, so the
+// engine's answers to a batch cost the io thread one wake-up rather than one each. The inbox is
+// bounded by what can be in flight: pipelined_requests_max per connection, connections_max.
+class IoThread {
+ public:
+  IoThread() = default;
+  IoThread(const IoThread&) = delete;
+  IoThread& operator=(const IoThread&) = delete;
+
+  net::io_context& io() { return io_; }
+  // True on this io thread.
+  bool current() const { return current_ == this; }
+
+  // Runs `task` on this thread, after what was posted before it.
+  void post(std::function<void()> task) {
+    bool wake;
+    {
+      std::lock_guard lock(mutex_);
+      wake = inbox_.empty();
+      inbox_.push_back(std::move(task));
+    }
+    if (wake) net::post(io_, [this] { drain(); });
+  }
+
+  void run() {
+    current_ = this;
+    io_.run();
+    current_ = nullptr;
+  }
+
+ private:
+  void drain() {
+    {
+      std::lock_guard lock(mutex_);
+      CAP_ASSERT(running_.empty());
+      running_.swap(inbox_);
+    }
+    for (std::function<void()>& task : running_) task();
+    running_.clear();
+  }
+
+  // Whose tasks the calling thread runs: set for the life of run().
+  static thread_local IoThread* current_;
+
+  net::io_context io_{1};  // run by this thread alone
+  std::mutex mutex_;
+  std::vector<std::function<void()>> inbox_;    // guarded by mutex_
+  std::vector<std::function<void()>> running_;  // drained on this thread; kept for its capacity
+};
+
+thread_local IoThread* IoThread::current_ = nullptr;
 
 std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
 beast::string_view to_beast(std::string_view text) { return {text.data(), text.size()}; }
@@ -97,16 +210,17 @@ struct Shared {
 // One connection. Requests are read one after another without waiting for earlier answers (up to
 // pipelined_requests_max unanswered); each takes a slot in arrival order, answers fill the slots
 // in whatever order the engine produces them, and the answered slots at the front go out together
-// in one write. Everything here runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+// in one write. Everything here runs on the connection's io thread.
+class Session : public std::enable_shared_from_this<Session>, public Responder {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket socket, IoThread& thread, Shared& shared)
+      : stream_(std::move(socket)), thread_(thread), shared_(shared) {
     // Beast reads no more than the buffer's free capacity at a time (at least 512 bytes): without
     // room reserved, a batch body of ~1 MiB would arrive in a thousand small reads.
     buffer_.reserve(read_buffer_bytes);
   }
 
-  ~Session() {
+  ~Session() override {
     {
       std::lock_guard lock(shared_.mutex);
       shared_.sessions.erase(registration_);
@@ -128,6 +242,17 @@ class Session : public std::enable_shared_from_this<Session> {
     return open;
   }
 
+  // On this connection's thread, and not from within handle(), whose request the answer's write
+  // could free under it, the answer goes straight to its slot; otherwise through the inbox.
+  void respond(std::uint64_t sequence, Response response) override {
+    if (thread_.current() && !handling_) return answer(sequence, std::move(response));
+    thread_.post([self = shared_from_this(), sequence, response = std::move(response)]() mutable {
+      self->answer(sequence, std::move(response));
+    });
+  }
+
+  void post(std::function<void()> task) override { thread_.post(std::move(task)); }
+
   // Reads no further request. An idle connection closes now; one with requests in hand answers
   // them, the last with Connection: close, and then closes.
   void stop() {
@@ -142,19 +267,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // A request read and not yet written back: its answer once it came, or bytes to send as they
-  // are (an interim 100 Continue).
-  struct Slot {
-    unsigned version = 11;
-    bool keep_alive = true;
-    bool answered = false;
-    std::optional<Response> response;
-    std::string_view interim;
-    // The request itself, kept until its answer is written: routes may hold views into it
-    // until they answer.
-    std::unique_ptr<http::request_parser<http::string_body>> request;
-  };
-
   void read_header() {
     if (read_closed_ || shared_.stopping.load()) {
       read_closed_ = true;
@@ -165,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     reading_ = true;
-    parser_ = std::make_unique<http::request_parser<http::string_body>>();
+    parser_.emplace(reading_text_);
     parser_->body_limit(shared_.options.body_bytes_max);
     stream_.expires_after(shared_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -176,17 +288,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code error) {
     if (error) return on_read_error(error);
-    // Room for the JSON parser's padding, reserved before the body arrives so it is never copied.
-    if (const auto length = parser_->content_length()) {
-      parser_->get().body().reserve(*length + json_padding_bytes);
-    }
-    const auto expect = parser_->get()[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
+    if (beast::iequals(to_beast(reading_text_.field(KeptField::expect)), "100-continue")) {
       static constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
-      Slot slot;
+      Slot& slot = slots_.push_back();
       slot.answered = true;
       slot.interim = continue_response;
-      slots_.push_back(std::move(slot));
       flush();
     }
     http::async_read(stream_, buffer_, *parser_,
@@ -229,40 +335,38 @@ class Session : public std::enable_shared_from_this<Session> {
     response.status = error.http_status;
     write_error(response.body, error);
     shared_.metrics.record_request(Route::unmatched, error.http_status, {});
-    Slot slot;
+    Slot& slot = slots_.push_back();
     slot.keep_alive = false;
     slot.answered = true;
     slot.response = std::move(response);
-    slots_.push_back(std::move(slot));
     flush();
   }
 
   void handle() {
     reading_ = false;
-    auto& message = parser_->get();
-    Slot slot;
-    slot.keep_alive = message.keep_alive();
-    slot.version = message.version();
-    if (!slot.keep_alive) read_closed_ = true;
     const std::uint64_t sequence = first_sequence_ + slots_.size();
-    slot.request = std::move(parser_);
-    slots_.push_back(std::move(slot));
-    const Request request{to_std(message.method_string()),
-                          to_std(message.target()),
-                          to_std(message[http::field::content_type]),
-                          message.body(),
-                          to_std(message[to_beast(auth::header_key)]),
-                          to_std(message[to_beast(auth::header_timestamp)]),
-                          to_std(message[to_beast(auth::header_signature)]),
-                          to_std(message["Idempotency-Key"]),
-                          to_std(message["X-Capillary-Device"]),
-                          to_std(message["X-Capillary-City"])};
-    shared_.routes.handle(request, [self = shared_from_this(), sequence](Response response) {
-      net::post(self->stream_.get_executor(),
-                [self, sequence, response = std::move(response)]() mutable {
-                  self->answer(sequence, std::move(response));
-                });
-    });
+    Slot& slot = slots_.push_back();
+    // The slot takes the request's text, and the next request is read into the strings the
+    // slot's previous request left, with their capacity.
+    std::swap(slot.text, reading_text_);
+    slot.keep_alive = parser_->keep_alive();
+    slot.version = slot.text.version();
+    parser_.reset();
+    if (!slot.keep_alive) read_closed_ = true;
+    RequestText& text = slot.text;
+    const Request request{text.method(),
+                          text.target(),
+                          text.field(KeptField::content_type),
+                          text.body(),
+                          text.field(KeptField::key_id),
+                          text.field(KeptField::timestamp),
+                          text.field(KeptField::signature),
+                          text.field(KeptField::idempotency_key),
+                          text.field(KeptField::device),
+                          text.field(KeptField::city)};
+    handling_ = true;
+    shared_.routes.handle(request, Respond(shared_from_this(), sequence));
+    handling_ = false;
     read_header();
   }
 
@@ -351,9 +455,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  IoThread& thread_;                // runs every handler of this connection
   beast::flat_buffer buffer_;
-  std::unique_ptr<http::request_parser<http::string_body>> parser_;  // the request being read
-  std::deque<Slot> slots_;          // unanswered requests, oldest first
+  std::optional<RequestParser> parser_;  // the request being read, into reading_text_
+  RequestText reading_text_;
+  SlotLine slots_;                  // unanswered requests, oldest first
   std::uint64_t first_sequence_ = 0;  // of slots_.front()
   std::string out_;                 // the write in progress
   bool reading_ = false;            // a read of a request is under way
@@ -363,17 +469,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool close_after_write_ = false;
   bool unread_input_ = false;       // an error left part of a request unread
   bool closed_ = false;
+  bool handling_ = false;           // within routes.handle()
   Shared& shared_;
   std::list<std::weak_ptr<Session>>::iterator registration_;
 };
 
-// Accepts connections until stopped, pausing while connections_max are open.
+// Accepts connections until stopped, pausing while connections_max are open, and pins each to
+// the next io thread in turn. Runs on the first io thread.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& io, Shared& shared)
-      : io_(io),
-        acceptor_(net::make_strand(io)),
-        retry_timer_(acceptor_.get_executor()),
+  Listener(std::span<std::unique_ptr<IoThread>> threads, Shared& shared)
+      : threads_(threads),
+        io_(threads.front()->io()),
+        acceptor_(io_),
+        retry_timer_(io_),
         shared_(shared) {}
 
   Status listen() {
@@ -421,13 +530,16 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void accept() {
     if (!acceptor_.is_open()) return;
-    acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](
-                                                      beast::error_code error, tcp::socket socket) {
+    IoThread& thread = *threads_[next_thread_];
+    next_thread_ = (next_thread_ + 1) % threads_.size();
+    acceptor_.async_accept(thread.io(), [self = shared_from_this(), &thread](beast::error_code error,
+                                                                             tcp::socket socket) {
       if (error == net::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (error) return self->retry_accept(error);
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      const std::size_t open = std::make_shared<Session>(std::move(socket), self->shared_)->start();
+      const std::size_t open =
+          std::make_shared<Session>(std::move(socket), thread, self->shared_)->start();
       if (open >= self->shared_.options.connections_max) {
         self->paused_ = true;  // the next session to end resumes
         return;
@@ -444,11 +556,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
     retry_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->accept(); });
   }
 
+  std::span<std::unique_ptr<IoThread>> threads_;
+  std::size_t next_thread_ = 0;  // the thread the next connection is pinned to
   net::io_context& io_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   Shared& shared_;
-  bool paused_ = false;  // on the acceptor's strand
+  bool paused_ = false;  // on the first io thread
 };
 
 }  // namespace
@@ -461,9 +575,14 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   };
   Metrics metrics;
   std::atomic<bool> stopping{false};
-  net::io_context io(options.threads);
+  std::vector<std::unique_ptr<IoThread>> io_threads;
+  for (int i = 0; i < std::max(1, options.threads); ++i) io_threads.push_back(std::make_unique<IoThread>());
   net::thread_pool blocking(static_cast<std::size_t>(options.blocking_threads));
-  const Post post_io = [&io](std::function<void()> task) { net::post(io, std::move(task)); };
+  // Work not tied to one connection goes to the io threads in turn.
+  std::atomic<std::size_t> next_io_thread{0};
+  const Post post_io = [&io_threads, &next_io_thread](std::function<void()> task) {
+    io_threads[next_io_thread.fetch_add(1, std::memory_order_relaxed) % io_threads.size()]->post(std::move(task));
+  };
   std::unique_ptr<PaymentApi> payments;
   if (options.keyring != nullptr) {
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
@@ -479,7 +598,7 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
     credit = std::make_unique<CreditApi>(engine, *options.keyring, *options.credit_model, metrics, post_io);
   }
   Routes routes(
-      engine, metrics, post_io,
+      engine, metrics,
       [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping,
       payments.get(), [&options] {
         std::string text;
@@ -492,16 +611,17 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   std::shared_ptr<Listener> listener;
   Shared shared{options, routes, metrics, stopping, log, [&listener] { listener->resume(); },
                 {},      {},     {}};
-  listener = std::make_shared<Listener>(io, shared);
+  listener = std::make_shared<Listener>(io_threads, shared);
   if (Status status = listener->listen(); !status.is_ok()) return status;
   const tcp::endpoint endpoint = listener->local_endpoint();
   log(fmt::format("capillary: listening on http://{}:{}", endpoint.address().to_string(),
                   endpoint.port()));
 
-  auto work = net::make_work_guard(io);
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  for (const auto& io_thread : io_threads) work.push_back(net::make_work_guard(io_thread->io()));
   listener->start();
   std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, options.threads); ++i) threads.emplace_back([&io] { io.run(); });
+  for (const auto& io_thread : io_threads) threads.emplace_back([&io_thread] { io_thread->run(); });
 
   while (!stop.load()) std::this_thread::sleep_for(stop_poll_interval);
 
@@ -525,8 +645,8 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
     shared.sessions_changed.wait(lock, [&shared] { return shared.sessions.empty(); });
   }
 
-  work.reset();
-  io.stop();
+  work.clear();
+  for (const auto& io_thread : io_threads) io_thread->io().stop();
   for (std::thread& thread : threads) thread.join();
   blocking.join();
   log("capillary: server stopped");
