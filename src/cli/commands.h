@@ -24,5 +24,6 @@ void add_bank_sim_commands(const Commands& commands);  // bank-sim, bench channe
 void add_credit_commands(const Commands& commands);    // credit train, score, rescore
 void add_fund_bench(const Commands& commands);         // bench fund-income
 void add_wealth_bench(const Commands& commands);       // bench wealth
+void add_payments_state_bench(const Commands& commands);  // bench payments-state
 
 }  // namespace capillary::cli

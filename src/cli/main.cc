@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_credit_commands(commands);
   add_fund_bench(commands);
   add_wealth_bench(commands);
+  add_payments_state_bench(commands);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
