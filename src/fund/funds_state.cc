@@ -236,7 +236,7 @@ std::string Funds::check_invariants(const ledger::Ledger& ledger) const {
   }
   if (funds_hash != funds_hash_) return "fund records' running hash differs from the records";
   std::string broken;
-  runs_.for_each([&](const auto&, const IncomeRun& run) {
+  runs_.for_each([&](const IncomeRun& run) {
     if (!broken.empty()) return;
     const bool balanced = run.done != 0 ? run.credited + run.residue == run.declared
                                         : run.credited <= run.declared && run.residue == 0;

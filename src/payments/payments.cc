@@ -248,7 +248,7 @@ std::uint64_t Payments::state_hash() const noexcept {
 std::string Payments::check_invariants() const {
   std::int64_t held = 0;
   std::string broken;
-  orders_.for_each([&](std::uint64_t, const OrderRecord& order) {
+  orders_.for_each([&](const OrderRecord& order) {
     held += order.held;
     if (!broken.empty()) return;
     const std::int64_t sources =
@@ -267,7 +267,7 @@ std::string Payments::check_invariants() const {
   if (in_escrow != held) return fmt::format("escrow holds {} but orders hold {}", in_escrow, held);
   if (std::string funds = funds_.check_invariants(ledger_); !funds.empty()) return funds;
   if (std::string market = market_.check_invariants(ledger_); !market.empty()) return market;
-  packets_.for_each([&](std::uint64_t, const RedPacketRecord& packet) {
+  packets_.for_each([&](const RedPacketRecord& packet) {
     if (!broken.empty()) return;
     const std::int64_t balance = chain_.available(account_id(AccountKind::packet, packet.id));
     if (balance != packet.remaining) {
@@ -319,11 +319,11 @@ bool Payments::restore(std::string_view bytes, const fund::Parts* parts) {
       institutions_.load(&bytes, by_id) && funds_.load(&bytes, parts) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
-  orders_.for_each([&](std::uint64_t id, const OrderRecord& order) {
-    if (order.state == OrderState::paid) deadlines_.push({order.release_at, id, true});
+  orders_.for_each([&](const OrderRecord& order) {
+    if (order.state == OrderState::paid) deadlines_.push({order.release_at, order.id, true});
   });
-  packets_.for_each([&](std::uint64_t id, const RedPacketRecord& packet) {
-    if (packet.expired == 0) deadlines_.push({packet.expires_at, id, false});
+  packets_.for_each([&](const RedPacketRecord& packet) {
+    if (packet.expired == 0) deadlines_.push({packet.expires_at, packet.id, false});
   });
   return true;
 }

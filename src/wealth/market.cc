@@ -337,7 +337,7 @@ std::string Market::check_invariants(const ledger::Ledger& ledger) const {
                               : account->credits_posted - account->debits_posted - account->debits_pending;
   };
   std::string broken;
-  orders_.for_each([&](std::uint64_t, const StandingOrderRecord& order) {
+  orders_.for_each([&](const StandingOrderRecord& order) {
     if (!broken.empty()) return;
     const std::int64_t held = balance(AccountKind::wealth_order, order.id);
     if (held != order.unmatched) {
@@ -350,8 +350,8 @@ std::string Market::check_invariants(const ledger::Ledger& ledger) const {
   if (!broken.empty()) return broken;
   // Sums only: the order they are taken in does not matter.
   absl::flat_hash_map<std::uint64_t, std::int64_t> fill_sums;
-  fills_.for_each([&](std::uint64_t, const FillRecord& fill) { fill_sums[fill.product] += fill.amount; });
-  products_.for_each([&](std::uint64_t, const ProductRecord& product) {
+  fills_.for_each([&](const FillRecord& fill) { fill_sums[fill.product] += fill.amount; });
+  products_.for_each([&](const ProductRecord& product) {
     if (!broken.empty()) return;
     const bool selling = product.state == ProductState::listed || product.state == ProductState::on_sale;
     const std::int64_t held = balance(AccountKind::wealth_product, product.id);
@@ -369,10 +369,10 @@ std::string Market::check_invariants(const ledger::Ledger& ledger) const {
   });
   if (!broken.empty()) return broken;
   absl::flat_hash_map<std::uint64_t, std::int64_t> repaid;
-  holdings_.for_each([&](const Pair&, const HoldingRecord& holding) {
+  holdings_.for_each([&](const HoldingRecord& holding) {
     repaid[holding.product] += holding.principal + holding.interest_paid;
   });
-  products_.for_each([&](std::uint64_t, const ProductRecord& product) {
+  products_.for_each([&](const ProductRecord& product) {
     if (!broken.empty() || product.state != ProductState::matured) return;
     if (repaid[product.id] != product.repaid) {
       broken = fmt::format("product {} repaid {} but its holdings were paid {}", product.id,
@@ -420,15 +420,15 @@ bool Market::load(std::string_view* in) {
   product_holders_.clear();
   user_products_.clear();
   issuer_products_.clear();
-  products_.for_each([&](std::uint64_t, const ProductRecord& product) { index_product(product); });
-  orders_.for_each([&](std::uint64_t, const StandingOrderRecord& order) {
+  products_.for_each([&](const ProductRecord& product) { index_product(product); });
+  orders_.for_each([&](const StandingOrderRecord& order) {
     if (order.state == StandingOrderState::open) open_orders_.emplace(order.sequence, order.id);
   });
-  fills_.for_each([&](std::uint64_t, const FillRecord& fill) {
+  fills_.for_each([&](const FillRecord& fill) {
     product_fills_.insert({fill.product, fill.id});
     order_fills_.insert({fill.order, fill.id});
   });
-  holdings_.for_each([&](const Pair&, const HoldingRecord& holding) {
+  holdings_.for_each([&](const HoldingRecord& holding) {
     product_holders_.insert({holding.product, holding.user});
     user_products_.insert({holding.user, holding.product});
   });
