@@ -582,10 +582,13 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, state_.hash(),
                                    state_.ledger.accounts().size(), state_.ledger.transfers().size()};
   const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
+  // The payments tables' and fund registers' changed chunks are copied into `parts`; the store
+  // adds them to the write on the checkpoint's thread.
   fund::Parts parts;
   std::string payments = state_.payments.save(&parts);
   return store::Store::prepare_checkpoint(meta, state_.ledger.accounts(), state_.ledger.transfers(),
-                                          changed.accounts, changed.transfers, std::move(payments), parts);
+                                          changed.accounts, changed.transfers, std::move(payments),
+                                          std::move(parts));
 }
 
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.

@@ -14,8 +14,10 @@
 namespace capillary::payments {
 namespace {
 
-// Bumped when the saved layout changes.
-constexpr std::uint64_t save_format_version = 2;
+// The saved layout's versions (bumped when it changes): tables inline, as checkpoints before
+// format 3 wrote them (still read), or apart, their chunks in checkpoint parts.
+constexpr std::uint64_t save_format_inline = 2;
+constexpr std::uint64_t save_format_apart = 3;
 
 
 bool is_user_command(CommandKind kind) {
@@ -278,22 +280,36 @@ std::string Payments::check_invariants() const {
   return broken;
 }
 
+// Layout: version u64, transfer sequence u64, record sequence u64; then each table, in the order
+// of the members: inline (Table::save) in the inline format, or in the apart format only its
+// record count u64, its changed chunks going to `parts` (Table::take_changed); then the funds and
+// the market.
 std::string Payments::save(fund::Parts* parts) const {
   std::string out;
-  const std::uint64_t header[3] = {save_format_version, chain_.sequence(), record_sequence_};
+  const std::uint64_t header[3] = {parts == nullptr ? save_format_inline : save_format_apart,
+                                   chain_.sequence(), record_sequence_};
   out.append(reinterpret_cast<const char*>(header), sizeof(header));
-  users_.save(&out);
-  merchants_.save(&out);
-  orders_.save(&out);
-  packets_.save(&out);
-  campaigns_.save(&out);
-  withdrawals_.save(&out);
-  claims_.save(&out);
-  coupons_.save(&out);
-  settlements_.save(&out);
-  commands_.save(&out);
-  order_numbers_.save(&out);
-  institutions_.save(&out);
+  const auto save_table = [&](const auto& table) {
+    if (parts == nullptr) {
+      table.save(&out);
+      return;
+    }
+    const std::uint64_t count = table.size();
+    out.append(reinterpret_cast<const char*>(&count), sizeof(count));
+    table.take_changed(parts);
+  };
+  save_table(users_);
+  save_table(merchants_);
+  save_table(orders_);
+  save_table(packets_);
+  save_table(campaigns_);
+  save_table(withdrawals_);
+  save_table(claims_);
+  save_table(coupons_);
+  save_table(settlements_);
+  save_table(commands_);
+  save_table(order_numbers_);
+  save_table(institutions_);
   funds_.save(&out, parts);
   market_.save(&out);
   return out;
@@ -303,20 +319,29 @@ bool Payments::restore(std::string_view bytes, const fund::Parts* parts) {
   std::uint64_t header[3];
   if (bytes.size() < sizeof(header)) return false;
   std::memcpy(header, bytes.data(), sizeof(header));
-  if (header[0] != save_format_version) return false;
+  const bool apart = header[0] == save_format_apart;
+  if ((header[0] != save_format_inline && !apart) || (apart && parts == nullptr)) return false;
   bytes.remove_prefix(sizeof(header));
   chain_.set_sequence(header[1]);
   record_sequence_ = header[2];
+  const auto load_table = [&](auto& table, auto key_of) {
+    if (!apart) return table.load(&bytes, key_of);
+    std::uint64_t count = 0;
+    if (bytes.size() < sizeof(count)) return false;
+    std::memcpy(&count, bytes.data(), sizeof(count));
+    bytes.remove_prefix(sizeof(count));
+    return table.load_parts(count, *parts, key_of);
+  };
   const auto by_id = [](const auto& record) { return record.id; };
   const auto by_pair = [](const PairRecord& record) { return Pair{record.first, record.second}; };
   const bool loaded =
-      users_.load(&bytes, by_id) && merchants_.load(&bytes, by_id) && orders_.load(&bytes, by_id) &&
-      packets_.load(&bytes, by_id) && campaigns_.load(&bytes, by_id) &&
-      withdrawals_.load(&bytes, by_id) && claims_.load(&bytes, by_pair) &&
-      coupons_.load(&bytes, by_pair) &&
-      settlements_.load(&bytes, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
-      commands_.load(&bytes, by_id) && order_numbers_.load(&bytes, by_pair) &&
-      institutions_.load(&bytes, by_id) && funds_.load(&bytes, parts) && market_.load(&bytes);
+      load_table(users_, by_id) && load_table(merchants_, by_id) && load_table(orders_, by_id) &&
+      load_table(packets_, by_id) && load_table(campaigns_, by_id) &&
+      load_table(withdrawals_, by_id) && load_table(claims_, by_pair) &&
+      load_table(coupons_, by_pair) &&
+      load_table(settlements_, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
+      load_table(commands_, by_id) && load_table(order_numbers_, by_pair) &&
+      load_table(institutions_, by_id) && funds_.load(&bytes, parts) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](const OrderRecord& order) {

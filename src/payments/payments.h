@@ -84,8 +84,10 @@ class Payments {
   std::string check_invariants() const;
 
   // The whole module state as bytes, and back (checkpoints). restore() rebuilds the deadlines.
-  // With `parts`, the fund registers go there instead, only their chunks changed since the last
-  // such save (fund::Funds::save): a checkpoint keeps the others from before.
+  // With `parts`, the tables' records and the fund registers go there instead, only their chunks
+  // changed since the last such save (Table::take_changed, fund::Funds::save): a checkpoint keeps
+  // the others from before, and the bytes keep the rest, which is small. restore() also reads
+  // what save() wrote before the tables went apart.
   std::string save(fund::Parts* parts = nullptr) const;
   bool restore(std::string_view bytes, const fund::Parts* parts = nullptr);
 

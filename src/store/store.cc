@@ -251,37 +251,47 @@ std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
     const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
     std::span<const ledger::TransferRecord> transfers,
     std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-    std::string payments, const std::map<std::string, std::string>& changed_parts) {
+    std::string payments, std::map<std::string, std::string> changed_parts) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   auto checkpoint = std::make_unique<PendingCheckpoint>();
   checkpoint->meta = meta;
   checkpoint->batch = std::make_unique<rocksdb::WriteBatch>(
       (account_chunks.size() * sizeof(ledger::Account) +
-       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records +
-      payments.size() + 4096);
+       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records + 4096);
   write_chunks(checkpoint->batch.get(), 'a', accounts, account_chunks);
   write_chunks(checkpoint->batch.get(), 't', transfers, transfer_chunks);
-  const std::uint64_t payments_bytes = payments.size();
-  for (std::size_t start = 0, part = 0; start < payments.size(); start += payments_part_bytes, ++part) {
-    const rocksdb::Slice slice(payments.data() + start, std::min(payments_part_bytes, payments.size() - start));
-    CAP_ASSERT(checkpoint->batch->Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
-  }
-  CAP_ASSERT(checkpoint->batch->Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
-  for (const auto& [key, bytes] : changed_parts) {
-    CAP_ASSERT(checkpoint->batch->Put(checkpoint_part_prefix + key, bytes).ok());
-  }
   CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
+  checkpoint->payments = std::move(payments);
+  checkpoint->changed_parts = std::move(changed_parts);
   return checkpoint;
 }
 
 Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
+  rocksdb::WriteBatch& batch = *checkpoint.batch;
+  // Once: a retry after a failed write finds the module state in the batch already.
+  if (!checkpoint.module_state_in_batch) {
+    const std::string& payments = checkpoint.payments;
+    const std::uint64_t payments_bytes = payments.size();
+    for (std::size_t start = 0, part = 0; start < payments.size(); start += payments_part_bytes, ++part) {
+      const rocksdb::Slice slice(payments.data() + start, std::min(payments_part_bytes, payments.size() - start));
+      CAP_ASSERT(batch.Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
+    }
+    CAP_ASSERT(batch.Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
+    for (const auto& [key, bytes] : checkpoint.changed_parts) {
+      CAP_ASSERT(batch.Put(checkpoint_part_prefix + key, bytes).ok());
+    }
+    // The batch holds its own copy now.
+    checkpoint.payments = {};
+    checkpoint.changed_parts = {};
+    checkpoint.module_state_in_batch = true;
+  }
   if (Status status = from_rocksdb(history_db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
     return status;
   }
   rocksdb::WriteOptions options;
   options.sync = true;
-  return from_rocksdb(checkpoint_db_->Write(options, checkpoint.batch.get()), "write checkpoint");
+  return from_rocksdb(checkpoint_db_->Write(options, &batch), "write checkpoint");
 }
 
 Status Store::read_checkpoint(Checkpoint* checkpoint) const {

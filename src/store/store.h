@@ -12,9 +12,11 @@
 //   'c' 'a' chunk u32                                    -> Account[<= checkpoint_chunk_records]
 //   'c' 't' chunk u32                                    -> TransferRecord[<= checkpoint_chunk_records]
 //   'c' "payments"                                       -> u64: bytes of the payments module's state
+//                                                           (all of it but the parts below)
 //   'c' 'p' part u32                                     -> those bytes, 64 MiB a part
 //   'c' 'x' key                                          -> a module's part kept across checkpoints
-//                                                           (a fund register's chunk)
+//                                                           (a fund register's chunk, a payments
+//                                                           table's chunk)
 // History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
 // is written after a flush, in one synced batch, so a checkpoint never points past history that
 // could still be lost.
@@ -78,7 +80,12 @@ struct Checkpoint {
 // A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
 struct PendingCheckpoint {
   CheckpointMeta meta{};
-  std::unique_ptr<rocksdb::WriteBatch> batch;
+  std::unique_ptr<rocksdb::WriteBatch> batch;  // the ledger's chunks and the meta record
+  // The payments module's state and changed parts, added to the batch by write_checkpoint so
+  // their second copy is not made on the engine thread.
+  std::string payments;
+  std::map<std::string, std::string> changed_parts;
+  bool module_state_in_batch = false;
   ~PendingCheckpoint();
 };
 
@@ -111,12 +118,13 @@ class Store {
   // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
   // flushes history and writes them in one synced batch. Every chunk not listed must be unchanged
   // since the previous checkpoint; the first checkpoint lists them all. The payments module's
-  // state is written whole each time, its `changed_parts` over the earlier ones of their keys.
+  // state (`payments`, small once its tables go in parts) is written whole each time, its
+  // `changed_parts` over the earlier ones of their keys; both are only moved here.
   static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
       const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
       std::span<const ledger::TransferRecord> transfers,
       std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-      std::string payments, const std::map<std::string, std::string>& changed_parts = {});
+      std::string payments, std::map<std::string, std::string> changed_parts = {});
   Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;
