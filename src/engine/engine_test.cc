@@ -437,6 +437,11 @@ TEST_F(EngineTest, PaymentsSurviveReopenFromTheJournalAndFromACheckpoint) {
     run_shop(*engine, 5, 40);
     before = hash(*engine);
     merchant = merchant_balance(*engine);
+    // Checkpoints are written on their own thread: on a loaded machine the first may still be in
+    // flight when the last batch is answered.
+    for (int i = 0; i < 500 && engine->stats().checkpoint_sequence == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     EXPECT_GT(engine->stats().checkpoint_sequence, 0u);
     std::string broken;
     engine->read([&](const State& state) { broken = state.check_invariants(); });
