@@ -9,6 +9,8 @@
 // --checkpoint-orders orders (by default what the engine's 256 MiB journal interval holds of them)
 // the engine thread's share of a checkpoint is timed: Payments::save into checkpoint parts and
 // Store::prepare_checkpoint, which is what Engine::prepare_checkpoint runs before handing off.
+// Each checkpoint's pause and bytes go to stderr; the last line has the largest batch and pause
+// and the last checkpoint's bytes (the whole module state, or what changed since the one before).
 
 #include <fmt/format.h>
 
@@ -76,7 +78,8 @@ class Run {
     std::uint64_t bytes = state.size();
     for (const auto& [key, part] : parts) bytes += part.size();
     const store::CheckpointMeta meta{sequence, now_, payments_.state_hash(), 0, 0};
-    pending_ = store::Store::prepare_checkpoint(meta, {}, {}, {}, {}, std::move(state), std::move(parts));
+    pending_ =
+        store::Store::prepare_checkpoint(meta, {}, {}, {}, {}, std::move(state), std::move(parts));
     return bytes;
   }
   // Drops the last checkpoint (its write is the checkpoint thread's, not measured here).
@@ -118,7 +121,8 @@ int run_payments_state_bench(const PaymentsStateOptions& options) {
 
   std::vector<double> batch_ms;
   double checkpoint_ms_max = 0;
-  std::uint64_t checkpoint_bytes = 0, checkpoints = 0, sequence = 1, next_checkpoint = options.checkpoint_orders;
+  std::uint64_t checkpoint_bytes = 0, checkpoints = 0, sequence = 1,
+                next_checkpoint = options.checkpoint_orders;
   double applying_ms = 0;
   for (std::uint64_t created = 0; created < options.orders;) {
     batch.clear();
@@ -132,7 +136,8 @@ int run_payments_state_bench(const PaymentsStateOptions& options) {
       batch.push_back(c);
     }
     const auto started = Clock::now();
-    if (!run.apply(batch)) return fail(fmt::format("a create_order failed after {} orders", created));
+    if (!run.apply(batch))
+      return fail(fmt::format("a create_order failed after {} orders", created));
     batch_ms.push_back(ms_since(started));
     applying_ms += batch_ms.back();
     ++sequence;
@@ -149,7 +154,8 @@ int run_payments_state_bench(const PaymentsStateOptions& options) {
     }
   }
   if (run.payments().orders() != options.orders) return fail("orders missing");
-  if (const std::string broken = run.payments().check_invariants(); !broken.empty()) return fail(broken);
+  if (const std::string broken = run.payments().check_invariants(); !broken.empty())
+    return fail(broken);
 
   std::vector<double> sorted = batch_ms;
   std::sort(sorted.begin(), sorted.end());
@@ -157,10 +163,11 @@ int run_payments_state_bench(const PaymentsStateOptions& options) {
   const double batch_ms_max = sorted.back();
   fmt::print(stderr, "batches={} batch_ms_median={:.2f} batch_ms_max={:.1f} checkpoints={}\n",
              batch_ms.size(), batch_ms_median, batch_ms_max, checkpoints);
-  fmt::print("orders={} put_per_s={:.0f} growth_pause_ms_max={:.1f} checkpoint_pause_ms_max={:.1f} "
-             "checkpoint_bytes={}\n",
-             options.orders, static_cast<double>(puts_per_order * options.orders) / (applying_ms / 1000),
-             batch_ms_max, checkpoint_ms_max, checkpoint_bytes);
+  fmt::print(
+      "orders={} put_per_s={:.0f} growth_pause_ms_max={:.1f} checkpoint_pause_ms_max={:.1f} "
+      "checkpoint_bytes={}\n",
+      options.orders, static_cast<double>(puts_per_order * options.orders) / (applying_ms / 1000),
+      batch_ms_max, checkpoint_ms_max, checkpoint_bytes);
   return 0;
 }
 
@@ -169,13 +176,17 @@ int run_payments_state_bench(const PaymentsStateOptions& options) {
 void add_payments_state_bench(const Commands& commands) {
   auto options = std::make_shared<PaymentsStateOptions>();
   auto* bench = commands.bench.add_subcommand(
-      "payments-state", "Orders created into the payments state: pauses at table growth and checkpoints");
+      "payments-state",
+      "Orders created into the payments state: pauses at table growth and checkpoints");
   bench->add_option("--orders", options->orders, "Orders created")->capture_default_str();
-  bench->add_option("--merchants", options->merchants, "Merchants creating them")->capture_default_str();
-  bench->add_option("--checkpoint-orders", options->checkpoint_orders,
-                    "Orders between checkpoints (default: a 256 MiB journal interval of them)")
+  bench->add_option("--merchants", options->merchants, "Merchants creating them")
       ->capture_default_str();
-  bench->callback([=, &exit_code = commands.exit_code] { exit_code = run_payments_state_bench(*options); });
+  bench
+      ->add_option("--checkpoint-orders", options->checkpoint_orders,
+                   "Orders between checkpoints (default: a 256 MiB journal interval of them)")
+      ->capture_default_str();
+  bench->callback(
+      [=, &exit_code = commands.exit_code] { exit_code = run_payments_state_bench(*options); });
 }
 
 }  // namespace capillary::cli

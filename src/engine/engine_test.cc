@@ -577,13 +577,15 @@ TEST_F(EngineTest, FundRegistersCheckpointInChunksAndRecoverFromOldAndNewOnes) {
 // the same state from the chunks kept and new, and verify agrees from the checkpoint.
 TEST_F(EngineTest, PaymentsTablesCheckpointInChunksAndRecoverFromOldAndNewOnes) {
   using namespace payments_in_engine;
-  constexpr std::uint64_t users = payments::Table<std::uint64_t, payments::UserRecord>::chunk_records + 1'000;
+  constexpr std::uint64_t users =
+      payments::Table<std::uint64_t, payments::UserRecord>::chunk_records + 1'000;
   const auto open_users = [](Engine& engine, std::uint64_t first, std::uint64_t last) {
     std::vector<Command> steps;
     for (std::uint64_t user = first; user <= last; ++user) {
       steps.push_back(command(user, CommandKind::open_user, user));
       if (steps.size() < 4'000 && user != last) continue;
-      for (const payments::Outcome& outcome : engine.execute(steps)) ASSERT_EQ(outcome.result, Result::ok);
+      for (const payments::Outcome& outcome : engine.execute(steps))
+        ASSERT_EQ(outcome.result, Result::ok);
       steps.clear();
     }
   };
@@ -609,7 +611,8 @@ TEST_F(EngineTest, PaymentsTablesCheckpointInChunksAndRecoverFromOldAndNewOnes) 
   bool found = false;
   std::string broken;
   engine->read([&](const State& state) {
-    found = state.payments.find_user(1) != nullptr && state.payments.find_user(users + 1) != nullptr &&
+    found = state.payments.find_user(1) != nullptr &&
+            state.payments.find_user(users + 1) != nullptr &&
             state.payments.find_command(users) != nullptr;
     broken = state.check_invariants();
   });

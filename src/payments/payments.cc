@@ -19,7 +19,6 @@ namespace {
 constexpr std::uint64_t save_format_inline = 2;
 constexpr std::uint64_t save_format_apart = 3;
 
-
 bool is_user_command(CommandKind kind) {
   switch (kind) {
     case CommandKind::top_up:
@@ -334,14 +333,16 @@ bool Payments::restore(std::string_view bytes, const fund::Parts* parts) {
   };
   const auto by_id = [](const auto& record) { return record.id; };
   const auto by_pair = [](const PairRecord& record) { return Pair{record.first, record.second}; };
-  const bool loaded =
-      load_table(users_, by_id) && load_table(merchants_, by_id) && load_table(orders_, by_id) &&
-      load_table(packets_, by_id) && load_table(campaigns_, by_id) &&
-      load_table(withdrawals_, by_id) && load_table(claims_, by_pair) &&
-      load_table(coupons_, by_pair) &&
-      load_table(settlements_, [](const SettlementRecord& r) { return Pair{r.merchant, r.day}; }) &&
-      load_table(commands_, by_id) && load_table(order_numbers_, by_pair) &&
-      load_table(institutions_, by_id) && funds_.load(&bytes, parts) && market_.load(&bytes);
+  const auto by_day = [](const SettlementRecord& record) {
+    return Pair{record.merchant, record.day};
+  };
+  const bool loaded = load_table(users_, by_id) && load_table(merchants_, by_id) &&
+                      load_table(orders_, by_id) && load_table(packets_, by_id) &&
+                      load_table(campaigns_, by_id) && load_table(withdrawals_, by_id) &&
+                      load_table(claims_, by_pair) && load_table(coupons_, by_pair) &&
+                      load_table(settlements_, by_day) && load_table(commands_, by_id) &&
+                      load_table(order_numbers_, by_pair) && load_table(institutions_, by_id) &&
+                      funds_.load(&bytes, parts) && market_.load(&bytes);
   if (!loaded || !bytes.empty()) return false;
   deadlines_ = {};
   orders_.for_each([&](const OrderRecord& order) {

@@ -978,7 +978,8 @@ TEST_F(PaymentsTest, CheckpointPartsHoldOnlyChangedChunksAndRestoreTheSameState)
   const auto order_chunks = [](const fund::Parts& parts) {
     std::size_t count = 0;
     const Orders probe(3);  // the orders table's seed: its part keys
-    for (std::uint32_t chunk = 0; chunk < 4; ++chunk) count += parts.contains(probe.part_key(chunk));
+    for (std::uint32_t chunk = 0; chunk < 4; ++chunk)
+      count += parts.contains(probe.part_key(chunk));
     return count;
   };
   EXPECT_EQ(order_chunks(kept), 3u);
@@ -988,7 +989,8 @@ TEST_F(PaymentsTest, CheckpointPartsHoldOnlyChangedChunksAndRestoreTheSameState)
   payments_.save(&none);
   EXPECT_TRUE(none.empty());
 
-  EXPECT_EQ(result_of(on_order(CommandKind::close_order, as_merchant(50), 50, first_order)), Result::ok);
+  EXPECT_EQ(result_of(on_order(CommandKind::close_order, as_merchant(50), 50, first_order)),
+            Result::ok);
   create_order(50, 200);
   fund::Parts changed;
   const std::string second = payments_.save(&changed);

@@ -80,8 +80,9 @@ class Table {
       return;
     }
     append(record);
-    // The index never grows by itself: a growth would move every entry in one put.
-    CAP_ASSERT(index_.size() < index_grow_at_ || !growing_);
+    // The index never grows by itself, which would move every entry in one put: growth starts at
+    // index_grow_at_, below absl's own limit, and ends before the new index reaches it.
+    CAP_ASSERT(index_.size() <= index_grow_at_);
   }
 
   // Visits every record, in the order they were first put.
@@ -107,7 +108,8 @@ class Table {
     const std::uint64_t count = size_;
     out->append(reinterpret_cast<const char*>(&count), sizeof(count));
     for (std::size_t chunk = 0; chunk < chunks_.size(); ++chunk) {
-      out->append(reinterpret_cast<const char*>(chunks_[chunk].get()), chunk_size(chunk) * sizeof(Record));
+      out->append(reinterpret_cast<const char*>(chunks_[chunk].get()),
+                  chunk_size(chunk) * sizeof(Record));
     }
   }
   // Reads what save() wrote from the front of `in`, consuming it; false when it is truncated or
@@ -176,7 +178,12 @@ class Table {
   std::uint64_t record_hash(const Record& record) const noexcept {
     return checksum(&record, sizeof(Record), seed_);
   }
-  Record& at(std::uint32_t slot) const noexcept { return chunks_[slot / chunk_records][slot % chunk_records]; }
+  Record& at(std::uint32_t slot) noexcept {
+    return chunks_[slot / chunk_records][slot % chunk_records];
+  }
+  const Record& at(std::uint32_t slot) const noexcept {
+    return chunks_[slot / chunk_records][slot % chunk_records];
+  }
   std::size_t chunk_size(std::size_t chunk) const noexcept {
     return std::min<std::size_t>(chunk_records, size_ - chunk * chunk_records);
   }
@@ -229,7 +236,8 @@ class Table {
   }
 
   void move_index_entries() {
-    for (std::size_t moved = 0; moved < index_moves_per_put && old_next_ != old_index_.end(); ++moved, ++old_next_) {
+    for (std::size_t moved = 0; moved < index_moves_per_put && old_next_ != old_index_.end();
+         ++moved, ++old_next_) {
       const bool inserted = index_.insert(*old_next_).second;
       CAP_ASSERT(inserted);
     }

@@ -29,12 +29,14 @@ std::uint64_t id_of(std::uint64_t i) { return i * 0x9E3779B97F4A7C15ull + 1; }
 
 std::uint64_t sum_of_hashes(const Orders& table) {
   std::uint64_t hash = 0;
-  table.for_each([&](const OrderRecord& record) { hash += checksum(&record, sizeof record, seed); });
+  table.for_each(
+      [&](const OrderRecord& record) { hash += checksum(&record, sizeof record, seed); });
   return hash;
 }
 
 void fill(Orders* table) {
-  for (std::uint64_t i = 0; i < records; ++i) table->put(id_of(i), order(id_of(i), static_cast<std::int64_t>(i)));
+  for (std::uint64_t i = 0; i < records; ++i)
+    table->put(id_of(i), order(id_of(i), static_cast<std::int64_t>(i)));
 }
 
 TEST(Table, GrowsAcrossChunksAndFindsEveryRecordWhileItsIndexGrows) {
@@ -80,7 +82,8 @@ TEST(Table, VisitsRecordsInTheOrderTheyWereFirstPut) {
   table.put(id_of(7), order(id_of(7), -7));
   std::uint64_t i = 0;
   bool in_order = true;
-  table.for_each([&](const OrderRecord& record) { in_order = in_order && record.id == id_of(i++); });
+  table.for_each(
+      [&](const OrderRecord& record) { in_order = in_order && record.id == id_of(i++); });
   EXPECT_TRUE(in_order);
   EXPECT_EQ(i, records);
 }
@@ -143,7 +146,8 @@ TEST(Table, LoadPartsRefusesAMissingOrShortChunkAndARepeatedKey) {
 
   Parts repeated = parts;
   std::string& last = repeated[table.part_key(5)];
-  last.replace(last.size() - sizeof(OrderRecord), sizeof(OrderRecord), last.substr(0, sizeof(OrderRecord)));
+  last.replace(last.size() - sizeof(OrderRecord), sizeof(OrderRecord),
+               last.substr(0, sizeof(OrderRecord)));
   EXPECT_FALSE(loaded.load_parts(records, repeated, by_id));
 
   EXPECT_TRUE(loaded.load_parts(records, parts, by_id));

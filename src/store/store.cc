@@ -272,8 +272,10 @@ Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
   if (!checkpoint.module_state_in_batch) {
     const std::string& payments = checkpoint.payments;
     const std::uint64_t payments_bytes = payments.size();
-    for (std::size_t start = 0, part = 0; start < payments.size(); start += payments_part_bytes, ++part) {
-      const rocksdb::Slice slice(payments.data() + start, std::min(payments_part_bytes, payments.size() - start));
+    for (std::size_t start = 0, part = 0; start < payments.size();
+         start += payments_part_bytes, ++part) {
+      const rocksdb::Slice slice(payments.data() + start,
+                                 std::min(payments_part_bytes, payments.size() - start));
       CAP_ASSERT(batch.Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
     }
     CAP_ASSERT(batch.Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
