@@ -47,7 +47,8 @@ class Table {
   // changed chunk whole, so larger chunks rewrite more around a few changes; smaller ones mean
   // more RocksDB values and more allocations as a table grows.
   static constexpr std::uint32_t chunk_records = 1u << 16;
-  // Slots are 32-bit (half the index entry of a 64-bit one).
+  // Slots are 32-bit: four billion records is far past what a cell keeps resident (the ledger
+  // holds at most 2^30 transfers).
   static constexpr std::uint64_t records_max = std::numeric_limits<std::uint32_t>::max();
 
   explicit Table(std::uint64_t seed) : seed_(seed) {}
