@@ -91,6 +91,12 @@ class PaymentsTest : public ::testing::Test {
     c.amount = amount;
     return c;
   }
+  // `user` pays `order` from `funding`, its card part approved by the bank.
+  Result pay_by_card(std::uint64_t user, std::uint64_t order, const Funding& funding) {
+    Command c = pay(user, order, funding);
+    c.bank = bank(BankOutcome::approved, 1001);
+    return result_of(c);
+  }
   // Merchant 50 refunds `amount` of `order`, with the bank's answer to crediting `card_part`.
   Command card_refund(std::uint64_t order, std::int64_t amount, std::int64_t card_part, BankOutcome outcome,
                       std::uint64_t reference = 77) {
@@ -668,9 +674,7 @@ TEST_F(PaymentsTest, ApprovedCardRefundGoesToTheCardWithTheBanksReference) {
   open_user(1);
   open_merchant(50);
   const std::uint64_t order = create_order(50, 6'000);
-  Command c = pay(1, order, Funding{0, 0, 6'000, 0, 0, 0});
-  c.bank = bank(BankOutcome::approved, 1001);
-  ASSERT_EQ(result_of(c), Result::ok);
+  ASSERT_EQ(pay_by_card(1, order, Funding{0, 0, 6'000, 0, 0, 0}), Result::ok);
   const std::int64_t escrow_before = platform_balance(PlatformAccount::escrow);
 
   const Outcome out = run(card_refund(order, 2'500, 2'500, BankOutcome::approved, 5005));
@@ -698,9 +702,7 @@ TEST_F(PaymentsTest, DeclinedOrFailedCardRefundGoesToTheWallet) {
   open_user(1);
   open_merchant(50);
   const std::uint64_t order = create_order(50, 6'000);
-  Command c = pay(1, order, Funding{0, 0, 6'000, 0, 0, 0});
-  c.bank = bank(BankOutcome::approved, 1001);
-  ASSERT_EQ(result_of(c), Result::ok);
+  ASSERT_EQ(pay_by_card(1, order, Funding{0, 0, 6'000, 0, 0, 0}), Result::ok);
 
   const Outcome declined = run(card_refund(order, 1'000, 1'000, BankOutcome::declined));
   ASSERT_EQ(declined.result, Result::ok);
@@ -735,9 +737,7 @@ TEST_F(PaymentsTest, PartialRefundOfAMixedOrderTakesTheCardFirst) {
   ASSERT_EQ(result_of(on_order(CommandKind::claim_red_packet, as_user(1), 1, created.value)), Result::ok);
   const std::uint64_t campaign = create_campaign(10'000, 500, 0, start_ns + 3600 * ns_per_s);
   const std::uint64_t order = create_order(50, 10'000);
-  Command c = pay(1, order, Funding{3'000, 1'000, 5'500, 0, 0, campaign});
-  c.bank = bank(BankOutcome::approved, 1001);
-  ASSERT_EQ(result_of(c), Result::ok);
+  ASSERT_EQ(pay_by_card(1, order, Funding{3'000, 1'000, 5'500, 0, 0, campaign}), Result::ok);
   const std::int64_t escrow_before = platform_balance(PlatformAccount::escrow);
 
   // 7,000: the card's 5,500 (the bank declines: to the wallet), then 1,500 of the wallet's.
@@ -782,9 +782,7 @@ TEST_F(PaymentsTest, CardRefundNeedsAMatchingBankAnswer) {
   open_merchant(50);
   ASSERT_EQ(top_up(1, 1'000), Result::ok);
   const std::uint64_t order = create_order(50, 5'000);
-  Command c = pay(1, order, Funding{1'000, 0, 4'000, 0, 0, 0});
-  c.bank = bank(BankOutcome::approved, 1001);
-  ASSERT_EQ(result_of(c), Result::ok);
+  ASSERT_EQ(pay_by_card(1, order, Funding{1'000, 0, 4'000, 0, 0, 0}), Result::ok);
   EXPECT_EQ(result_of(on_order(CommandKind::refund_order, as_merchant(50), 50, order, 500)),
             Result::bank_answer_missing);
   EXPECT_EQ(result_of(card_refund(order, 500, 400, BankOutcome::approved)), Result::card_refund_mismatch);
