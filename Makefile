@@ -27,7 +27,7 @@ test: build
 	@$(MAKE) --no-print-directory test-sanitize
 
 SANITIZE_DIR ?= build-sanitize
-SANITIZE_TESTS := ledger_test ledger_property_test journal_test engine_test json_codec_test payments_test channels_flow_test channels_router_test banksim_bank_test bank_sim_test credit_binning_test credit_logistic_test credit_discrimination_test credit_model_file_test credit_monotonic_test credit_uses_test auth_hmac_test auth_test notify_backoff_test notify_outbox_test notify_test risk_velocity_test risk_features_test risk_rules_test risk_engine_test risk_decision_test risk_generator_test load_test credit_api_test fund_calendar_test fund_income_test funds_test funds_crash_test wealth_admission_test wealth_interest_test wealth_market_test fund_register_test product_json_test table_test request_parser_test
+SANITIZE_TESTS := ledger_test ledger_property_test journal_test engine_test json_codec_test payments_test channels_flow_test channels_router_test banksim_bank_test bank_sim_test credit_binning_test credit_logistic_test credit_discrimination_test credit_model_file_test credit_monotonic_test credit_uses_test auth_hmac_test auth_test notify_backoff_test notify_outbox_test notify_test risk_velocity_test risk_features_test risk_rules_test risk_engine_test risk_decision_test risk_generator_test load_test credit_api_test fund_calendar_test fund_income_test funds_test funds_crash_test wealth_admission_test wealth_interest_test wealth_market_test fund_register_test product_json_test table_test request_parser_test chunked_test growing_index_test
 test-sanitize: bootstrap
 	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAPILLARY_SANITIZE=ON >/dev/null
 	@ninja -C $(SANITIZE_DIR) $(SANITIZE_TESTS)
