@@ -127,9 +127,7 @@ std::uint64_t expires_at(const TransferRecord& record) noexcept {
 }
 
 Ledger::Ledger(std::uint32_t accounts_reserve, std::uint32_t transfers_reserve) {
-  accounts_.reserve(accounts_reserve);
   account_slots_.reserve(accounts_reserve);
-  transfers_.reserve(transfers_reserve);
   transfer_slots_.reserve(transfers_reserve);
 }
 
@@ -222,8 +220,9 @@ void Ledger::prefetch(std::span<const Transfer> events, std::size_t i) const noe
   if (i + prefetch_record_distance < events.size()) {
     const Transfer& ahead = events[i + prefetch_record_distance];
     for (const std::uint64_t id : {ahead.debit_account_id, ahead.credit_account_id}) {
-      const auto it = account_slots_.find(id);
-      if (it != account_slots_.end()) __builtin_prefetch(&accounts_[it->second], 1);
+      if (const std::uint32_t* slot = account_slots_.find(id)) {
+        __builtin_prefetch(&accounts_[*slot], 1);
+      }
     }
   }
 }
@@ -252,7 +251,7 @@ CreateAccountResult Ledger::create_account(const AccountSpec& spec,
                         .flags = spec.flags};
   const auto slot = static_cast<std::uint32_t>(accounts_.size());
   accounts_.push_back(account);
-  account_slots_.emplace(spec.id, slot);
+  CAP_ASSERT(account_slots_.try_emplace(spec.id, slot).second);
   mark_chunk(account_chunk_changed_, slot);
   state_hash_ += record_hash(account);
   if (in_scope_) undo_.push_back({Undo::Kind::account_created, slot, {}, {}});
@@ -267,11 +266,11 @@ CreateTransferResult Ledger::create_transfer(const Transfer& t, std::uint64_t ti
   }
   if (t.flags & (transfer_post_pending | transfer_void_pending)) return settle_pending(t, timestamp);
 
-  const auto debit_it = account_slots_.find(t.debit_account_id);
-  if (debit_it == account_slots_.end()) return R::debit_account_not_found;
-  const auto credit_it = account_slots_.find(t.credit_account_id);
-  if (credit_it == account_slots_.end()) return R::credit_account_not_found;
-  const std::uint32_t debit_slot = debit_it->second, credit_slot = credit_it->second;
+  const std::uint32_t* debit_found = account_slots_.find(t.debit_account_id);
+  if (debit_found == nullptr) return R::debit_account_not_found;
+  const std::uint32_t* credit_found = account_slots_.find(t.credit_account_id);
+  if (credit_found == nullptr) return R::credit_account_not_found;
+  const std::uint32_t debit_slot = *debit_found, credit_slot = *credit_found;
   const Account& debit = accounts_[debit_slot];
   const Account& credit = accounts_[credit_slot];
   if (debit.ledger != credit.ledger) return R::accounts_must_have_the_same_ledger;
@@ -325,9 +324,9 @@ CreateTransferResult Ledger::create_transfer(const Transfer& t, std::uint64_t ti
 
 CreateTransferResult Ledger::settle_pending(const Transfer& t, std::uint64_t timestamp) noexcept {
   using R = CreateTransferResult;
-  const auto pending_it = transfer_slots_.find(t.pending_id);
-  if (pending_it == transfer_slots_.end()) return R::pending_transfer_not_found;
-  const std::uint32_t pending_slot = pending_it->second;
+  const std::uint32_t* pending_found = transfer_slots_.find(t.pending_id);
+  if (pending_found == nullptr) return R::pending_transfer_not_found;
+  const std::uint32_t pending_slot = *pending_found;
   const TransferRecord& hold = transfers_[pending_slot];
   if (hold.status == PendingStatus::none) return R::pending_transfer_not_pending;
   if (t.debit_account_id != 0 && t.debit_account_id != hold.transfer.debit_account_id) {
@@ -359,8 +358,8 @@ CreateTransferResult Ledger::settle_pending(const Transfer& t, std::uint64_t tim
   }
   const std::int64_t amount = post ? (t.amount == 0 ? hold.transfer.amount : t.amount)
                                    : hold.transfer.amount;
-  const std::uint32_t debit_slot = account_slots_.at(hold.transfer.debit_account_id);
-  const std::uint32_t credit_slot = account_slots_.at(hold.transfer.credit_account_id);
+  const std::uint32_t debit_slot = account_slot(hold.transfer.debit_account_id);
+  const std::uint32_t credit_slot = account_slot(hold.transfer.credit_account_id);
   if (post) {
     if (add_overflows(accounts_[debit_slot].debits_posted, amount)) {
       return R::overflows_debits_posted;
@@ -389,8 +388,8 @@ void Ledger::release_hold(std::uint32_t slot, PendingStatus outcome,
   const Transfer& hold = transfers_[slot].transfer;
   CAP_ASSERT(transfers_[slot].status == PendingStatus::pending);
   CAP_ASSERT(posted_amount >= 0 && posted_amount <= hold.amount);
-  const std::uint32_t debit_slot = account_slots_.at(hold.debit_account_id);
-  const std::uint32_t credit_slot = account_slots_.at(hold.credit_account_id);
+  const std::uint32_t debit_slot = account_slot(hold.debit_account_id);
+  const std::uint32_t credit_slot = account_slot(hold.credit_account_id);
   Account& debit = modify_account(debit_slot);
   Account& credit = modify_account(credit_slot);
   CAP_ASSERT(debit.debits_pending >= hold.amount && credit.credits_pending >= hold.amount);
@@ -418,8 +417,8 @@ std::uint32_t Ledger::expire(std::uint64_t now) noexcept {
       continue;
     }
     release_hold(due.slot, PendingStatus::expired, 0);
-    record_history(record, account_slots_.at(record.transfer.debit_account_id),
-                   account_slots_.at(record.transfer.credit_account_id), now + released, true);
+    record_history(record, account_slot(record.transfer.debit_account_id),
+                   account_slot(record.transfer.credit_account_id), now + released, true);
     ++released;
   }
   return released;
@@ -440,13 +439,20 @@ std::optional<std::uint64_t> Ledger::next_expiry() noexcept {
 }
 
 const Account* Ledger::find_account(std::uint64_t id) const noexcept {
-  const auto it = account_slots_.find(id);
-  return it == account_slots_.end() ? nullptr : &accounts_[it->second];
+  const std::uint32_t* slot = account_slots_.find(id);
+  return slot == nullptr ? nullptr : &accounts_[*slot];
 }
 
 const TransferRecord* Ledger::find_transfer(std::uint64_t id) const noexcept {
-  const auto it = transfer_slots_.find(id);
-  return it == transfer_slots_.end() ? nullptr : &transfers_[it->second];
+  const std::uint32_t* slot = transfer_slots_.find(id);
+  return slot == nullptr ? nullptr : &transfers_[*slot];
+}
+
+// The slot of an account a stored transfer names, which exists: accounts are never removed.
+std::uint32_t Ledger::account_slot(std::uint64_t id) const noexcept {
+  const std::uint32_t* slot = account_slots_.find(id);
+  CAP_ASSERT(slot != nullptr);
+  return *slot;
 }
 
 void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
@@ -457,7 +463,7 @@ void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
   record.status = status;
   const auto slot = static_cast<std::uint32_t>(transfers_.size());
   transfers_.push_back(record);
-  transfer_slots_.emplace(transfer.id, slot);
+  CAP_ASSERT(transfer_slots_.try_emplace(transfer.id, slot).second);
   mark_chunk(transfer_chunk_changed_, slot);
   state_hash_ += record_hash(record);
   if (in_scope_) undo_.push_back({Undo::Kind::transfer_created, slot, {}, {}});
@@ -539,9 +545,7 @@ void Ledger::rollback_scope() noexcept {
 }
 
 void Ledger::reserve_transfers(std::size_t more) {
-  const std::size_t wanted = std::min<std::size_t>(transfers_.size() + more, transfers_max);
-  transfers_.reserve(wanted);
-  transfer_slots_.reserve(wanted);
+  transfer_slots_.reserve(std::min<std::size_t>(transfers_.size() + more, transfers_max));
 }
 
 Ledger::ChangedChunks Ledger::take_changed_chunks() {
@@ -552,21 +556,23 @@ void Ledger::restore(std::vector<Account> accounts, std::vector<TransferRecord> 
   CAP_ASSERT(!in_scope_);
   account_chunk_changed_.clear();
   transfer_chunk_changed_.clear();
-  accounts_ = std::move(accounts);
-  transfers_ = std::move(transfers);
-  account_slots_.clear();
-  transfer_slots_.clear();
-  account_slots_.reserve(accounts_.size());
-  transfer_slots_.reserve(transfers_.size());
+  accounts_.clear();
+  transfers_.clear();
+  for (const Account& account : accounts) accounts_.push_back(account);
+  for (const TransferRecord& record : transfers) transfers_.push_back(record);
+  accounts = {};
+  transfers = {};
+  account_slots_.reset(accounts_.size());
+  transfer_slots_.reset(transfers_.size());
   expiries_ = {};
   state_hash_ = 0;
   for (std::uint32_t slot = 0; slot < accounts_.size(); ++slot) {
-    account_slots_.emplace(accounts_[slot].id, slot);
+    CAP_ASSERT(account_slots_.try_emplace(accounts_[slot].id, slot).second);
     state_hash_ += record_hash(accounts_[slot]);
   }
   for (std::uint32_t slot = 0; slot < transfers_.size(); ++slot) {
     const TransferRecord& record = transfers_[slot];
-    transfer_slots_.emplace(record.transfer.id, slot);
+    CAP_ASSERT(transfer_slots_.try_emplace(record.transfer.id, slot).second);
     state_hash_ += record_hash(record);
     if (record.status == PendingStatus::pending && record.transfer.timeout_s != 0) {
       expiries_.push({expires_at(record), record.transfer.id, slot});
@@ -584,8 +590,8 @@ std::string Ledger::check_invariants() const {
   for (std::uint32_t slot = 0; slot < accounts_.size(); ++slot) {
     const Account& a = accounts_[slot];
     hash += record_hash(a);
-    const auto it = account_slots_.find(a.id);
-    if (it == account_slots_.end() || it->second != slot) {
+    const std::uint32_t* indexed = account_slots_.find(a.id);
+    if (indexed == nullptr || *indexed != slot) {
       return fmt::format("account {} is not indexed at its slot", a.id);
     }
     if (!debit_allowed(a, 0)) return fmt::format("account {} debits exceed its credits", a.id);
@@ -611,8 +617,8 @@ std::string Ledger::check_invariants() const {
   for (std::uint32_t slot = 0; slot < transfers_.size(); ++slot) {
     const TransferRecord& r = transfers_[slot];
     hash += record_hash(r);
-    const auto it = transfer_slots_.find(r.transfer.id);
-    if (it == transfer_slots_.end() || it->second != slot) {
+    const std::uint32_t* indexed = transfer_slots_.find(r.transfer.id);
+    if (indexed == nullptr || *indexed != slot) {
       return fmt::format("transfer {} is not indexed at its slot", r.transfer.id);
     }
     if (r.status == PendingStatus::pending) {

@@ -10,8 +10,6 @@
 // - each account's pending totals equal the sum of its holds still pending;
 // - state_hash() equals the hash recomputed from every record.
 
-#include <absl/container/flat_hash_map.h>
-
 #include <cstdint>
 #include <optional>
 #include <queue>
@@ -19,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/growing_index.h"
 #include "ledger/result.h"
 #include "ledger/types.h"
 
@@ -26,8 +25,9 @@ namespace capillary::ledger {
 
 class Ledger {
  public:
-  // Reserves room for this many records up front, so a cell of known size never reallocates its
-  // tables while applying a batch.
+  // Sizes the indexes for this many records up front, so a cell of known size never grows them
+  // while applying a batch. Records sit in chunks that never move (core/chunked.h), so the tables
+  // themselves never reallocate.
   explicit Ledger(std::uint32_t accounts_reserve = 0, std::uint32_t transfers_reserve = 0);
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
@@ -51,15 +51,16 @@ class Ledger {
   const Account* find_account(std::uint64_t id) const noexcept;
   const TransferRecord* find_transfer(std::uint64_t id) const noexcept;
 
-  std::span<const Account> accounts() const noexcept { return accounts_; }
-  std::span<const TransferRecord> transfers() const noexcept { return transfers_; }
+  const AccountTable& accounts() const noexcept { return accounts_; }
+  const TransferTable& transfers() const noexcept { return transfers_; }
   std::uint64_t state_hash() const noexcept { return state_hash_; }
 
   // When set, every balance change appends one entry here (for the history store); the ledger
   // only appends, the caller drains it between batches.
   void set_history_sink(std::vector<HistoryEntry>* sink) noexcept { history_ = sink; }
 
-  // Makes room for this many more transfers, so a replay of known length never rehashes.
+  // Sizes the transfer index for this many more transfers, so a replay of known length never
+  // grows it.
   void reserve_transfers(std::size_t more);
 
   // Chunks (of checkpoint_chunk_records records) of each table changed since the last call, for
@@ -100,6 +101,7 @@ class Ledger {
   CreateTransferResult create_transfer(const Transfer& transfer, std::uint64_t timestamp) noexcept;
   CreateTransferResult settle_pending(const Transfer& transfer, std::uint64_t timestamp) noexcept;
   void insert_transfer(const Transfer& transfer, std::uint64_t timestamp, PendingStatus status);
+  std::uint32_t account_slot(std::uint64_t id) const noexcept;
   void release_hold(std::uint32_t slot, PendingStatus outcome, std::int64_t posted_amount) noexcept;
 
   Account& modify_account(std::uint32_t slot) noexcept;
@@ -112,10 +114,10 @@ class Ledger {
   void close_scope() noexcept;
   void rollback_scope() noexcept;
 
-  std::vector<Account> accounts_;
-  std::vector<TransferRecord> transfers_;
-  absl::flat_hash_map<std::uint64_t, std::uint32_t> account_slots_;
-  absl::flat_hash_map<std::uint64_t, std::uint32_t> transfer_slots_;
+  AccountTable accounts_;
+  TransferTable transfers_;
+  GrowingIndex<std::uint64_t> account_slots_;
+  GrowingIndex<std::uint64_t> transfer_slots_;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
   std::uint64_t state_hash_ = 0;
   std::vector<HistoryEntry>* history_ = nullptr;

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/chunked.h"
+#include "core/limits.h"
+
 namespace capillary::ledger {
 
 // Account flags.
@@ -114,5 +117,12 @@ struct HistoryEntry {
   Balances credit_after;
 };
 static_assert(sizeof(HistoryEntry) == 160);
+
+// The ledger's tables: records in chunks of 65,536 (5 MiB) that never move. A checkpoint chunk
+// (checkpoint_chunk_records) lies inside one of them, so it is written straight from the table.
+inline constexpr std::size_t table_chunk_records = std::size_t{1} << 16;
+static_assert(table_chunk_records % checkpoint_chunk_records == 0);
+using AccountTable = Chunked<Account, table_chunk_records>;
+using TransferTable = Chunked<TransferRecord, table_chunk_records>;
 
 }  // namespace capillary::ledger

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -92,16 +93,17 @@ Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
   return Status::io_error(fmt::format("{}: {}", what, status.ToString()));
 }
 
-template <typename Record>
-void write_chunks(rocksdb::WriteBatch* batch, char table, std::span<const Record> records,
-                  std::span<const std::uint32_t> chunks) {
+template <typename Table>
+void copy_chunks(std::map<std::string, std::string>* entries, char table, const Table& records,
+                 std::span<const std::uint32_t> chunks) {
   for (const std::uint32_t chunk : chunks) {
     const std::size_t start = std::size_t{chunk} * checkpoint_chunk_records;
     // A chunk emptied by a rolled-back chain has nothing left to write.
     if (start >= records.size()) continue;
     const std::size_t count = std::min<std::size_t>(checkpoint_chunk_records, records.size() - start);
-    // Put only fails past the batch's size limit, which is unset.
-    CAP_ASSERT(batch->Put(chunk_key(table, chunk), slice_of(records.data() + start, count)).ok());
+    const auto run = records.run(start, count);
+    (*entries)[chunk_key(table, chunk)].assign(reinterpret_cast<const char*>(run.data()),
+                                               run.size_bytes());
   }
 }
 
@@ -245,55 +247,68 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
   return Status::ok();
 }
 
-PendingCheckpoint::~PendingCheckpoint() = default;
-
 std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
-    const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-    std::span<const ledger::TransferRecord> transfers,
+    const CheckpointMeta& meta, const ledger::AccountTable& accounts,
+    const ledger::TransferTable& transfers,
     std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
     std::string payments, std::map<std::string, std::string> changed_parts) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   auto checkpoint = std::make_unique<PendingCheckpoint>();
   checkpoint->meta = meta;
-  checkpoint->batch = std::make_unique<rocksdb::WriteBatch>(
-      (account_chunks.size() * sizeof(ledger::Account) +
-       transfer_chunks.size() * sizeof(ledger::TransferRecord)) * checkpoint_chunk_records + 4096);
-  write_chunks(checkpoint->batch.get(), 'a', accounts, account_chunks);
-  write_chunks(checkpoint->batch.get(), 't', transfers, transfer_chunks);
-  CAP_ASSERT(checkpoint->batch->Put(checkpoint_meta_key, slice_of(&meta, 1)).ok());
+  copy_chunks(&checkpoint->entries, 'a', accounts, account_chunks);
+  copy_chunks(&checkpoint->entries, 't', transfers, transfer_chunks);
+  checkpoint->entries[checkpoint_meta_key] = slice_of(&meta, 1).ToString();
   checkpoint->payments = std::move(payments);
   checkpoint->changed_parts = std::move(changed_parts);
   return checkpoint;
 }
 
 Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
-  rocksdb::WriteBatch& batch = *checkpoint.batch;
-  // Once: a retry after a failed write finds the module state in the batch already.
-  if (!checkpoint.module_state_in_batch) {
+  std::map<std::string, std::string>& entries = checkpoint.entries;
+  // Once: a retry after a failed write finds the module state among the entries already.
+  if (!checkpoint.module_state_added) {
     const std::string& payments = checkpoint.payments;
     const std::uint64_t payments_bytes = payments.size();
     for (std::size_t start = 0, part = 0; start < payments.size();
          start += payments_part_bytes, ++part) {
-      const rocksdb::Slice slice(payments.data() + start,
-                                 std::min(payments_part_bytes, payments.size() - start));
-      CAP_ASSERT(batch.Put(chunk_key('p', static_cast<std::uint32_t>(part)), slice).ok());
+      entries[chunk_key('p', static_cast<std::uint32_t>(part))] =
+          payments.substr(start, std::min(payments_part_bytes, payments.size() - start));
     }
-    CAP_ASSERT(batch.Put(checkpoint_payments_key, slice_of(&payments_bytes, 1)).ok());
-    for (const auto& [key, bytes] : checkpoint.changed_parts) {
-      CAP_ASSERT(batch.Put(checkpoint_part_prefix + key, bytes).ok());
+    entries[checkpoint_payments_key] = slice_of(&payments_bytes, 1).ToString();
+    for (auto& [key, bytes] : checkpoint.changed_parts) {
+      entries[checkpoint_part_prefix + key] = std::move(bytes);
     }
-    // The batch holds its own copy now.
     checkpoint.payments = {};
     checkpoint.changed_parts = {};
-    checkpoint.module_state_in_batch = true;
+    checkpoint.module_state_added = true;
   }
   if (Status status = from_rocksdb(history_db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
     return status;
   }
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return from_rocksdb(checkpoint_db_->Write(options, &batch), "write checkpoint");
+  // One table file, ingested: a write batch would copy every byte into one growing buffer, then
+  // again into the WAL and the memtable, each time into fresh memory, seconds of CPU for a few
+  // hundred megabytes; the file is written from the entries as they are. Ingesting is atomic, as
+  // the batch was: the checkpoint is all there or not at all. The writer syncs the file when it
+  // finishes and ingestion syncs the manifest.
+  const std::string file = fmt::format("{}/checkpoint-{}.sst", checkpoint_db_->GetName(),
+                                       checkpoint.meta.sequence);
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), checkpoint_db_->GetOptions());
+  rocksdb::Status written = writer.Open(file);
+  for (auto it = entries.begin(); written.ok() && it != entries.end(); ++it) {
+    written = writer.Put(it->first, it->second);
+  }
+  if (written.ok()) written = writer.Finish();
+  if (written.ok()) {
+    rocksdb::IngestExternalFileOptions options;
+    options.move_files = true;
+    written = checkpoint_db_->IngestExternalFile({file}, options);
+  }
+  if (!written.ok()) {
+    std::error_code ignored;
+    fs::remove(file, ignored);
+  }
+  return from_rocksdb(written, "write checkpoint");
 }
 
 Status Store::read_checkpoint(Checkpoint* checkpoint) const {

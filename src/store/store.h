@@ -18,8 +18,8 @@
 //                                                           (a fund register's chunk, a payments
 //                                                           table's chunk)
 // History is written without RocksDB's WAL (the journal replays it after a crash); a checkpoint
-// is written after a flush, in one synced batch, so a checkpoint never points past history that
-// could still be lost.
+// is written after a flush, as one synced table file ingested at once, so a checkpoint never
+// points past history that could still be lost.
 
 #include <atomic>
 #include <cstdint>
@@ -36,7 +36,6 @@
 
 namespace rocksdb {
 class DB;
-class WriteBatch;
 }
 
 namespace capillary::store {
@@ -80,13 +79,13 @@ struct Checkpoint {
 // A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
 struct PendingCheckpoint {
   CheckpointMeta meta{};
-  std::unique_ptr<rocksdb::WriteBatch> batch;  // the ledger's chunks and the meta record
-  // The payments module's state and changed parts, added to the batch by write_checkpoint so
-  // their second copy is not made on the engine thread.
+  // What the checkpoint writes, by key (byte order, which is RocksDB's): the ledger's changed
+  // chunks and the meta record, copied by prepare_checkpoint; then the module state, added by
+  // write_checkpoint so it is moved, not copied, on the engine thread.
+  std::map<std::string, std::string> entries;
   std::string payments;
   std::map<std::string, std::string> changed_parts;
-  bool module_state_in_batch = false;
-  ~PendingCheckpoint();
+  bool module_state_added = false;
 };
 
 class Store {
@@ -116,13 +115,13 @@ class Store {
   // A checkpoint in two steps, so the engine pauses only to copy: prepare_checkpoint copies the
   // meta record and the chunks (of checkpoint_chunk_records records) listed in `account_chunks`
   // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
-  // flushes history and writes them in one synced batch. Every chunk not listed must be unchanged
+  // flushes history and writes them all at once (one table file, synced and ingested). Every chunk not listed must be unchanged
   // since the previous checkpoint; the first checkpoint lists them all. The payments module's
   // state (`payments`, small once its tables go in parts) is written whole each time, its
   // `changed_parts` over the earlier ones of their keys; both are only moved here.
   static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
-      const CheckpointMeta& meta, std::span<const ledger::Account> accounts,
-      std::span<const ledger::TransferRecord> transfers,
+      const CheckpointMeta& meta, const ledger::AccountTable& accounts,
+      const ledger::TransferTable& transfers,
       std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
       std::string payments, std::map<std::string, std::string> changed_parts = {});
   Status write_checkpoint(PendingCheckpoint& checkpoint);
