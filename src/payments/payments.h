@@ -100,6 +100,7 @@ class Payments {
   };
   using Pair = std::pair<std::uint64_t, std::uint64_t>;
 
+  void prefetch(std::span<const Command> commands, std::size_t i) const noexcept;
   Outcome apply_one(const Command& command) noexcept;
   Result authorize(const Command& command) const noexcept;
   Outcome open_user(const Command& command) noexcept;
