@@ -73,13 +73,12 @@ class Run {
 
   // The engine thread's part of a checkpoint; returns the module's bytes it will write.
   std::uint64_t checkpoint(std::uint64_t sequence) {
-    fund::Parts parts;
-    std::string state = payments_.save(&parts);
-    std::uint64_t bytes = state.size();
-    for (const auto& [key, part] : parts) bytes += part.size();
     const store::CheckpointMeta meta{sequence, now_, payments_.state_hash(), 0, 0};
-    pending_ =
-        store::Store::prepare_checkpoint(meta, {}, {}, {}, {}, std::move(state), std::move(parts));
+    pending_ = std::make_unique<store::PendingCheckpoint>();
+    store::Store::prepare_checkpoint(pending_.get(), meta, {}, {}, {}, {},
+                                     [this](fund::Parts* parts) { return payments_.save(parts); });
+    std::uint64_t bytes = pending_->payments.size();
+    for (const auto& [key, part] : pending_->changed_parts) bytes += part.size();
     return bytes;
   }
   // Drops the last checkpoint (its write is the checkpoint thread's, not measured here).

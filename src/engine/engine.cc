@@ -217,6 +217,9 @@ class Engine::Impl {
   // One checkpoint at a time is copied out and written by its own thread.
   std::atomic<bool> checkpoint_in_flight_ = false;
   std::thread checkpoint_thread_;
+  // The last checkpoint written, handed back by its thread before it ends: its buffers take the
+  // next one's copies (prepare_checkpoint). Read by the engine only after joining that thread.
+  std::unique_ptr<store::PendingCheckpoint> spare_checkpoint_;
   std::uint64_t segments_removed_before_ = 0;  // engine thread
   std::atomic<double> batch_ms_last_ = 0;
 };
@@ -574,21 +577,24 @@ void Engine::Impl::write_checkpoint(std::unique_ptr<store::PendingCheckpoint> ch
   wait_for_history_through(checkpoint->meta.sequence);
   if (Status status = store_->write_checkpoint(*checkpoint); !status.is_ok()) fatal(status);
   checkpoint_sequence_ = checkpoint->meta.sequence;
+  spare_checkpoint_ = std::move(checkpoint);
   checkpoint_in_flight_ = false;
 }
 
-// Runs on the engine thread between batches (or after it stopped), so the ledger is quiet.
+// Runs on the engine thread between batches (or after it stopped), so the ledger is quiet. The
+// copies go into the buffers of the checkpoint written before, already mapped.
 std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, state_.hash(),
                                    state_.ledger.accounts().size(), state_.ledger.transfers().size()};
   const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
-  // The payments tables' and fund registers' changed chunks are copied into `parts`; the store
-  // adds them to the write on the checkpoint's thread.
-  fund::Parts parts;
-  std::string payments = state_.payments.save(&parts);
-  return store::Store::prepare_checkpoint(meta, state_.ledger.accounts(), state_.ledger.transfers(),
-                                          changed.accounts, changed.transfers, std::move(payments),
-                                          std::move(parts));
+  auto checkpoint = spare_checkpoint_ ? std::move(spare_checkpoint_)
+                                      : std::make_unique<store::PendingCheckpoint>();
+  // The payments tables' and fund registers' changed chunks are copied into the parts; the store
+  // adds the rest of the payments state on the checkpoint's thread.
+  store::Store::prepare_checkpoint(checkpoint.get(), meta, state_.ledger.accounts(),
+                                   state_.ledger.transfers(), changed.accounts, changed.transfers,
+                                   [this](fund::Parts* parts) { return state_.payments.save(parts); });
+  return checkpoint;
 }
 
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.

@@ -93,17 +93,23 @@ Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
   return Status::io_error(fmt::format("{}: {}", what, status.ToString()));
 }
 
+// Copies the listed chunks into `entries`, each into a buffer from `spare` while there are any.
 template <typename Table>
-void copy_chunks(std::map<std::string, std::string>* entries, char table, const Table& records,
-                 std::span<const std::uint32_t> chunks) {
+void copy_chunks(std::map<std::string, std::string>* entries, std::vector<std::string>* spare,
+                 char table, const Table& records, std::span<const std::uint32_t> chunks) {
   for (const std::uint32_t chunk : chunks) {
     const std::size_t start = std::size_t{chunk} * checkpoint_chunk_records;
     // A chunk emptied by a rolled-back chain has nothing left to write.
     if (start >= records.size()) continue;
     const std::size_t count = std::min<std::size_t>(checkpoint_chunk_records, records.size() - start);
     const auto run = records.run(start, count);
-    (*entries)[chunk_key(table, chunk)].assign(reinterpret_cast<const char*>(run.data()),
-                                               run.size_bytes());
+    std::string bytes;
+    if (!spare->empty()) {
+      bytes = std::move(spare->back());
+      spare->pop_back();
+    }
+    bytes.assign(reinterpret_cast<const char*>(run.data()), run.size_bytes());
+    entries->insert_or_assign(chunk_key(table, chunk), std::move(bytes));
   }
 }
 
@@ -247,26 +253,35 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
   return Status::ok();
 }
 
-std::unique_ptr<PendingCheckpoint> Store::prepare_checkpoint(
-    const CheckpointMeta& meta, const ledger::AccountTable& accounts,
+void Store::prepare_checkpoint(
+    PendingCheckpoint* checkpoint, const CheckpointMeta& meta, const ledger::AccountTable& accounts,
     const ledger::TransferTable& transfers,
     std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-    std::string payments, std::map<std::string, std::string> changed_parts) {
+    const SaveModules& save_modules) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
-  auto checkpoint = std::make_unique<PendingCheckpoint>();
+  // Parts by key: a part saved again is mostly the same chunk, grown. A saved part is never empty
+  // (a chunk exists once it holds a record), so those still empty after the save are the earlier
+  // checkpoint's that did not change: not written again.
+  std::map<std::string, std::string>& parts = checkpoint->changed_parts;
+  for (auto& [key, bytes] : parts) bytes.clear();
+  checkpoint->payments = save_modules(&parts);
+  std::erase_if(parts, [](const auto& part) { return part.second.empty(); });
+  // The ledger's chunks in any order: they are all the same size.
+  std::vector<std::string> spare;
+  spare.reserve(checkpoint->entries.size());
+  for (auto& [key, bytes] : checkpoint->entries) spare.push_back(std::move(bytes));
+  checkpoint->entries.clear();
   checkpoint->meta = meta;
-  copy_chunks(&checkpoint->entries, 'a', accounts, account_chunks);
-  copy_chunks(&checkpoint->entries, 't', transfers, transfer_chunks);
+  copy_chunks(&checkpoint->entries, &spare, 'a', accounts, account_chunks);
+  copy_chunks(&checkpoint->entries, &spare, 't', transfers, transfer_chunks);
   checkpoint->entries[checkpoint_meta_key] = slice_of(&meta, 1).ToString();
-  checkpoint->payments = std::move(payments);
-  checkpoint->changed_parts = std::move(changed_parts);
-  return checkpoint;
+  checkpoint->payments_added = false;
 }
 
 Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
   std::map<std::string, std::string>& entries = checkpoint.entries;
-  // Once: a retry after a failed write finds the module state among the entries already.
-  if (!checkpoint.module_state_added) {
+  // Once: a retry after a failed write finds it among the entries already.
+  if (!checkpoint.payments_added) {
     const std::string& payments = checkpoint.payments;
     const std::uint64_t payments_bytes = payments.size();
     for (std::size_t start = 0, part = 0; start < payments.size();
@@ -275,12 +290,8 @@ Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
           payments.substr(start, std::min(payments_part_bytes, payments.size() - start));
     }
     entries[checkpoint_payments_key] = slice_of(&payments_bytes, 1).ToString();
-    for (auto& [key, bytes] : checkpoint.changed_parts) {
-      entries[checkpoint_part_prefix + key] = std::move(bytes);
-    }
     checkpoint.payments = {};
-    checkpoint.changed_parts = {};
-    checkpoint.module_state_added = true;
+    checkpoint.payments_added = true;
   }
   if (Status status = from_rocksdb(history_db_->Flush(rocksdb::FlushOptions()), "flush history");
       !status.is_ok()) {
@@ -295,7 +306,16 @@ Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
                                        checkpoint.meta.sequence);
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), checkpoint_db_->GetOptions());
   rocksdb::Status written = writer.Open(file);
-  for (auto it = entries.begin(); written.ok() && it != entries.end(); ++it) {
+  // A table file takes its keys in order: the entries below the parts' prefix, the parts, the
+  // rest (no entry key starts with the prefix).
+  const auto parts_at = entries.lower_bound(checkpoint_part_prefix);
+  for (auto it = entries.begin(); written.ok() && it != parts_at; ++it) {
+    written = writer.Put(it->first, it->second);
+  }
+  for (auto it = checkpoint.changed_parts.begin(); written.ok() && it != checkpoint.changed_parts.end(); ++it) {
+    written = writer.Put(checkpoint_part_prefix + it->first, it->second);
+  }
+  for (auto it = parts_at; written.ok() && it != entries.end(); ++it) {
     written = writer.Put(it->first, it->second);
   }
   if (written.ok()) written = writer.Finish();

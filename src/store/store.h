@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -79,13 +80,14 @@ struct Checkpoint {
 // A checkpoint copied out of the ledger and not yet written (see Store::prepare_checkpoint).
 struct PendingCheckpoint {
   CheckpointMeta meta{};
-  // What the checkpoint writes, by key (byte order, which is RocksDB's): the ledger's changed
-  // chunks and the meta record, copied by prepare_checkpoint; then the module state, added by
-  // write_checkpoint so it is moved, not copied, on the engine thread.
+  // What the checkpoint writes by key (byte order, which is RocksDB's): the ledger's changed
+  // chunks and the meta record, copied by prepare_checkpoint; the payments state in parts, added
+  // by write_checkpoint so it is not copied on the engine thread.
   std::map<std::string, std::string> entries;
   std::string payments;
+  // The modules' changed parts by their own keys, written under the parts prefix.
   std::map<std::string, std::string> changed_parts;
-  bool module_state_added = false;
+  bool payments_added = false;
 };
 
 class Store {
@@ -118,12 +120,17 @@ class Store {
   // flushes history and writes them all at once (one table file, synced and ingested). Every chunk not listed must be unchanged
   // since the previous checkpoint; the first checkpoint lists them all. The payments module's
   // state (`payments`, small once its tables go in parts) is written whole each time, its
-  // `changed_parts` over the earlier ones of their keys; both are only moved here.
-  static std::unique_ptr<PendingCheckpoint> prepare_checkpoint(
-      const CheckpointMeta& meta, const ledger::AccountTable& accounts,
+  // `changed_parts` over the earlier ones of their keys.
+  // `save_modules` returns the payments state and puts the changed parts in the map it is given.
+  // The copies go into `checkpoint`, reusing the buffers it holds from an earlier checkpoint:
+  // copying into memory already mapped costs the copy, into fresh memory a page fault a page
+  // besides, by far the larger part.
+  using SaveModules = std::function<std::string(std::map<std::string, std::string>* parts)>;
+  static void prepare_checkpoint(
+      PendingCheckpoint* checkpoint, const CheckpointMeta& meta, const ledger::AccountTable& accounts,
       const ledger::TransferTable& transfers,
       std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-      std::string payments, std::map<std::string, std::string> changed_parts = {});
+      const SaveModules& save_modules);
   Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;

@@ -30,8 +30,10 @@ class StoreTest : public ::testing::Test {
   void checkpoint(std::uint64_t sequence, std::string payments) {
     CheckpointMeta meta{};
     meta.sequence = sequence;
-    auto pending = Store::prepare_checkpoint(meta, {}, {}, {}, {}, std::move(payments));
-    ASSERT_TRUE(store_->write_checkpoint(*pending).is_ok());
+    PendingCheckpoint pending;
+    Store::prepare_checkpoint(&pending, meta, {}, {}, {}, {},
+                              [&](std::map<std::string, std::string>*) { return std::move(payments); });
+    ASSERT_TRUE(store_->write_checkpoint(pending).is_ok());
   }
 
   fs::path directory_;
