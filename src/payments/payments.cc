@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/assert.h"
+#include "core/prefetch.h"
 #include "payments/limits.h"
 
 namespace capillary::payments {
@@ -91,26 +92,21 @@ std::uint64_t Payments::apply(std::span<const Command> commands, std::uint64_t f
   return chain_.now() - first_timestamp;
 }
 
-// With millions of orders, users and idempotency keys nearly every lookup misses the cache. A
-// batch's commands are known up front, so the index entries a command will look up are requested
-// `index_distance` commands ahead and its records `record_distance` ahead (by then the index entry
-// is there); by the time the loop reaches it, its memory is on the way or there. Prefetching
-// changes no result, only timing.
+// With millions of orders, users and idempotency keys nearly every lookup misses the cache
+// (core/prefetch.h).
 void Payments::prefetch(std::span<const Command> commands, std::size_t i) const noexcept {
-  constexpr std::size_t index_distance = 16;
-  constexpr std::size_t record_distance = 8;
-  if (i + index_distance < commands.size()) {
-    const Command& ahead = commands[i + index_distance];
-    commands_.prefetch_index(ahead.id);
-    orders_.prefetch_index(ahead.target);
-    users_.prefetch_index(ahead.party);
-    users_.prefetch_index(ahead.counterparty);
-  }
-  if (i + record_distance < commands.size()) {
-    const Command& ahead = commands[i + record_distance];
-    orders_.prefetch_record(ahead.target);
-    users_.prefetch_record(ahead.party);
-  }
+  prefetch_ahead(
+      commands, i,
+      [this](const Command& ahead) {
+        commands_.prefetch_index(ahead.id);
+        orders_.prefetch_index(ahead.target);
+        users_.prefetch_index(ahead.party);
+        users_.prefetch_index(ahead.counterparty);
+      },
+      [this](const Command& ahead) {
+        orders_.prefetch_record(ahead.target);
+        users_.prefetch_record(ahead.party);
+      });
 }
 
 Outcome Payments::apply_one(const Command& command) noexcept {
