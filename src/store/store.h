@@ -1,8 +1,9 @@
 #pragma once
 // The history store and checkpoints, in two RocksDB databases under the data directory: history/
 // and checkpoints/. Written only from committed batches, off the commit path: the journal stays
-// the source of truth. Two databases, not one, because a checkpoint is hundreds of megabytes
-// written with a synced WAL; in one database that write would queue every history write behind it.
+// the source of truth. Two databases, not one, because a checkpoint rewrites hundreds of megabytes
+// each time; in the history database its files would be compacted together with history's (and,
+// written as a synced batch as it once was, it queued every history write behind it).
 //
 // Keys (big-endian integers, so RocksDB's byte order is numeric order):
 //   'h' account_id u64  timestamp u64  transfer_id u64  -> StoredLine      one per balance change
