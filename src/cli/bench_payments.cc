@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/bench_util.h"
 #include "cli/commands.h"
 #include "core/limits.h"
 #include "ledger/ledger.h"
@@ -48,14 +49,7 @@ struct PaymentsStateOptions {
 constexpr std::uint64_t start_ns = 1'767'225'600ull * payments::ns_per_s;  // 2026-01-01 UTC
 constexpr std::uint64_t puts_per_order = 3;
 
-int fail(std::string_view what) {
-  fmt::print(stderr, "bench payments-state: {}\n", what);
-  return 1;
-}
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+int fail(std::string_view what) { return bench_failed("payments-state", what); }
 
 class Run {
  public:

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string_view>
 
+#include "cli/bench_util.h"
 #include "cli/commands.h"
 #include "ledger/ledger.h"
 #include "payments/chain.h"
@@ -41,14 +42,7 @@ constexpr std::int64_t order_fen = 1'000'00;  // 1,000 CNY an order
 constexpr std::uint32_t term_days = 90;
 constexpr std::uint32_t rate_ppm = 43'500;
 
-int fail(std::string_view what) {
-  fmt::print(stderr, "bench wealth: {}\n", what);
-  return 1;
-}
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+int fail(std::string_view what) { return bench_failed("wealth", what); }
 
 class Run {
  public:
