@@ -5,16 +5,20 @@
 // entries that is a pause of a large fraction of a second on the engine thread. This one grows the
 // way Redis's dict rehashes: a new index of about twice the capacity takes over, and every insert
 // moves moves_per_insert entries of the old one across, so no insert pays for more than a few.
-// Lookups try the new index, then the old.
+// Lookups try the new index, then the old. Each new index is twice the size of the one before,
+// and its memory is mapped ahead while the current one fills (core/index_memory.h).
 
 #include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "core/assert.h"
+#include "core/index_memory.h"
 
 namespace capillary {
 
@@ -26,6 +30,12 @@ class GrowingIndex {
   GrowingIndex& operator=(const GrowingIndex&) = delete;
 
   std::size_t size() const noexcept { return size_; }
+  // Slots in the current index; entries it takes before it starts to grow.
+  std::size_t capacity() const noexcept { return index_.capacity(); }
+  std::size_t grow_at() const noexcept { return grow_at_; }
+  // Bytes mapped ahead for the next index (core/index_memory.h).
+  std::size_t ahead_bytes() const noexcept { return memory_->ahead_bytes(); }
+  std::size_t tables_mapped_ahead() const noexcept { return memory_->tables_mapped_ahead(); }
 
   // The key's slot, or nullptr.
   const std::uint32_t* find(const Key& key) const noexcept {
@@ -75,10 +85,10 @@ class GrowingIndex {
 
   // An empty index with room for `entries` before it first grows.
   void reset(std::size_t entries) {
-    old_ = Index();
+    old_ = empty();
     growing_ = false;
     size_ = 0;
-    index_ = Index();
+    index_ = empty();
     make_room(entries);
   }
 
@@ -90,7 +100,8 @@ class GrowingIndex {
   }
 
  private:
-  using Index = absl::flat_hash_map<Key, std::uint32_t>;
+  using Index = absl::flat_hash_map<Key, std::uint32_t, absl::Hash<Key>, std::equal_to<Key>,
+                                    IndexAllocator<std::pair<const Key, std::uint32_t>>>;
 
   // The new index is sized for twice the old one's entries (start_growing), so at 2 an insert the
   // move is done well before the new index itself fills: N entries move in N/2 inserts, which add
@@ -99,23 +110,34 @@ class GrowingIndex {
   // The smallest index: a few kilobytes, so small tables never grow in steps that matter.
   static constexpr std::size_t entries_min = 64;
 
+  Index empty() {
+    return Index(0, absl::Hash<Key>(), std::equal_to<Key>(), typename Index::allocator_type(memory_.get()));
+  }
+
+  // Sizes index_ to the smallest capacity (2^k - 1, absl's) whose growth point is at least
+  // `entries`, and starts mapping the next one.
   void make_room(std::size_t entries) {
     entries = std::max(entries, entries_min);
     // Growth starts at three quarters of the capacity, below absl's own 7/8 load factor, so ours
-    // triggers first, always; a third more than `entries` keeps them all under it.
-    index_.reserve(entries + entries / 3 + 1);
+    // triggers first, always.
+    std::size_t capacity = entries_min - 1;
+    while (capacity - capacity / 4 < entries) capacity = 2 * capacity + 1;
+    // absl sizes a table for `n` entries at its 7/8 load: asking for 7/8 of `capacity` gets
+    // exactly `capacity`, where asking for more would get twice it.
+    index_.reserve(capacity - capacity / 8);
     grow_at_ = index_.capacity() - index_.capacity() / 4;
     CAP_ASSERT(grow_at_ >= entries);
+    if (!growing_) memory_->prepare_next();
   }
 
   void start_growing() {
-    const std::size_t entries = size_;
-    Index old = std::move(index_);
-    reset(2 * entries);
-    size_ = entries;
-    old_ = std::move(old);
+    old_ = std::move(index_);
     old_next_ = old_.begin();
     growing_ = true;
+    index_ = empty();
+    // At growth the old index is 3/4 full: the new one, of twice the capacity, starts growing at
+    // twice as many entries.
+    make_room(2 * size_);
     move_entries();
   }
 
@@ -126,16 +148,19 @@ class GrowingIndex {
       CAP_ASSERT(inserted);
     }
     if (old_next_ != old_.end()) return;
-    old_ = Index();
+    old_ = empty();
     growing_ = false;
+    memory_->prepare_next();
   }
 
-  Index index_;
+  // Declared first: the indexes' tables live in it.
+  std::unique_ptr<IndexMemory> memory_ = std::make_unique<IndexMemory>();
+  Index index_ = empty();
   std::size_t grow_at_ = 0;  // index_ entries at which it starts growing
   std::size_t size_ = 0;     // keys mapped, counted once while they sit in both indexes
   // While growing: the old index, and its next entry to move into index_.
   bool growing_ = false;
-  Index old_;
+  Index old_ = empty();
   typename Index::const_iterator old_next_;
 };
 

@@ -80,5 +80,51 @@ TEST(GrowingIndex, reserve_and_reset_keep_or_drop_what_is_there) {
   EXPECT_EQ(index.find(5), nullptr);
 }
 
+// Each growth doubles the index (2^k - 1 slots to 2^(k+1) - 1), and once its tables are mapped
+// regions, every growth after the first finds its table mapped ahead, with the entries all there.
+TEST(GrowingIndex, doubles_and_grows_into_memory_mapped_ahead) {
+  GrowingIndex<std::uint64_t> index;
+  std::vector<std::size_t> capacities{index.capacity()};
+  constexpr std::uint32_t keys = 2'000'000;
+  for (std::uint32_t slot = 0; slot < keys; ++slot) {
+    ASSERT_TRUE(index.try_emplace(std::uint64_t{slot} * 7919 + 3, slot).second);
+    if (index.capacity() != capacities.back()) capacities.push_back(index.capacity());
+    ASSERT_LE(index.size(), index.capacity());
+  }
+  ASSERT_GE(capacities.size(), 10u);
+  for (std::size_t i = 1; i < capacities.size(); ++i) {
+    EXPECT_EQ(capacities[i], 2 * capacities[i - 1] + 1) << "growth " << i;
+  }
+  // 2 million entries grew through tables of 2^17 .. 2^22 slots, 2 MiB and more each: the
+  // first of them was mapped when needed, the others ahead.
+  EXPECT_GE(index.tables_mapped_ahead(), 4u);
+  for (std::uint32_t slot = 0; slot < keys; ++slot) {
+    const std::uint32_t* found = index.find(std::uint64_t{slot} * 7919 + 3);
+    ASSERT_NE(found, nullptr);
+    ASSERT_EQ(*found, slot);
+  }
+}
+
+// A region handed out while its pages are still being populated keeps what is written to it.
+TEST(IndexMemory, a_region_taken_while_populating_keeps_its_bytes) {
+  IndexMemory memory;
+  constexpr std::size_t bytes = 64 << 20;
+  void* first = memory.allocate(bytes / 2);
+  memory.prepare_next();
+  ASSERT_GE(memory.ahead_bytes(), bytes);
+  auto* taken = static_cast<std::uint64_t*>(memory.allocate(bytes));
+  EXPECT_EQ(memory.tables_mapped_ahead(), 1u);
+  EXPECT_EQ(memory.ahead_bytes(), 0u);
+  for (std::size_t i = 0; i < bytes / 8; ++i) taken[i] = i * 3 + 1;
+  for (std::size_t i = 0; i < bytes / 8; ++i) ASSERT_EQ(taken[i], i * 3 + 1) << i;
+  memory.deallocate(taken, bytes);
+  memory.deallocate(first, bytes / 2);
+  // Small tables come from malloc and are never mapped ahead.
+  void* small = memory.allocate(1000);
+  memory.prepare_next();
+  EXPECT_EQ(memory.ahead_bytes(), 0u);
+  memory.deallocate(small, 1000);
+}
+
 }  // namespace
 }  // namespace capillary
