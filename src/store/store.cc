@@ -259,13 +259,12 @@ void Store::prepare_checkpoint(
     std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
     const SaveModules& save_modules) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
-  // Parts by key: a part saved again is mostly the same chunk, grown. A saved part is never empty
-  // (a chunk exists once it holds a record), so those still empty after the save are the earlier
-  // checkpoint's that did not change: not written again.
+  // The earlier checkpoint's parts are freed before the save, not kept by key: most parts a save
+  // takes are chunks new since then, and these allocations, of the same sizes, reuse that memory
+  // instead of mapping fresh pages on the engine thread.
   std::map<std::string, std::string>& parts = checkpoint->changed_parts;
-  for (auto& [key, bytes] : parts) bytes.clear();
+  parts.clear();
   checkpoint->payments = save_modules(&parts);
-  std::erase_if(parts, [](const auto& part) { return part.second.empty(); });
   // The ledger's chunks in any order: they are all the same size.
   std::vector<std::string> spare;
   spare.reserve(checkpoint->entries.size());
