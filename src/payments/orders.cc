@@ -236,15 +236,38 @@ Outcome Payments::refund_order(const Command& command) noexcept {
   OrderRecord order = *found;
   if (order.state == OrderState::released) {
     if (command.amount > order.amount - order.refunded) return outcome(Result::refund_exceeds_paid);
-    if (Result r = check_card_refund(command, 0, order.channel); r != Result::ok) return outcome(r);
-    chain_.leg(account_id(AccountKind::merchant, order.merchant), account_id(AccountKind::wallet, order.buyer),
-        command.amount, TransferCode::order_refund, order.id);
+    // A card part here is a refund that asked the bank while the order was still paid and reached
+    // the journal after its release (the clock's auto-confirm or the buyer's confirm came in
+    // between). Approved, the bank has credited the card already: that part goes from the
+    // merchant's balance to the channel's clearing account, as it would have gone from escrow;
+    // declined or failed, to the wallet with the rest. The part must be given: a released order
+    // no longer knows what the card paid, so a batch step's bare answer does not fit.
+    const std::int64_t card_part = command.bank.outcome == BankOutcome::none ? 0 : command.funding.card;
+    if (card_part > command.amount || (card_part > 0 && order.channel == 0)) {
+      return outcome(Result::card_refund_mismatch);
+    }
+    if (Result r = check_card_refund(command, card_part, order.channel); r != Result::ok) return outcome(r);
+    const bool to_card = card_part > 0 && command.bank.outcome == BankOutcome::approved;
+    const std::uint64_t merchant = account_id(AccountKind::merchant, order.merchant);
+    if (to_card) {
+      chain_.leg(merchant, account_id(AccountKind::bank_clearing, order.channel), card_part,
+          TransferCode::order_refund, command.bank.reference);
+    }
+    if (const std::int64_t to_wallet = command.amount - (to_card ? card_part : 0); to_wallet > 0) {
+      chain_.leg(merchant, account_id(AccountKind::wallet, order.buyer), to_wallet, TransferCode::order_refund,
+          order.id);
+    }
+    // Short of balance, nothing moves, and a card credit the bank made stands out in
+    // reconciliation as its line without a ledger twin.
     if (Result r = chain_.commit(); r != Result::ok) return outcome(r);
     order.refunded += command.amount;
+    if (card_part > 0 && !to_card) order.flags |= order_card_refund_to_wallet;
     add_settlement(order.merchant, 0, 0, command.amount, 0);
     record_event(order);
     orders_.put(order.id, order);
-    return outcome(Result::ok, command.amount);
+    Outcome done = outcome(Result::ok, command.amount);
+    if (card_part > 0) done.card_refund = to_card ? CardRefund::to_card : CardRefund::to_wallet;
+    return done;
   }
   if (order.state != OrderState::paid) return outcome(not_paid(order.state));
   if (command.amount > order.held) return outcome(Result::refund_exceeds_paid);

@@ -797,13 +797,71 @@ TEST_F(PaymentsTest, CardRefundNeedsAMatchingBankAnswer) {
   EXPECT_EQ(out.card_refund, CardRefund::to_card);
   EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -4'000 - 1'000 + 4'000);
   EXPECT_EQ(balance(AccountKind::wallet, 1), 500);
-  // Released orders are refunded from the merchant: no card part, so no bank answer fits.
+  // A released order no longer knows its card part: a bare bank answer does not fit it, nor one on
+  // another channel, nor a card part larger than the refund.
   const std::uint64_t second = create_order(50, 2'000);
   Command paid = pay(1, second, Funding{0, 0, 2'000, 0, 0, 0});
   paid.bank = bank(BankOutcome::approved, 1002);
   ASSERT_EQ(result_of(paid), Result::ok);
   ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, second)), Result::ok);
-  EXPECT_EQ(result_of(card_refund(second, 1'000, 1'000, BankOutcome::approved)), Result::card_refund_mismatch);
+  EXPECT_EQ(result_of(card_refund(second, 1'000, 0, BankOutcome::approved)), Result::card_refund_mismatch);
+  EXPECT_EQ(result_of(card_refund(second, 1'000, 1'001, BankOutcome::approved)), Result::card_refund_mismatch);
+  Command other_channel = card_refund(second, 1'000, 1'000, BankOutcome::approved);
+  other_channel.bank.channel = channel + 1;
+  EXPECT_EQ(result_of(other_channel), Result::card_refund_mismatch);
+  // And an order paid without a card has no channel to refund a card part through.
+  const std::uint64_t third = create_order(50, 500);
+  ASSERT_EQ(pay_from_wallet(1, third, 500), Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, third)), Result::ok);
+  Command no_card = card_refund(third, 500, 500, BankOutcome::approved);
+  no_card.bank.channel = 0;
+  EXPECT_EQ(result_of(no_card), Result::card_refund_mismatch);
+}
+
+// The API asks the bank while the order is paid; the clock's auto-confirm (or the buyer) releases
+// it before the refund reaches the journal. The bank has credited the card by then, so the card
+// part comes from the merchant's balance to the clearing account with the bank's reference, and
+// the rest to the wallet; declined, all of it to the wallet. Short of balance, nothing moves.
+TEST_F(PaymentsTest, CardRefundThatRacedTheReleaseComesFromTheMerchant) {
+  open_user(1);
+  open_merchant(50);
+  ASSERT_EQ(top_up(1, 1'000), Result::ok);
+  const std::uint64_t order = create_order(50, 5'000);
+  ASSERT_EQ(pay_by_card(1, order, Funding{1'000, 0, 4'000, 0, 0, 0}), Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, order)), Result::ok);
+  const std::int64_t merchant_after_release = balance(AccountKind::merchant, 50);
+  ASSERT_EQ(merchant_after_release, 5'000 - 30);
+
+  const Outcome out = run(card_refund(order, 4'500, 4'000, BankOutcome::approved, 7007));
+  ASSERT_EQ(out.result, Result::ok);
+  EXPECT_EQ(out.card_refund, CardRefund::to_card);
+  EXPECT_EQ(balance(AccountKind::merchant, 50), merchant_after_release - 4'500);
+  EXPECT_EQ(balance(AccountKind::bank_clearing, channel), -1'000 - 4'000 + 4'000);  // the top-up, the payment, the refund
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 500);
+  const std::vector<ledger::Transfer> to_clearing = credits_to(account_id(AccountKind::bank_clearing, channel));
+  ASSERT_EQ(to_clearing.size(), 1u);
+  EXPECT_EQ(to_clearing[0].user_data, 7007u);
+  EXPECT_EQ(to_clearing[0].debit_account_id, account_id(AccountKind::merchant, 50));
+  EXPECT_EQ(payments_.find_order(order)->refunded, 4'500);
+  EXPECT_EQ(payments_.find_order(order)->state, OrderState::released);
+
+  // Another order: the bank declines, so its card part goes to the wallet and the order says so.
+  const std::uint64_t second = create_order(50, 300);
+  ASSERT_EQ(pay_by_card(1, second, Funding{0, 0, 300, 0, 0, 0}), Result::ok);
+  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, second)), Result::ok);
+  const Outcome declined = run(card_refund(second, 300, 300, BankOutcome::declined));
+  ASSERT_EQ(declined.result, Result::ok);
+  EXPECT_EQ(declined.card_refund, CardRefund::to_wallet);
+  EXPECT_EQ(balance(AccountKind::wallet, 1), 800);
+  EXPECT_NE(payments_.find_order(second)->flags & order_card_refund_to_wallet, 0);
+
+  // The merchant's balance no longer covers the rest of the first order: nothing moves.
+  const std::int64_t merchant_before = balance(AccountKind::merchant, 50);
+  ASSERT_LT(merchant_before, 500);
+  EXPECT_EQ(result_of(card_refund(order, 500, 500, BankOutcome::approved, 7008)),
+            Result::insufficient_merchant_balance);
+  EXPECT_EQ(balance(AccountKind::merchant, 50), merchant_before);
+  EXPECT_EQ(payments_.find_order(order)->refunded, 4'500);
 }
 
 // Thousands of mixed commands from a seed, with every invariant checked after each one (money
