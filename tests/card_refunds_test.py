@@ -4,12 +4,14 @@
 
     card_refunds_test.py BUILD/capillary [unittest arguments]
 
-Three simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) answers every call
-with a bank error, SLOW (channel 3) approves after about 1.2 s. Covers: a card-paid order refunded
+Four simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) answers every call
+with a bank error, SLOW (channel 3) approves after about 1.2 s, TARDY (channel 4) approves after
+about 3 s, past the server's 2 s bank call timeout. Covers: a card-paid order refunded
 in part and then in full through GOOD, the bank's statement listing the charge and both refunds,
 and reconciliation matching them all; an idempotent retry of a refund answering the first answer;
 a refund through BAD putting the card part in the buyer's wallet (answer and order view say so),
-nothing lost, escrow emptied; a second refund of an order refused while the first is at the bank;
+nothing lost, escrow emptied; a refund TARDY does not answer in time answered 504 with nothing
+moved, and its retry with the same key getting the bank's first answer, to the card, reconciled; a second refund of an order refused while the first is at the bank;
 and batched refunds carrying the bank's answer in the body, reconciled in both directions.
 """
 
@@ -28,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_test  # noqa: E402  (its Server runs `capillary serve`)
 from tenant_test_case import TenantTestCase  # noqa: E402
 
-GOOD, BAD, SLOW = 1, 2, 3
+GOOD, BAD, SLOW, TARDY = 1, 2, 3, 4
 
 # No capacity limit in reach: GOOD never errs or declines, BAD errs on every call (HTTP 500: the
 # bank did nothing), SLOW approves everything but takes its time.
@@ -52,9 +54,14 @@ BANKS = {
                         "error_ppm": 0, "decline_ppm": 0},
          "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
          "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
+        {"id": TARDY, "name": "tardy-direct",
+         "simulation": {"capacity_tps": 1000, "latency_ms_median": 3000, "latency_ms_p99": 3200,
+                        "error_ppm": 0, "decline_ppm": 0},
+         "debit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100},
+         "credit_card": {"rate_per_s": 1000, "burst": 100, "concurrency_max": 100}},
     ],
     "routes": [{"bank_code": "GOOD", "channels": [GOOD]}, {"bank_code": "BAD", "channels": [BAD]},
-               {"bank_code": "SLOW", "channels": [SLOW]}],
+               {"bank_code": "SLOW", "channels": [SLOW]}, {"bank_code": "TARDY", "channels": [TARDY]}],
 }
 
 
@@ -184,6 +191,34 @@ class CardRefundsTest(TenantTestCase):
         # The bank shows nothing: only the reported charge is unmatched, no refund is.
         report = self.reconcile(BAD)
         self.assertEqual([m["ledger_amount"] for m in report["listed"]], ["4000"], report)
+
+    def test_a_refund_the_bank_does_not_answer_in_time_is_retried_with_the_same_key(self):
+        buyer, shop = self.open_parties()
+        order = self.order(shop, 3000)
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": 3000},
+                 "bank": {"channel": TARDY, "reference": "TARDY-CHARGE-1", "outcome": "approved"}})
+        key = self.key()
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 1000},
+                                   as_key=f"merchant:{shop}", idempotency_key=key)
+        self.assertEqual((status, answer["error"]["code"]), (504, "bank_timeout"), answer)
+        # Nothing moved: the card part is neither refunded in the ledger nor put in the wallet, where
+        # it would be paid twice if the bank did credit the card.
+        view = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual((view["state"], view["held"]), ("paid", "3000"))
+        self.assertEqual(self.wallet(buyer), 0)
+        # The bank did credit it: its statement lists the refund, with no ledger twin yet.
+        self.assertEqual([int(line[3]) for line in self.statement_lines(TARDY, "refund")], [1000])
+        # The same key again: the same reference on the same channel, answered as the same refund.
+        again = self.refund(shop, order, 1000, idempotency_key=key)
+        self.assertEqual((again["result"], again["card_refund"]), ("ok", "to_card"), again)
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["held"], "2000")
+        self.assertEqual(self.wallet(buyer), 0)
+        self.assertEqual([int(line[3]) for line in self.statement_lines(TARDY, "refund")], [1000])
+        # Reconciled: the refund matches; only the charge the gateway tier reported is the ledger's
+        # alone (it never reached this bank).
+        report = self.reconcile(TARDY)
+        self.assertEqual((report["matched"], [m["ledger_amount"] for m in report["listed"]]), (1, ["3000"]), report)
 
     def test_a_second_refund_waits_while_the_first_is_at_the_bank(self):
         buyer, shop = self.open_parties()

@@ -7,7 +7,7 @@
 // capacity_tps) depends on timing, as it does at a real bank.
 //
 // Idempotent: a reference the bank already approved or declined gets the same answer and bank
-// reference again, and is never a second operation. The same reference with another amount or
+// reference again, at once, and is never a second operation. The same reference with another amount or
 // API is declined as `reference_conflict`. A reference that met an error may be retried and
 // draws afresh. Thread-safe.
 

@@ -104,6 +104,7 @@ TEST(SimulatedBank, ARepeatedReferenceIsTheSameOperation) {
   const Decision again = bank.handle(BankApi::debit_card, approved_ref, 1'00);
   EXPECT_EQ(first.verdict, Verdict::approved);
   EXPECT_EQ(again.bank_reference, first.bank_reference);
+  EXPECT_EQ(again.delay.count(), 0);  // looked up, not decided again
   EXPECT_EQ(bank.handle(BankApi::debit_card, declined_ref, 1'00).verdict, Verdict::declined);
   EXPECT_EQ(bank.approved().size(), operations);
   const Decision conflict = bank.handle(BankApi::debit_card, approved_ref, 2'00);

@@ -514,6 +514,22 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                                                      "the card's bank channel is at its limit; retry later", {}});
                          return call.answer(std::move(response));
                        }
+                       // No answer in time: the bank may have credited the card. Nothing is
+                       // journaled; the same key again sends the same reference on the same
+                       // channel, which the bank answers as this refund (docs/channels.md).
+                       if (result.outcome == channels::GatewayOutcome::failed &&
+                           result.failure == channels::FailureKind::timeout) {
+                         hold->release();
+                         Response response;
+                         response.status = 504;
+                         response.retry_after_s = 1;
+                         write_error(response.body,
+                                     {504, "bank_timeout",
+                                      "the bank did not answer in time and may have credited the card; retry "
+                                      "with the same idempotency key",
+                                      {}});
+                         return call.answer(std::move(response));
+                       }
                        command.bank.channel = channel;
                        command.bank.outcome = bank_outcome(result.outcome);
                        if (result.outcome == channels::GatewayOutcome::approved) {
