@@ -14,6 +14,7 @@
 
 #include "core/assert.h"
 #include "core/limits.h"
+#include "engine/heap_warmer.h"
 #include "engine/replay.h"
 #include "journal/journal.h"
 
@@ -221,6 +222,10 @@ class Engine::Impl {
   // next one's copies (prepare_checkpoint). Read by the engine only after joining that thread.
   std::unique_ptr<store::PendingCheckpoint> spare_checkpoint_;
   std::uint64_t segments_removed_before_ = 0;  // engine thread
+  // Memory for the next checkpoint's copies (heap_warmer.h); engine thread.
+  HeapWarmer heap_warmer_;
+  bool warmed_ = false;                 // warmed since the last checkpoint
+  std::size_t parts_bytes_last_ = 0;    // the last checkpoint's copies, freed and reused by the next
   std::atomic<double> batch_ms_last_ = 0;
 };
 
@@ -560,12 +565,20 @@ void Engine::Impl::wait_for_history_through(std::uint64_t sequence) {
 // The engine pauses only to copy the changed chunks; a thread of the checkpoint's own writes them
 // while batches go on.
 void Engine::Impl::maybe_checkpoint() {
-  if (checkpoint_in_flight_ ||
-      writer_->bytes_written() - journal_bytes_at_checkpoint_ < options_.checkpoint_journal_bytes) {
-    return;
+  const std::uint64_t journaled = writer_->bytes_written() - journal_bytes_at_checkpoint_;
+  // Halfway, the tables have changed about half of what the checkpoint will copy (a quarter more
+  // covers a rate that rises meanwhile): what that is beyond the earlier checkpoint's copies,
+  // which it frees and reuses, is warmed now.
+  if (!warmed_ && journaled >= options_.checkpoint_journal_bytes / 2) {
+    const std::size_t changed = state_.payments.changed_bytes();
+    const std::size_t expected = 2 * changed + changed / 2;
+    if (expected > parts_bytes_last_) heap_warmer_.warm(expected - parts_bytes_last_);
+    warmed_ = true;
   }
+  if (checkpoint_in_flight_ || journaled < options_.checkpoint_journal_bytes) return;
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();  // finished: not in flight
   checkpoint_in_flight_ = true;
+  warmed_ = false;
   journal_bytes_at_checkpoint_ = writer_->bytes_written();
   checkpoint_thread_ = std::thread(
       [this, checkpoint = prepare_checkpoint()]() mutable { write_checkpoint(std::move(checkpoint)); });
@@ -589,11 +602,14 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
   auto checkpoint = spare_checkpoint_ ? std::move(spare_checkpoint_)
                                       : std::make_unique<store::PendingCheckpoint>();
+  heap_warmer_.release();
   // The payments tables' and fund registers' changed chunks are copied into the parts; the store
   // adds the rest of the payments state on the checkpoint's thread.
   store::Store::prepare_checkpoint(checkpoint.get(), meta, state_.ledger.accounts(),
                                    state_.ledger.transfers(), changed.accounts, changed.transfers,
                                    [this](fund::Parts* parts) { return state_.payments.save(parts); });
+  parts_bytes_last_ = 0;
+  for (const auto& [key, bytes] : checkpoint->changed_parts) parts_bytes_last_ += bytes.capacity();
   return checkpoint;
 }
 

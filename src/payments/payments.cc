@@ -333,6 +333,13 @@ std::string Payments::save(fund::Parts* parts) const {
   return out;
 }
 
+std::size_t Payments::changed_bytes() const noexcept {
+  return users_.changed_bytes() + merchants_.changed_bytes() + orders_.changed_bytes() +
+         packets_.changed_bytes() + campaigns_.changed_bytes() + withdrawals_.changed_bytes() +
+         claims_.changed_bytes() + coupons_.changed_bytes() + settlements_.changed_bytes() +
+         commands_.changed_bytes() + order_numbers_.changed_bytes() + institutions_.changed_bytes();
+}
+
 bool Payments::restore(std::string_view bytes, const fund::Parts* parts) {
   std::uint64_t header[3];
   if (bytes.size() < sizeof(header)) return false;

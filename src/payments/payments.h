@@ -90,6 +90,8 @@ class Payments {
   // the others from before, and the bytes keep the rest, which is small. restore() also reads
   // what save() wrote before the tables went apart.
   std::string save(fund::Parts* parts = nullptr) const;
+  // About the bytes save(parts) would copy into parts now: the tables' changed chunks.
+  std::size_t changed_bytes() const noexcept;
   bool restore(std::string_view bytes, const fund::Parts* parts = nullptr);
 
  private:

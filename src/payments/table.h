@@ -121,6 +121,13 @@ class Table {
     return rebuild(key_of, true);
   }
 
+  // Bytes take_changed would copy now, counting each changed chunk full (it may fill until then).
+  std::size_t changed_bytes() const noexcept {
+    std::size_t chunks = 0;
+    for (const std::uint8_t changed : changed_) chunks += changed;
+    return chunks * chunk_records * sizeof(Record);
+  }
+
   // The chunks changed since the last call, each under its part key (table_part_key), as the
   // bytes of its records. Taking them is the checkpoint's bookkeeping, not state: const.
   void take_changed(Parts* parts) const {

@@ -92,7 +92,10 @@ TEST(Table, TakeChangedGivesOnlyTheChunksChangedSinceTheLastTake) {
   Orders table(seed);
   fill(&table);
   Parts parts;
+  // What a take would copy, each changed chunk counted full: six chunks.
+  EXPECT_EQ(table.changed_bytes(), 6 * Orders::chunk_records * sizeof(OrderRecord));
   table.take_changed(&parts);
+  EXPECT_EQ(table.changed_bytes(), 0u);
   ASSERT_EQ(parts.size(), 6u);  // five full chunks and one of 123 records
   EXPECT_EQ(parts.at(table.part_key(5)).size(), 123 * sizeof(OrderRecord));
 
@@ -103,6 +106,7 @@ TEST(Table, TakeChangedGivesOnlyTheChunksChangedSinceTheLastTake) {
   // A record replaced in chunk 1 and one appended to chunk 5: those two chunks only.
   table.put(id_of(Orders::chunk_records + 5), order(id_of(Orders::chunk_records + 5), -5));
   table.put(id_of(records), order(id_of(records), 0));
+  EXPECT_EQ(table.changed_bytes(), 2 * Orders::chunk_records * sizeof(OrderRecord));
   Parts changed;
   table.take_changed(&changed);
   ASSERT_EQ(changed.size(), 2u);
