@@ -124,6 +124,16 @@ class CardRefundsTest(TenantTestCase):
     def order(self, shop, amount):
         return int(self.ok("POST", "/v1/orders", {"amount": amount}, as_key=f"merchant:{shop}")["value"])
 
+    def card_paid_order(self, channel, amount, reference):
+        """A new buyer's order at a new shop, paid by card on `channel` as the platform's gateway tier
+        reports it, with the bank's `reference` (the charge never reaches the simulated bank)."""
+        buyer, shop = self.open_parties()
+        order = self.order(shop, amount)
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": amount},
+                 "bank": {"channel": channel, "reference": reference, "outcome": "approved"}})
+        return buyer, shop, order
+
     def wallet(self, user):
         return int(self.ok("GET", f"/v1/users/{user}")["wallet"])
 
@@ -173,12 +183,7 @@ class CardRefundsTest(TenantTestCase):
         self.assertEqual((report["matched"], report["mismatches"]), (3, 0), report)
 
     def test_a_failing_bank_puts_the_card_part_in_the_wallet(self):
-        buyer, shop = self.open_parties()
-        order = self.order(shop, 4000)
-        # The platform's gateway tier charged the card on BAD and reports the answer.
-        self.ok("POST", f"/v1/orders/{order}/pay",
-                {"buyer": buyer, "funding": {"card": 4000},
-                 "bank": {"channel": BAD, "reference": "BAD-CHARGE-1", "outcome": "approved"}})
+        buyer, shop, order = self.card_paid_order(BAD, 4000, "BAD-CHARGE-1")
         answer = self.refund(shop, order, 1500)
         self.assertEqual((answer["result"], answer["value"], answer["card_refund"]), ("ok", "1500", "to_wallet"))
         self.assertEqual(self.wallet(buyer), 1500)
@@ -193,11 +198,7 @@ class CardRefundsTest(TenantTestCase):
         self.assertEqual([m["ledger_amount"] for m in report["listed"]], ["4000"], report)
 
     def test_a_refund_the_bank_does_not_answer_in_time_is_retried_with_the_same_key(self):
-        buyer, shop = self.open_parties()
-        order = self.order(shop, 3000)
-        self.ok("POST", f"/v1/orders/{order}/pay",
-                {"buyer": buyer, "funding": {"card": 3000},
-                 "bank": {"channel": TARDY, "reference": "TARDY-CHARGE-1", "outcome": "approved"}})
+        buyer, shop, order = self.card_paid_order(TARDY, 3000, "TARDY-CHARGE-1")
         key = self.key()
         status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 1000},
                                    as_key=f"merchant:{shop}", idempotency_key=key)
@@ -221,11 +222,7 @@ class CardRefundsTest(TenantTestCase):
         self.assertEqual((report["matched"], [m["ledger_amount"] for m in report["listed"]]), (1, ["3000"]), report)
 
     def test_a_second_refund_waits_while_the_first_is_at_the_bank(self):
-        buyer, shop = self.open_parties()
-        order = self.order(shop, 2000)
-        self.ok("POST", f"/v1/orders/{order}/pay",
-                {"buyer": buyer, "funding": {"card": 2000},
-                 "bank": {"channel": SLOW, "reference": "SLOW-CHARGE-1", "outcome": "approved"}})
+        buyer, shop, order = self.card_paid_order(SLOW, 2000, "SLOW-CHARGE-1")
         first = {}
         worker = threading.Thread(target=lambda: first.update(self.refund(shop, order, 1500)))
         worker.start()
@@ -242,11 +239,7 @@ class CardRefundsTest(TenantTestCase):
         # A gateway tier's own channel, kept apart from the simulated ones so their reconciliations
         # see only what went through the simulator.
         tier = 5
-        buyer, shop = self.open_parties()
-        order = self.order(shop, 3000)
-        self.ok("POST", f"/v1/orders/{order}/pay",
-                {"buyer": buyer, "funding": {"card": 3000},
-                 "bank": {"channel": tier, "reference": "B-BATCH-CHARGE", "outcome": "approved"}})
+        buyer, shop, order = self.card_paid_order(tier, 3000, "B-BATCH-CHARGE")
         steps = [
             {"op": "refund", "key": self.key(), "order": order, "merchant": shop, "amount": 1000,
              "bank": {"channel": tier, "reference": "B-BATCH-REFUND", "outcome": "approved"}},

@@ -97,6 +97,13 @@ class PaymentsTest : public ::testing::Test {
     c.bank = bank(BankOutcome::approved, 1001);
     return result_of(c);
   }
+  // An order of merchant 50, paid by user 1 from `funding` (its card part approved) and confirmed.
+  std::uint64_t released_card_order(std::int64_t amount, const Funding& funding) {
+    const std::uint64_t order = create_order(50, amount);
+    EXPECT_EQ(pay_by_card(1, order, funding), Result::ok);
+    EXPECT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, order)), Result::ok);
+    return order;
+  }
   // Merchant 50 refunds `amount` of `order`, with the bank's answer to crediting `card_part`.
   Command card_refund(std::uint64_t order, std::int64_t amount, std::int64_t card_part, BankOutcome outcome,
                       std::uint64_t reference = 77) {
@@ -799,11 +806,7 @@ TEST_F(PaymentsTest, CardRefundNeedsAMatchingBankAnswer) {
   EXPECT_EQ(balance(AccountKind::wallet, 1), 500);
   // A released order no longer knows its card part: a bare bank answer does not fit it, nor one on
   // another channel, nor a card part larger than the refund.
-  const std::uint64_t second = create_order(50, 2'000);
-  Command paid = pay(1, second, Funding{0, 0, 2'000, 0, 0, 0});
-  paid.bank = bank(BankOutcome::approved, 1002);
-  ASSERT_EQ(result_of(paid), Result::ok);
-  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, second)), Result::ok);
+  const std::uint64_t second = released_card_order(2'000, Funding{0, 0, 2'000, 0, 0, 0});
   EXPECT_EQ(result_of(card_refund(second, 1'000, 0, BankOutcome::approved)), Result::card_refund_mismatch);
   EXPECT_EQ(result_of(card_refund(second, 1'000, 1'001, BankOutcome::approved)), Result::card_refund_mismatch);
   Command other_channel = card_refund(second, 1'000, 1'000, BankOutcome::approved);
@@ -826,9 +829,7 @@ TEST_F(PaymentsTest, CardRefundThatRacedTheReleaseComesFromTheMerchant) {
   open_user(1);
   open_merchant(50);
   ASSERT_EQ(top_up(1, 1'000), Result::ok);
-  const std::uint64_t order = create_order(50, 5'000);
-  ASSERT_EQ(pay_by_card(1, order, Funding{1'000, 0, 4'000, 0, 0, 0}), Result::ok);
-  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, order)), Result::ok);
+  const std::uint64_t order = released_card_order(5'000, Funding{1'000, 0, 4'000, 0, 0, 0});
   const std::int64_t merchant_after_release = balance(AccountKind::merchant, 50);
   ASSERT_EQ(merchant_after_release, 5'000 - 30);
 
@@ -846,9 +847,7 @@ TEST_F(PaymentsTest, CardRefundThatRacedTheReleaseComesFromTheMerchant) {
   EXPECT_EQ(payments_.find_order(order)->state, OrderState::released);
 
   // Another order: the bank declines, so its card part goes to the wallet and the order says so.
-  const std::uint64_t second = create_order(50, 300);
-  ASSERT_EQ(pay_by_card(1, second, Funding{0, 0, 300, 0, 0, 0}), Result::ok);
-  ASSERT_EQ(result_of(on_order(CommandKind::confirm_order, as_user(1), 1, second)), Result::ok);
+  const std::uint64_t second = released_card_order(300, Funding{0, 0, 300, 0, 0, 0});
   const Outcome declined = run(card_refund(second, 300, 300, BankOutcome::declined));
   ASSERT_EQ(declined.result, Result::ok);
   EXPECT_EQ(declined.card_refund, CardRefund::to_wallet);
