@@ -241,7 +241,8 @@ TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
   auto engine = open();
   EXPECT_EQ(hash(*engine), before);
   VerifyReport report;
-  ASSERT_TRUE(verify(data_dir_, true, &report).is_ok());
+  const Status verified = verify(data_dir_, true, &report);
+  ASSERT_TRUE(verified.is_ok()) << verified.message();
   EXPECT_EQ(report.state_hash, before);
 }
 

@@ -8,14 +8,19 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/assert.h"
 
 namespace capillary::store {
 namespace {
+
+// Read-only opens beside a running engine, 50 ms apart (open_db).
+constexpr int read_only_open_attempts = 20;
 
 namespace fs = std::filesystem;
 
@@ -144,8 +149,19 @@ namespace {
 
 Status open_db(const rocksdb::Options& options, const fs::path& directory, bool read_only,
                rocksdb::DB** db) {
-  const auto status = read_only ? rocksdb::DB::OpenForReadOnly(options, directory.string(), db)
-                                : rocksdb::DB::Open(options, directory.string(), db);
+  rocksdb::Status status;
+  if (!read_only) {
+    status = rocksdb::DB::Open(options, directory.string(), db);
+  } else {
+    // Beside a running engine, a compaction or flush may replace the manifest or remove a table
+    // file between this open's read of one and its open of the other: a later attempt reads what
+    // replaced them. Anything that persists is reported as it is.
+    for (int attempt = 0; attempt < read_only_open_attempts; ++attempt) {
+      status = rocksdb::DB::OpenForReadOnly(options, directory.string(), db);
+      if (!status.IsIOError() && !status.IsPathNotFound() && !status.IsCorruption()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   return from_rocksdb(status, fmt::format("open {}", directory.string()));
 }
 
