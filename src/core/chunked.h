@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/thread_name.h"
 
 namespace capillary {
 
@@ -43,6 +44,7 @@ inline void* allocate(std::size_t bytes) {
 
 // `bytes` with every page written once, so none faults when records are written there.
 inline void* allocate_mapped(std::size_t bytes) {
+  name_this_thread("chunk-mapper");
   auto* memory = static_cast<char*>(allocate(bytes));
   for (std::size_t at = 0; at < bytes; at += 4096) memory[at] = 0;
   return memory;

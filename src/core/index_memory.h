@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/thread_name.h"
 
 namespace capillary {
 
@@ -117,6 +118,7 @@ class IndexMemory {
   // The populating thread waits behind every thread that serves clients: it only has to finish
   // before the index next grows, seconds away.
   static void populate(char* base, std::size_t bytes, std::shared_ptr<std::atomic<bool>> stop) {
+    name_this_thread("index-populate");
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     for (std::size_t at = 0; at < bytes && !stop->load(std::memory_order_relaxed); at += populate_step) {
       if (::madvise(base + at, std::min(populate_step, bytes - at), MADV_POPULATE_WRITE) != 0) return;

@@ -14,6 +14,7 @@
 
 #include "core/assert.h"
 #include "core/limits.h"
+#include "core/thread_name.h"
 #include "engine/heap_warmer.h"
 #include "engine/replay.h"
 #include "journal/journal.h"
@@ -122,6 +123,7 @@ class JournalThread {
 
  private:
   void run() {
+    name_this_thread("journal");
     std::unique_lock lock(mutex_);
     while (true) {
       wake_.wait(lock, [this] { return busy_ || stopping_; });
@@ -326,8 +328,14 @@ void Engine::Impl::start() {
   transfers_ = state_.ledger.transfers().size();
   last_ts_ = last_timestamp_;
   journal_thread_ = std::make_unique<JournalThread>(writer_.get());
-  history_thread_ = std::thread([this] { run_history(); });
-  engine_thread_ = std::thread([this] { run(); });
+  history_thread_ = std::thread([this] {
+    name_this_thread("history");
+    run_history();
+  });
+  engine_thread_ = std::thread([this] {
+    name_this_thread("engine");
+    run();
+  });
 }
 
 void Engine::Impl::stop() {
@@ -581,7 +589,10 @@ void Engine::Impl::maybe_checkpoint() {
   warmed_ = false;
   journal_bytes_at_checkpoint_ = writer_->bytes_written();
   checkpoint_thread_ = std::thread(
-      [this, checkpoint = prepare_checkpoint()]() mutable { write_checkpoint(std::move(checkpoint)); });
+      [this, checkpoint = prepare_checkpoint()]() mutable {
+        name_this_thread("checkpoint");
+        write_checkpoint(std::move(checkpoint));
+      });
 }
 
 // A checkpoint may not point past history that a crash could still lose: it waits until the

@@ -18,6 +18,8 @@
 #include <new>
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace capillary::engine {
 
 class HeapWarmer {
@@ -36,6 +38,7 @@ class HeapWarmer {
       blocks_.push_back(block);
     }
     touching_ = std::async(std::launch::async, [blocks = blocks_] {
+      name_this_thread("heap-warmer");
       for (char* block : blocks) {
         for (std::size_t at = 0; at < block_bytes; at += page) block[at] = 0;
       }

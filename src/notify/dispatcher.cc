@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/assert.h"
+#include "core/thread_name.h"
 #include "notify/callback_url.h"
 #include "notify/http_post.h"
 
@@ -39,7 +40,10 @@ Notifier::Dispatcher::Dispatcher(const NotifierOptions& options, const auth::Key
       timer_(io_) {
   CAP_ASSERT(options_.connections_max >= 1 && options_.window_orders_max >= 1);
   post_pump();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("notify");
+    io_.run();
+  });
 }
 
 Notifier::Dispatcher::~Dispatcher() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 
+#include "core/thread_name.h"
 #include "payments/command.h"
 #include "server/product_json.h"
 
@@ -25,7 +26,10 @@ IncomeRuns::IncomeRuns(engine::Engine& engine, std::uint32_t step_holders)
       runs_.push_back({fund, day, state.payments.funds().find_fund(fund)->company});
     }
   });
-  thread_ = std::thread([this] { drive(); });
+  thread_ = std::thread([this] {
+    name_this_thread("income-runs");
+    drive();
+  });
 }
 
 IncomeRuns::~IncomeRuns() {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/thread_name.h"
 #include "notify/metrics.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
@@ -621,7 +622,12 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   for (const auto& io_thread : io_threads) work.push_back(net::make_work_guard(io_thread->io()));
   listener->start();
   std::vector<std::thread> threads;
-  for (const auto& io_thread : io_threads) threads.emplace_back([&io_thread] { io_thread->run(); });
+  for (std::size_t i = 0; i < io_threads.size(); ++i) {
+    threads.emplace_back([&io_thread = io_threads[i], i] {
+      name_this_thread(fmt::format("io-{}", i));
+      io_thread->run();
+    });
+  }
 
   while (!stop.load()) std::this_thread::sleep_for(stop_poll_interval);
 
