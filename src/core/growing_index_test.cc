@@ -12,18 +12,22 @@ namespace {
 
 // Seeded random inserts, repeated inserts and erases against a plain map, checking every key the
 // model knows after each step: through several growths, with erases landing on keys still in the
-// old index, already moved, and at the point the move has reached.
+// old index, already moved, and at the point the move has reached. New keys are half random, half
+// the next of a sequence, as ids the platform hands out are (IndexHash packs those together).
 TEST(GrowingIndex, agrees_with_a_map_through_inserts_erases_and_growth) {
   std::mt19937_64 random(7);
   GrowingIndex<std::uint64_t> index;
   std::unordered_map<std::uint64_t, std::uint32_t> model;
   std::vector<std::uint64_t> keys;
   std::uint32_t next_slot = 0;
+  std::uint64_t next_in_sequence = random();
   for (int step = 0; step < 200'000; ++step) {
     const auto roll = random() % 10;
     if (roll < 7 || keys.empty()) {
       // New keys mostly; now and then one seen before, which must keep its first slot.
-      const std::uint64_t key = (roll == 0 && !keys.empty()) ? keys[random() % keys.size()] : random();
+      const std::uint64_t key = (roll == 0 && !keys.empty()) ? keys[random() % keys.size()]
+                                : roll % 2 == 0              ? next_in_sequence++
+                                                             : random();
       const auto [slot, inserted] = index.try_emplace(key, next_slot);
       const auto [it, model_inserted] = model.try_emplace(key, next_slot);
       ASSERT_EQ(inserted, model_inserted);
@@ -110,6 +114,24 @@ TEST(GrowingIndex, doubles_and_grows_into_memory_mapped_ahead) {
 }
 
 // A region handed out while its pages are still being populated keeps what is written to it.
+// A run of consecutive ids starts probing at one slot (absl's H1 is the hash above 7 bits) and
+// differs in the tag (the low 7 bits); the next run starts elsewhere.
+TEST(IndexHash, a_run_of_consecutive_ids_shares_a_starting_slot) {
+  const IndexHash<std::uint64_t> hash;
+  constexpr std::uint64_t run = std::uint64_t{1} << IndexHash<std::uint64_t>::run_bits;
+  std::mt19937_64 random(11);
+  int next_run_elsewhere = 0;
+  for (int trial = 0; trial < 1'000; ++trial) {
+    const std::uint64_t first = random() & ~(run - 1);
+    for (std::uint64_t i = 1; i < run; ++i) {
+      EXPECT_EQ(hash(first + i) >> 7, hash(first) >> 7);
+      EXPECT_NE(hash(first + i) & 0x7f, hash(first) & 0x7f);
+    }
+    if (hash(first + run) >> 7 != hash(first) >> 7) ++next_run_elsewhere;
+  }
+  EXPECT_EQ(next_run_elsewhere, 1'000);
+}
+
 TEST(IndexMemory, a_region_taken_while_populating_keeps_its_bytes) {
   IndexMemory memory;
   constexpr std::size_t bytes = 64 << 20;
