@@ -1,5 +1,6 @@
 #include "cli/load_plan.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,10 +31,10 @@ bool find_decimal(std::string_view body, std::string_view key, std::size_t from,
 
 void append_funding(const Funding& funding, std::string* out) {
   auto inserter = std::back_inserter(*out);
-  fmt::format_to(inserter, R"("funding":{{"wallet":{})", funding.wallet);
-  if (funding.red_packet != 0) fmt::format_to(inserter, R"(,"red_packet":{})", funding.red_packet);
-  if (funding.card != 0) fmt::format_to(inserter, R"(,"card":{})", funding.card);
-  if (funding.campaign != 0) fmt::format_to(inserter, R"(,"campaign":{})", funding.campaign);
+  fmt::format_to(inserter, FMT_COMPILE(R"("funding":{{"wallet":{})"), funding.wallet);
+  if (funding.red_packet != 0) fmt::format_to(inserter, FMT_COMPILE(R"(,"red_packet":{})"), funding.red_packet);
+  if (funding.card != 0) fmt::format_to(inserter, FMT_COMPILE(R"(,"card":{})"), funding.card);
+  if (funding.campaign != 0) fmt::format_to(inserter, FMT_COMPILE(R"(,"campaign":{})"), funding.campaign);
   out->push_back('}');
 }
 
@@ -41,7 +42,7 @@ void append_funding(const Funding& funding, std::string* out) {
 // the card: the server then journals it without asking a bank (docs/payments-api.md, batch).
 void append_bank_answer(std::uint64_t bank_reference, std::string* out) {
   fmt::format_to(std::back_inserter(*out),
-                 R"("bank":{{"channel":{},"reference":"{}","outcome":"approved"}})", card_channel,
+                 FMT_COMPILE(R"("bank":{{"channel":{},"reference":"{}","outcome":"approved"}})"), card_channel,
                  bank_reference);
 }
 
@@ -50,14 +51,14 @@ void append_fields(const Step& step, std::string* out) {
   auto inserter = std::back_inserter(*out);
   switch (step.op) {
     case StepOp::create_order:
-      fmt::format_to(inserter, R"("merchant":{},"amount":{},"buyer":{})", step.merchant,
+      fmt::format_to(inserter, FMT_COMPILE(R"("merchant":{},"amount":{},"buyer":{})"), step.merchant,
                      step.amount, step.user);
       return;
     case StepOp::cashier:
-      fmt::format_to(inserter, R"("buyer":{})", step.user);
+      fmt::format_to(inserter, FMT_COMPILE(R"("buyer":{})"), step.user);
       return;
     case StepOp::pay:
-      fmt::format_to(inserter, R"("buyer":{},)", step.user);
+      fmt::format_to(inserter, FMT_COMPILE(R"("buyer":{},)"), step.user);
       append_funding(step.funding, out);
       if (step.funding.card != 0) {
         out->push_back(',');
@@ -65,17 +66,17 @@ void append_fields(const Step& step, std::string* out) {
       }
       return;
     case StepOp::top_up:
-      fmt::format_to(inserter, R"("amount":{},)", step.amount);
+      fmt::format_to(inserter, FMT_COMPILE(R"("amount":{},)"), step.amount);
       append_bank_answer(step.bank_reference, out);
       return;
     case StepOp::claim_red_packet:
-      fmt::format_to(inserter, R"("user":{})", step.user);
+      fmt::format_to(inserter, FMT_COMPILE(R"("user":{})"), step.user);
       return;
     case StepOp::open_user:
-      fmt::format_to(inserter, R"("id":{},"verified":true)", step.user);
+      fmt::format_to(inserter, FMT_COMPILE(R"("id":{},"verified":true)"), step.user);
       return;
     case StepOp::open_merchant:
-      fmt::format_to(inserter, R"("id":{},"fee_bps":{})", step.merchant, merchant_fee_bps);
+      fmt::format_to(inserter, FMT_COMPILE(R"("id":{},"fee_bps":{})"), step.merchant, merchant_fee_bps);
       return;
   }
   CAP_ASSERT(false);
@@ -166,20 +167,20 @@ void append_batch_step(const Step& step, std::string_view key, std::string* out)
   auto inserter = std::back_inserter(*out);
   // Cashier changes nothing, so it takes no idempotency key.
   if (step.op == StepOp::cashier) {
-    fmt::format_to(inserter, R"({{"op":"cashier",)");
+    fmt::format_to(inserter, FMT_COMPILE(R"({{"op":"cashier",)"));
   } else {
-    fmt::format_to(inserter, R"({{"op":"{}","key":"{}",)", op_name(step.op), key);
+    fmt::format_to(inserter, FMT_COMPILE(R"({{"op":"{}","key":"{}",)"), op_name(step.op), key);
   }
   switch (step.op) {
     case StepOp::cashier:
     case StepOp::pay:
-      fmt::format_to(inserter, R"("order":{},)", step.order);
+      fmt::format_to(inserter, FMT_COMPILE(R"("order":{},)"), step.order);
       break;
     case StepOp::top_up:
-      fmt::format_to(inserter, R"("user":{},)", step.user);
+      fmt::format_to(inserter, FMT_COMPILE(R"("user":{},)"), step.user);
       break;
     case StepOp::claim_red_packet:
-      fmt::format_to(inserter, R"("red_packet":{},)", step.target);
+      fmt::format_to(inserter, FMT_COMPILE(R"("red_packet":{},)"), step.target);
       break;
     case StepOp::create_order:
     case StepOp::open_user:

@@ -1,5 +1,6 @@
 #include "server/payment_json.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <xxhash.h>
@@ -463,8 +464,8 @@ bool parse_reconciliation(std::string& body, std::uint32_t* channel, std::vector
 }
 
 void write_outcome(std::string& out, const payments::Outcome& outcome) {
-  fmt::format_to(std::back_inserter(out), "{{\"result\":\"{}\",\"value\":\"{}\"", payments::name(outcome.result),
-                 outcome.value);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{{\"result\":\"{}\",\"value\":\"{}\""),
+                 payments::name(outcome.result), outcome.value);
   if (outcome.result != payments::Result::ok) {
     out += ",\"description\":";
     write_string(out, payments::description(outcome.result));
@@ -483,9 +484,10 @@ void write_cashier(std::string& out, const CashierView& view) {
     return;
   }
   fmt::format_to(std::back_inserter(out),
-                 "{{\"order\":\"{}\",\"state\":\"{}\",\"amount\":\"{}\",\"wallet\":\"{}\",\"red_packet\":\"{}\"",
+                 FMT_COMPILE("{{\"order\":\"{}\",\"state\":\"{}\",\"amount\":\"{}\",\"wallet\":\"{}\","
+                             "\"red_packet\":\"{}\""),
                  view.order, name(view.state), view.amount, view.wallet, view.red_packet);
-  if (view.channel != 0) fmt::format_to(std::back_inserter(out), ",\"channel\":{}", view.channel);
+  if (view.channel != 0) fmt::format_to(std::back_inserter(out), FMT_COMPILE(",\"channel\":{}"), view.channel);
   out += '}';
 }
 
