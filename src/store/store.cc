@@ -178,6 +178,13 @@ Status Store::open(const fs::path& data_dir, bool read_only, std::unique_ptr<Sto
   // writes while one flushes.
   options.write_buffer_size = 128ull << 20;
   options.max_write_buffer_number = 6;
+  // History keys begin with the account, so every level-0 file spans the whole key range and each
+  // compaction into level 1 rewrites all of it. Waiting for eight files instead of four halves
+  // those rewrites (0.5 us of compaction CPU less per paid order at 12-12-6 scale 0.7); reads,
+  // which are rare, search a few more files. The write limits rise with it.
+  options.level0_file_num_compaction_trigger = 8;
+  options.level0_slowdown_writes_trigger = 40;
+  options.level0_stop_writes_trigger = 56;
   // Fresh history is written once and mostly read soon, if ever: the top levels stay
   // uncompressed (compressing them took a tenth of the ingest CPU); older levels are LZ4.
   options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
