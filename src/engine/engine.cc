@@ -227,8 +227,9 @@ class Engine::Impl {
   // Memory for the next checkpoint's copies (heap_warmer.h); engine thread.
   HeapWarmer heap_warmer_;
   bool warmed_ = false;                 // warmed since the last checkpoint
-  std::size_t parts_bytes_last_ = 0;    // the last checkpoint's copies, freed and reused by the next
+  std::size_t copies_bytes_last_ = 0;   // the last checkpoint's copies, reused by the next
   std::atomic<double> batch_ms_last_ = 0;
+  std::atomic<double> checkpoint_pause_ms_last_ = 0, checkpoint_pause_ms_max_ = 0;
 };
 
 Status Engine::Impl::open() {
@@ -576,11 +577,13 @@ void Engine::Impl::maybe_checkpoint() {
   const std::uint64_t journaled = writer_->bytes_written() - journal_bytes_at_checkpoint_;
   // Halfway, the tables have changed about half of what the checkpoint will copy (a quarter more
   // covers a rate that rises meanwhile): what that is beyond the earlier checkpoint's copies,
-  // which it frees and reuses, is warmed now.
+  // which it reuses, is warmed now. The ledger's chunks count too: without them the first
+  // checkpoint of a 12-12-6 run paused the engine 0.8 s, faulting in 170 MB of account and
+  // transfer copies, and the second 0.3 s.
   if (!warmed_ && journaled >= options_.checkpoint_journal_bytes / 2) {
-    const std::size_t changed = state_.payments.changed_bytes();
+    const std::size_t changed = state_.payments.changed_bytes() + state_.ledger.changed_bytes();
     const std::size_t expected = 2 * changed + changed / 2;
-    if (expected > parts_bytes_last_) heap_warmer_.warm(expected - parts_bytes_last_);
+    if (expected > copies_bytes_last_) heap_warmer_.warm(expected - copies_bytes_last_);
     warmed_ = true;
   }
   if (checkpoint_in_flight_ || journaled < options_.checkpoint_journal_bytes) return;
@@ -588,8 +591,14 @@ void Engine::Impl::maybe_checkpoint() {
   checkpoint_in_flight_ = true;
   warmed_ = false;
   journal_bytes_at_checkpoint_ = writer_->bytes_written();
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_ptr<store::PendingCheckpoint> checkpoint = prepare_checkpoint();
+  const double paused_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  checkpoint_pause_ms_last_ = paused_ms;
+  if (paused_ms > checkpoint_pause_ms_max_) checkpoint_pause_ms_max_ = paused_ms;
   checkpoint_thread_ = std::thread(
-      [this, checkpoint = prepare_checkpoint()]() mutable {
+      [this, checkpoint = std::move(checkpoint)]() mutable {
         name_this_thread("checkpoint");
         write_checkpoint(std::move(checkpoint));
       });
@@ -619,8 +628,9 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   store::Store::prepare_checkpoint(checkpoint.get(), meta, state_.ledger.accounts(),
                                    state_.ledger.transfers(), changed.accounts, changed.transfers,
                                    [this](fund::Parts* parts) { return state_.payments.save(parts); });
-  parts_bytes_last_ = 0;
-  for (const auto& [key, bytes] : checkpoint->changed_parts) parts_bytes_last_ += bytes.capacity();
+  copies_bytes_last_ = 0;
+  for (const auto& [key, bytes] : checkpoint->changed_parts) copies_bytes_last_ += bytes.capacity();
+  for (const auto& [key, bytes] : checkpoint->entries) copies_bytes_last_ += bytes.capacity();
   return checkpoint;
 }
 
@@ -652,6 +662,8 @@ Stats Engine::Impl::stats() const {
   }
   stats.rejected_overloaded = rejected_overloaded_;
   stats.batch_ms_last = batch_ms_last_;
+  stats.checkpoint_pause_ms_last = checkpoint_pause_ms_last_;
+  stats.checkpoint_pause_ms_max = checkpoint_pause_ms_max_;
   return stats;
 }
 

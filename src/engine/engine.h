@@ -61,6 +61,9 @@ struct Stats {
   std::uint64_t queue_depth = 0;
   std::uint64_t rejected_overloaded = 0;
   double batch_ms_last = 0;
+  // How long the engine paused to copy a checkpoint's changed chunks: the last time, the longest.
+  double checkpoint_pause_ms_last = 0;
+  double checkpoint_pause_ms_max = 0;
 };
 
 enum class Submit {

@@ -237,6 +237,9 @@ TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
     settle_holds(*engine);
     before = hash(*engine);
     EXPECT_GT(engine->stats().checkpoint_sequence, 0u);
+    // Each checkpoint's copy is timed for the metrics.
+    EXPECT_GT(engine->stats().checkpoint_pause_ms_max, 0.0);
+    EXPECT_GE(engine->stats().checkpoint_pause_ms_max, engine->stats().checkpoint_pause_ms_last);
   }
   auto engine = open();
   EXPECT_EQ(hash(*engine), before);

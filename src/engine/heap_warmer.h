@@ -1,9 +1,9 @@
 #pragma once
 // Memory the engine thread is about to allocate, made resident ahead of time on another thread.
 //
-// A checkpoint copies the changed chunks of the payments tables on the engine thread, between
-// two batches, into strings from malloc. Copied into memory the process has never touched, each
-// page costs a fault (tens of microseconds on virtual machines with shadow page tables): the
+// A checkpoint copies the changed chunks of the ledger and payments tables on the engine thread,
+// between two batches, into strings from malloc. Copied into memory the process has never touched,
+// each page costs a fault (tens of microseconds on virtual machines with shadow page tables): the
 // first checkpoint of a 12-12-6 run at scale 1 took ~33,000 of them, a second with no payments
 // answered. Later checkpoints free the earlier one's copies first and reuse that memory; what is
 // more than that is warmed here. Halfway to a checkpoint the engine allocates blocks for it

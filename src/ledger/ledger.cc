@@ -542,6 +542,14 @@ void Ledger::reserve_transfers(std::size_t more) {
   transfer_slots_.reserve(std::min<std::size_t>(transfers_.size() + more, transfers_max));
 }
 
+std::size_t Ledger::changed_bytes() const noexcept {
+  const auto marked = [](const std::vector<std::uint8_t>& changed) {
+    return static_cast<std::size_t>(std::count(changed.begin(), changed.end(), std::uint8_t{1}));
+  };
+  return checkpoint_chunk_records * (marked(account_chunk_changed_) * sizeof(Account) +
+                                     marked(transfer_chunk_changed_) * sizeof(TransferRecord));
+}
+
 Ledger::ChangedChunks Ledger::take_changed_chunks() {
   return {take_marks(account_chunk_changed_), take_marks(transfer_chunk_changed_)};
 }

@@ -71,6 +71,8 @@ class Ledger {
     std::vector<std::uint32_t> transfers;
   };
   ChangedChunks take_changed_chunks();
+  // What the chunks changed so far would take to copy.
+  std::size_t changed_bytes() const noexcept;
 
   // Replaces the whole state with records from a checkpoint and rebuilds the indexes; nothing
   // counts as changed afterwards.

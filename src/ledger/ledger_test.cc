@@ -1103,9 +1103,14 @@ TEST_F(LedgerTest, changed_chunks_list_every_touched_chunk_once) {
   changed = ledger_.take_changed_chunks();
   EXPECT_TRUE(changed.accounts.empty());
 
-  // Slot 0 and the last slot: chunks 0 and 1 of accounts, chunk 0 of transfers.
+  // Slot 0 and the last slot: chunks 0 and 1 of accounts, chunk 0 of transfers. What copying
+  // them takes is known before they are taken (the checkpoint's memory is warmed by it).
+  EXPECT_EQ(ledger_.changed_bytes(), 0u);
   ASSERT_EQ(create_transfer(transfer(1, 1, checkpoint_chunk_records + 10, 5)), TR::ok);
+  EXPECT_EQ(ledger_.changed_bytes(),
+            checkpoint_chunk_records * (2 * sizeof(Account) + sizeof(TransferRecord)));
   changed = ledger_.take_changed_chunks();
+  EXPECT_EQ(ledger_.changed_bytes(), 0u);
   EXPECT_EQ(changed.accounts, (std::vector<std::uint32_t>{0, 1}));
   EXPECT_EQ(changed.transfers, (std::vector<std::uint32_t>{0}));
 

@@ -155,6 +155,12 @@ std::string Metrics::render(const engine::Stats& stats) const {
        static_cast<double>(stats.queue_depth)},
       {"capillary_engine_batch_seconds_last", "gauge", "Time the last batch took.",
        stats.batch_ms_last / 1e3},
+      {"capillary_engine_checkpoint_pause_seconds_last", "gauge",
+       "Time the engine last paused to copy a checkpoint's changed chunks.",
+       stats.checkpoint_pause_ms_last / 1e3},
+      {"capillary_engine_checkpoint_pause_seconds_max", "gauge",
+       "Longest pause to copy a checkpoint's changed chunks since open.",
+       stats.checkpoint_pause_ms_max / 1e3},
   };
   for (const Value& value : values) {
     render_value(out, value.metric, value.type, value.help, value.value);
