@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/assert.h"
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 
 namespace capillary {
 

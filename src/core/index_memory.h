@@ -14,7 +14,6 @@
 // Kernels without it (before 5.14) leave the table to fault its pages in as it fills.
 
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +26,7 @@
 #include <vector>
 
 #include "core/assert.h"
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 
 namespace capillary {
 
@@ -119,7 +118,7 @@ class IndexMemory {
   // before the index next grows, seconds away.
   static void populate(char* base, std::size_t bytes, std::shared_ptr<std::atomic<bool>> stop) {
     name_this_thread("index-populate");
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+    lower_this_thread_priority(19);
     for (std::size_t at = 0; at < bytes && !stop->load(std::memory_order_relaxed); at += populate_step) {
       if (::madvise(base + at, std::min(populate_step, bytes - at), MADV_POPULATE_WRITE) != 0) return;
     }

@@ -14,7 +14,7 @@
 
 #include "core/assert.h"
 #include "core/limits.h"
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 #include "engine/heap_warmer.h"
 #include "engine/replay.h"
 #include "journal/journal.h"

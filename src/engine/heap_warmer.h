@@ -18,7 +18,7 @@
 #include <new>
 #include <vector>
 
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 
 namespace capillary::engine {
 

@@ -5,7 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/assert.h"
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 #include "notify/callback_url.h"
 #include "notify/http_post.h"
 

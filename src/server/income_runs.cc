@@ -7,7 +7,7 @@
 #include <chrono>
 #include <optional>
 
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 #include "payments/command.h"
 #include "server/product_json.h"
 

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "core/assert.h"
-#include "core/thread_name.h"
+#include "core/this_thread.h"
 #include "notify/metrics.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
