@@ -139,6 +139,15 @@ Decision SimulatedBank::handle(BankApi api, std::string_view reference, std::int
   return decision;
 }
 
+std::optional<Decision> SimulatedBank::find(std::string_view reference) const {
+  std::lock_guard lock(mutex_);
+  const auto found = entries_.find(absl::string_view(reference.data(), reference.size()));
+  if (found == entries_.end() || !found->second.settled) return std::nullopt;
+  Decision decision = found->second.decision;
+  decision.delay = std::chrono::microseconds{0};
+  return decision;
+}
+
 std::vector<Operation> SimulatedBank::approved() const {
   std::lock_guard lock(mutex_);
   return approved_;

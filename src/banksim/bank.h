@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,10 @@ class SimulatedBank {
   // `refund`: a credit_card that returns a card payment (listed as `refund` in the statement).
   Decision handle(channels::BankApi api, std::string_view reference, std::int64_t amount_fen,
                   bool refund = false);
+
+  // What the bank decided for `reference` (approved or declined, answered at once), or nothing
+  // when it holds no such operation: never received, or every attempt met an error.
+  std::optional<Decision> find(std::string_view reference) const;
 
   // The statement file (format in channels/wire.h): every approved operation, in order.
   std::string statement_csv() const;

@@ -213,9 +213,18 @@ TEST_F(BankSimTest, ASlowBankTimesOutAndTheRetryIsTheSameOperation) {
   EXPECT_EQ(answer.failure, FailureKind::timeout);
   EXPECT_GE(answer.latency, 100ms);
   EXPECT_LT(answer.latency, 1s);
-  // The bank acted anyway; the retry with the same reference returns that operation.
+  // The bank acted anyway; asked, it says so at once, and the retry with the same reference
+  // returns that operation.
   const auto statement_after_timeout = statement(3);
   ASSERT_EQ(statement_after_timeout.size(), 1u);
+  const BankResponse asked = channels::query_blocking(impatient, 3, "slow-1");
+  ASSERT_EQ(asked.outcome, BankOutcome::approved);
+  EXPECT_EQ(statement_after_timeout.at("slow-1"), asked.bank_reference + ",999,credit_card");
+  const BankResponse stranger = channels::query_blocking(impatient, 3, "never-sent");
+  EXPECT_EQ(stranger.outcome, BankOutcome::failed);
+  EXPECT_EQ(stranger.failure, FailureKind::unknown_reference);
+  EXPECT_EQ(channels::query_blocking(impatient, 3, "bad\"ref").failure, FailureKind::error);
+  EXPECT_EQ(channels::query_blocking(impatient, 999, "slow-1").failure, FailureKind::error);
   channels::HttpConnectorOptions patient = options;
   patient.timeout = 10s;
   channels::HttpConnector retry(patient);

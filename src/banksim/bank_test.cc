@@ -91,19 +91,29 @@ TEST(SimulatedBank, SameSeedSameAnswersWhateverTheOrder) {
 TEST(SimulatedBank, ARepeatedReferenceIsTheSameOperation) {
   ManualClock clock(double_eleven_ns);
   SimulatedBank bank(channel(10'000), 1, clock);
-  // Find a reference the bank approves and one it declines.
-  std::string approved_ref, declined_ref;
-  for (int i = 0; approved_ref.empty() || declined_ref.empty(); ++i) {
+  // Find a reference the bank approves, one it declines and one that met an error.
+  std::string approved_ref, declined_ref, error_ref;
+  for (int i = 0; approved_ref.empty() || declined_ref.empty() || error_ref.empty(); ++i) {
     const std::string reference = "pay-" + std::to_string(i);
     const Decision decision = bank.handle(BankApi::debit_card, reference, 1'00);
     if (decision.verdict == Verdict::approved && approved_ref.empty()) approved_ref = reference;
     if (decision.verdict == Verdict::declined && declined_ref.empty()) declined_ref = reference;
+    if (decision.verdict == Verdict::error && error_ref.empty()) error_ref = reference;
   }
+  // Asked what it did: the operation as it answered it; nothing for an error or a stranger.
+  const std::optional<Decision> found = bank.find(approved_ref);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->verdict, Verdict::approved);
+  EXPECT_EQ(found->delay.count(), 0);
+  EXPECT_EQ(bank.find(declined_ref)->verdict, Verdict::declined);
+  EXPECT_FALSE(bank.find(error_ref).has_value());
+  EXPECT_FALSE(bank.find("never-sent").has_value());
   const std::size_t operations = bank.approved().size();
   const Decision first = bank.handle(BankApi::debit_card, approved_ref, 1'00);
   const Decision again = bank.handle(BankApi::debit_card, approved_ref, 1'00);
   EXPECT_EQ(first.verdict, Verdict::approved);
   EXPECT_EQ(again.bank_reference, first.bank_reference);
+  EXPECT_EQ(found->bank_reference, first.bank_reference);
   EXPECT_EQ(again.delay.count(), 0);  // looked up, not decided again
   EXPECT_EQ(bank.handle(BankApi::debit_card, declined_ref, 1'00).verdict, Verdict::declined);
   EXPECT_EQ(bank.approved().size(), operations);

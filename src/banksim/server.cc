@@ -212,6 +212,15 @@ Reply BankSimServer::Impl::route(const http::request<http::string_body>& request
   if (action == wire::statement_suffix && request.method() == http::verb::get) {
     return {wire::status_ok, "text/csv", simulated->statement_csv(), {}, false};
   }
+  if (action.starts_with(wire::operations_infix) && request.method() == http::verb::get) {
+    const std::string_view reference = action.substr(wire::operations_infix.size());
+    if (!wire::is_identifier(reference, channels::reference_bytes_max)) {
+      return error_reply(wire::status_bad_request, "malformed_reference");
+    }
+    const std::optional<Decision> found = simulated->find(reference);
+    if (!found) return error_reply(wire::status_not_found, wire::unknown_reference_error);
+    return decision_reply(*found);
+  }
   BankApi api;
   if (action == channels::name(BankApi::debit_card)) {
     api = BankApi::debit_card;

@@ -41,6 +41,8 @@ std::string_view name(FailureKind failure) {
       return "connection";
     case FailureKind::busy:
       return "busy";
+    case FailureKind::unknown_reference:
+      return "unknown_reference";
   }
   return "unknown";
 }
@@ -50,12 +52,24 @@ void call(Connector& connector, BankApi api, const BankRequest& request, BankCal
   connector.credit_card(request, std::move(callback));
 }
 
-BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request) {
+namespace {
+
+template <typename Send>
+BankResponse wait_for(Send send) {
   auto promise = std::make_shared<std::promise<BankResponse>>();
   auto answer = promise->get_future();
-  call(connector, api, request,
-       [promise](BankResponse response) { promise->set_value(std::move(response)); });
+  send([promise](BankResponse response) { promise->set_value(std::move(response)); });
   return answer.get();
+}
+
+}  // namespace
+
+BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request) {
+  return wait_for([&](BankCallback done) { call(connector, api, request, std::move(done)); });
+}
+
+BankResponse query_blocking(Connector& connector, ChannelId channel_id, const std::string& reference) {
+  return wait_for([&](BankCallback done) { connector.query(channel_id, reference, std::move(done)); });
 }
 
 }  // namespace capillary::channels

@@ -52,6 +52,8 @@ enum class FailureKind : std::uint8_t {
   overloaded,  // the bank refused for capacity (503): nothing was done
   connection,  // the bank could not be reached: nothing was sent
   busy,        // the connector's in-flight bound was reached: nothing was sent
+  // Answer to a query: the bank holds no operation with this reference, so it did nothing.
+  unknown_reference,
 };
 std::string_view name(FailureKind failure);
 
@@ -72,12 +74,18 @@ class Connector {
   virtual void debit_card(const BankRequest& request, BankCallback callback) = 0;
   // Pays out to the card: a withdrawal, or a refund of a card payment (request.refund).
   virtual void credit_card(const BankRequest& request, BankCallback callback) = 0;
+  // What the bank did with `reference` on `channel_id`, asked once a call timed out: that
+  // operation's answer (approved or declined, as the call would have been answered),
+  // failed(unknown_reference) when the bank holds no such operation, or another failure when
+  // this question went unanswered too.
+  virtual void query(ChannelId channel_id, const std::string& reference, BankCallback callback) = 0;
 };
 
 // Dispatches to debit_card or credit_card.
 void call(Connector& connector, BankApi api, const BankRequest& request, BankCallback callback);
 
-// Waits for the answer. Never call it from a thread the connector answers on.
+// Wait for the answer. Never call them from a thread the connector answers on.
 BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request);
+BankResponse query_blocking(Connector& connector, ChannelId channel_id, const std::string& reference);
 
 }  // namespace capillary::channels

@@ -12,12 +12,20 @@
 //
 // A rejected call answers before charge() returns, on the caller's thread; an admitted one
 // answers on the connector's thread. The config, connector and clock must outlive the gateway.
+//
+// A call that timed out may have moved money at its bank, so until a later call with the same
+// reference gets an answer, that reference is pinned to the channel it went to: the retry goes
+// there or waits (rejected), and never reaches a fallback bank that would act a second time.
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "channels/config.h"
 #include "channels/connector.h"
@@ -68,23 +76,41 @@ class Gateway {
   void refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
               std::string reference, GatewayCallback callback);
 
+  // Pays out to the card on `channel_id` only: the channel whose clearing account holds the
+  // withdrawal, and so the one to ask if the answer never comes.
+  void payout_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
+                 GatewayCallback callback);
+  // What the bank behind `channel_id` did with `reference` (Connector::query): approved or
+  // declined as it answered the call, or failed with unknown_reference when it did nothing. Not
+  // flow-controlled: asked rarely, by the one thread that resolves timed-out calls.
+  void query(ChannelId channel_id, std::string reference, GatewayCallback callback);
+
   // Wait for the result; never from a connector thread.
   GatewayResult charge_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
   GatewayResult payout_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
+  GatewayResult query_blocking(ChannelId channel_id, std::string reference);
 
   std::vector<ApiFlowSnapshot> snapshot();
   // Prometheus text lines for the server's /metrics.
   std::string render_metrics();
 
  private:
+  // A call on one channel, admitted by that channel's flow control alone.
+  void call_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback);
   // Sends an admitted call and answers with the channel's result.
   void send(BankApi api, const Routed& routed, BankRequest request, GatewayCallback callback);
   GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
                               std::string reference);
+  // The channel a timed-out call with this reference went to, or 0.
+  ChannelId pinned(const std::string& reference);
+  void pin_or_release(const std::string& reference, ChannelId channel_id, const BankResponse& response);
 
   Connector& connector_;
   const Clock& clock_;
   Router router_;
+  std::mutex pins_mutex_;
+  absl::flat_hash_map<std::string, ChannelId> pins_;  // guarded by pins_mutex_
+  std::deque<std::string> pin_order_;                 // oldest first; guarded by pins_mutex_
 };
 
 }  // namespace capillary::channels

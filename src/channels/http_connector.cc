@@ -109,6 +109,7 @@ class HttpConnector::Impl {
   }
 
   void call(BankApi api, const BankRequest& request, BankCallback callback);
+  void query(ChannelId channel_id, const std::string& reference, BankCallback callback);
   Status fetch_statement(ChannelId channel_id, std::string* csv);
 
   std::size_t in_flight() const {
@@ -118,6 +119,8 @@ class HttpConnector::Impl {
 
  private:
   class Call;
+
+  void send(std::string target, std::string body, BankCallback callback);
 
   // A connection for one call, or null when connections_max calls are in flight.
   std::unique_ptr<Connection> acquire(bool* reused) {
@@ -153,23 +156,25 @@ class HttpConnector::Impl {
 // One bank call: connect if needed, send, read the answer, answer the callback exactly once.
 class HttpConnector::Impl::Call : public std::enable_shared_from_this<Call> {
  public:
-  Call(Impl& impl, std::unique_ptr<Connection> connection, bool reused, BankApi api,
-       const BankRequest& request, BankCallback callback)
+  // A call POSTs `body` to `target`; a query (empty body) GETs it.
+  Call(Impl& impl, std::unique_ptr<Connection> connection, bool reused, std::string target,
+       std::string body, BankCallback callback)
       : impl_(impl),
         connection_(std::move(connection)),
         reused_(reused),
+        query_(body.empty()),
         callback_(std::move(callback)),
         started_(SteadyClock::now()),
         deadline_(started_ + impl.options_.timeout) {
     auto& message = connection_->request;
     message = {};
-    message.method(http::verb::post);
-    message.target(fmt::format("{}{}/{}", wire::banks_prefix, request.channel_id, name(api)));
+    message.method(query_ ? http::verb::get : http::verb::post);
+    message.target(std::move(target));
     message.version(11);
     message.set(http::field::host, impl.host_header_);
-    message.set(http::field::content_type, "application/json");
+    if (!query_) message.set(http::field::content_type, "application/json");
     message.keep_alive(true);
-    message.body() = request_body(request);
+    message.body() = std::move(body);
     message.prepare_payload();
   }
 
@@ -233,6 +238,11 @@ class HttpConnector::Impl::Call : public std::enable_shared_from_this<Call> {
         return finish(parse_answer(connection_->json, answer.body()), keep);
       case wire::status_over_capacity:
         return finish(failure(FailureKind::overloaded), keep);
+      case wire::status_not_found:
+        if (query_ && answer.body().find(wire::unknown_reference_error) != std::string::npos) {
+          return finish(failure(FailureKind::unknown_reference), keep);
+        }
+        return finish(failure(FailureKind::error), keep);
       default:
         return finish(failure(FailureKind::error), keep);
     }
@@ -256,6 +266,7 @@ class HttpConnector::Impl::Call : public std::enable_shared_from_this<Call> {
   Impl& impl_;
   std::unique_ptr<Connection> connection_;
   bool reused_;
+  const bool query_;
   BankCallback callback_;
   const SteadyClock::time_point started_;
   const SteadyClock::time_point deadline_;
@@ -263,10 +274,21 @@ class HttpConnector::Impl::Call : public std::enable_shared_from_this<Call> {
 
 void HttpConnector::Impl::call(BankApi api, const BankRequest& request, BankCallback callback) {
   if (!wire_safe(request)) return callback(failure(FailureKind::error));
+  send(fmt::format("{}{}/{}", wire::banks_prefix, request.channel_id, name(api)), request_body(request),
+       std::move(callback));
+}
+
+void HttpConnector::Impl::query(ChannelId channel_id, const std::string& reference, BankCallback callback) {
+  if (!wire::is_identifier(reference, reference_bytes_max)) return callback(failure(FailureKind::error));
+  send(fmt::format("{}{}/{}{}", wire::banks_prefix, channel_id, wire::operations_infix, reference), {},
+       std::move(callback));
+}
+
+void HttpConnector::Impl::send(std::string target, std::string body, BankCallback callback) {
   bool reused = false;
   auto connection = acquire(&reused);
   if (!connection) return callback(failure(FailureKind::busy));
-  auto call = std::make_shared<Call>(*this, std::move(connection), reused, api, request,
+  auto call = std::make_shared<Call>(*this, std::move(connection), reused, std::move(target), std::move(body),
                                      std::move(callback));
   net::dispatch(call->executor(), [call] { call->start(); });
 }
@@ -314,6 +336,10 @@ void HttpConnector::debit_card(const BankRequest& request, BankCallback callback
 
 void HttpConnector::credit_card(const BankRequest& request, BankCallback callback) {
   impl_->call(BankApi::credit_card, request, std::move(callback));
+}
+
+void HttpConnector::query(ChannelId channel_id, const std::string& reference, BankCallback callback) {
+  impl_->query(channel_id, reference, std::move(callback));
 }
 
 Status HttpConnector::fetch_statement(ChannelId channel_id, std::string* csv) {

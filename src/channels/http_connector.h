@@ -48,6 +48,7 @@ class HttpConnector final : public Connector {
 
   void debit_card(const BankRequest& request, BankCallback callback) override;
   void credit_card(const BankRequest& request, BankCallback callback) override;
+  void query(ChannelId channel_id, const std::string& reference, BankCallback callback) override;
 
   // GETs a channel's statement file (CSV, wire.h) on a connection of its own.
   Status fetch_statement(ChannelId channel_id, std::string* csv);

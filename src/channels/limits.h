@@ -36,6 +36,9 @@ inline constexpr std::size_t latency_buckets = 52;
 inline constexpr std::size_t reference_bytes_max = 64;
 inline constexpr std::size_t card_token_bytes_max = 64;
 inline constexpr std::size_t bank_code_bytes_max = 16;
+// References whose call timed out, each pinned to its channel until the bank's answer is known
+// (gateway.h): about 100 bytes each.
+inline constexpr std::size_t pinned_references_max = 1u << 20;
 
 // A Retry-After hint is whole seconds (HTTP's unit); a rejection never says "retry now".
 // The upper cap keeps a misconfigured open duration from telling clients to go away for hours.

@@ -150,8 +150,13 @@ class ScriptedConnector final : public Connector {
     requests.push_back(request);
     callback(next);
   }
+  void query(ChannelId channel_id, const std::string& reference, BankCallback callback) override {
+    queries.emplace_back(channel_id, reference);
+    callback(next);
+  }
   BankResponse next = answer(BankOutcome::approved);
   std::vector<BankRequest> requests;
+  std::vector<std::pair<ChannelId, std::string>> queries;
 };
 
 TEST(Gateway, ReturnsTheBankAnswerOrAFastRejection) {
@@ -219,6 +224,48 @@ TEST(Gateway, RefundsOnTheChannelThatCharged) {
                 "capillary_channel_calls_total{channel=\"2\",api=\"credit_card\","
                 "outcome=\"approved\"} 1\n"),
             std::string::npos);
+}
+
+// A charge that timed out may have been made: its retry goes to the same channel or waits, even
+// when that channel is at its limit and a fallback would take it. The bank's answer, to a call or
+// a query, frees the reference.
+TEST(Gateway, ATimedOutReferenceStaysOnItsChannelUntilTheBankAnswers) {
+  const BanksConfig config = parse_banks_config(config_json);
+  ManualClock clock(start_ns);
+  ScriptedConnector bank;
+  Gateway gateway(config, bank, clock);
+  BankResponse timed_out = answer(BankOutcome::failed);
+  timed_out.failure = FailureKind::timeout;
+  bank.next = timed_out;
+  EXPECT_EQ(gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-t").channel_id, 1u);
+  bank.next = answer(BankOutcome::approved);
+  EXPECT_EQ(gateway.charge_blocking({"tok-2", "ICBC"}, 1'00, "other-1").channel_id, 1u);
+  // Channel 1 has spent its two calls this second: a new reference falls back to channel 2...
+  EXPECT_EQ(gateway.charge_blocking({"tok-3", "ICBC"}, 1'00, "other-2").channel_id, 2u);
+  // ...the timed-out one waits for channel 1, and nothing is sent.
+  GatewayResult retry = gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-t");
+  EXPECT_EQ(retry.outcome, GatewayOutcome::rejected);
+  EXPECT_EQ(retry.rejection, Rejection::rate_limited);
+  EXPECT_EQ(bank.requests.size(), 3u);
+  clock.advance(1s);
+  retry = gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-t");
+  EXPECT_EQ(retry.outcome, GatewayOutcome::approved);
+  EXPECT_EQ(retry.channel_id, 1u);
+  // Answered: the reference is free, and routes like any other.
+  EXPECT_EQ(gateway.charge_blocking({"tok-2", "ICBC"}, 1'00, "other-3").channel_id, 1u);
+  EXPECT_EQ(gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-t").channel_id, 2u);
+
+  // A payout on a named channel times out; the bank, asked, holds no such operation.
+  bank.next = timed_out;
+  gateway.payout_on(3, {"tok-9", "CMB"}, 7'00, "wd-t", [](GatewayResult) {});
+  EXPECT_EQ(bank.requests.back().channel_id, 3u);
+  bank.next = answer(BankOutcome::failed);
+  bank.next.failure = FailureKind::unknown_reference;
+  const GatewayResult asked = gateway.query_blocking(3, "wd-t");
+  EXPECT_EQ(asked.failure, FailureKind::unknown_reference);
+  EXPECT_EQ(asked.channel_id, 3u);
+  ASSERT_EQ(bank.queries.size(), 1u);
+  EXPECT_EQ(bank.queries[0], (std::pair<ChannelId, std::string>{3, "wd-t"}));
 }
 
 }  // namespace

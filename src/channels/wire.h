@@ -19,6 +19,12 @@
 //   2026-11-11,B007-5c1e0a99d3f2e611,topup-42,1234,debit_card
 //   kind is debit_card, credit_card (a payout) or refund (a credit_card that returns a payment).
 //
+//   GET /banks/{channel_id}/operations/{reference}  ->  what the bank did with our reference, for
+//   a call whose answer never came (a timeout):
+//   200 {"outcome":"approved","bank_reference":"B007-..."}    or declined: as the call was answered
+//   404 {"error":"unknown_reference"}             the bank holds no operation by that reference:
+//                                                  none was done (it never arrived, or met an error)
+//
 //   GET /healthz -> 200 "ok"
 //
 // References, card tokens and bank codes are identifiers: printable ASCII without quotes,
@@ -31,6 +37,8 @@ namespace capillary::channels::wire {
 
 inline constexpr std::string_view banks_prefix = "/banks/";
 inline constexpr std::string_view statement_suffix = "statement";
+inline constexpr std::string_view operations_infix = "operations/";
+inline constexpr std::string_view unknown_reference_error = "unknown_reference";
 inline constexpr std::string_view statement_header =
     "date,bank_reference,our_reference,amount_fen,kind\n";
 // The statement's kind for a credit_card call sent with "refund":true.
