@@ -19,6 +19,9 @@ struct ServeOptions {
   // servers only.
   bool adjustable_clock = false;
   std::uint32_t income_step_holders = 100'000;  // holders each step of a fund income run pays
+  // Journal written between checkpoints (engine::Options::checkpoint_journal_bytes): more makes
+  // recovery replay longer and checkpoints rarer.
+  std::uint32_t checkpoint_mib = 256;
 };
 
 int run_serve(const ServeOptions& options);

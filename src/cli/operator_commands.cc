@@ -25,6 +25,10 @@ void add_operator_commands(const Commands& commands) {
                             "Holders each journaled step of a fund income run pays")
       ->check(CLI::Range(1u, 4'000'000u))
       ->capture_default_str();
+  serve_command->add_option("--checkpoint-mib", serve->checkpoint_mib,
+                            "Journal MiB written between checkpoints: recovery replays at most this much")
+      ->check(CLI::Range(16u, 65'536u))
+      ->capture_default_str();
   serve_command->callback([serve, &exit_code = commands.exit_code] { exit_code = run_serve(*serve); });
 
   struct Inspect {

@@ -123,6 +123,7 @@ int run_serve(const ServeOptions& options) {
   engine::Options engine_options;
   engine_options.data_dir = options.data_dir;
   engine_options.clock = &platform_clock;
+  engine_options.checkpoint_journal_bytes = std::uint64_t{options.checkpoint_mib} << 20;
   server_options.income_step_holders = options.income_step_holders;
   engine_options.on_order_events = [&notifier](std::span<const payments::OrderEvent> changes) {
     deliver_order_events(*notifier, changes);
