@@ -68,6 +68,8 @@ class Payments {
   const RedPacketRecord* find_red_packet(std::uint64_t id) const noexcept { return packets_.find(id); }
   const CampaignRecord* find_campaign(std::uint64_t id) const noexcept { return campaigns_.find(id); }
   const WithdrawalRecord* find_withdrawal(std::uint64_t id) const noexcept { return withdrawals_.find(id); }
+  // Withdrawals whose payout is not settled yet, oldest first.
+  std::vector<WithdrawalRecord> held_withdrawals() const;
   const IdempotencyRecord* find_command(std::uint64_t id) const noexcept { return commands_.find(id); }
   const SettlementRecord* find_settlement(std::uint64_t merchant, std::uint64_t day) const noexcept {
     return settlements_.find({merchant, day});

@@ -134,6 +134,14 @@ Outcome Payments::withdraw(const Command& command) noexcept {
   return outcome(Result::ok, static_cast<std::int64_t>(withdrawal.id));
 }
 
+std::vector<WithdrawalRecord> Payments::held_withdrawals() const {
+  std::vector<WithdrawalRecord> held;
+  withdrawals_.for_each([&](const WithdrawalRecord& withdrawal) {
+    if (withdrawal.state == WithdrawalState::held) held.push_back(withdrawal);
+  });
+  return held;
+}
+
 Outcome Payments::withdraw_settle(const Command& command) noexcept {
   const WithdrawalRecord* found = withdrawals_.find(command.target);
   if (found == nullptr) return outcome(Result::withdrawal_not_found);

@@ -42,8 +42,8 @@ std::string_view name(Route route);
 class Metrics {
  public:
   // Every status the server sends; anything else is counted as "other".
-  static constexpr std::array<unsigned, 14> statuses{200, 400, 401, 403, 404, 405, 409, 413,
-                                                     415, 422, 429, 500, 503, 0};
+  static constexpr std::array<unsigned, 16> statuses{200, 202, 400, 401, 403, 404, 405, 409,
+                                                     413, 415, 422, 429, 500, 503, 504, 0};
   // Upper bounds of the latency buckets, in microseconds (+Inf follows).
   static constexpr std::array<std::uint64_t, 12> latency_bounds_us{
       250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};

@@ -26,11 +26,11 @@ namespace {
 
 constexpr std::size_t idempotency_key_bytes_max = 64;
 
-constexpr std::array<std::string_view, 14> route_prefixes{
+constexpr std::array<std::string_view, 15> route_prefixes{
     "/v1/users",         "/v1/merchants",      "/v1/orders",       "/v1/qr-payments", "/v1/red-packets",
     "/v1/campaigns",     "/v1/payments/",      "/v1/lookup/orders", "/v1/reconciliations",
     "/v1/institutions",  "/v1/funds",          "/v1/products",     "/v1/standing-orders",
-    "/v1/platform/clock"};
+    "/v1/platform/clock", "/v1/withdrawals"};
 
 // The bank code a refund names on a channel no route uses (a channel the platform's gateway tier
 // charged through and reported in a batch): the bank finds the charge by the order, not the code.
@@ -115,15 +115,27 @@ ApiError refused(engine::Submit outcome) {
   return {503, "overloaded", "the engine's queue is full; retry after a moment", {}};
 }
 
-payments::BankOutcome bank_outcome(channels::GatewayOutcome outcome) {
-  switch (outcome) {
-    case channels::GatewayOutcome::approved: return payments::BankOutcome::approved;
-    case channels::GatewayOutcome::declined: return payments::BankOutcome::declined;
-    default: return payments::BankOutcome::failed;
-  }
+// A card call the bank did not answer in time: nothing was journaled, and the caller retries
+// with the same idempotency key, which reaches the bank as the same operation.
+Response bank_timeout(std::string_view what_the_bank_did) {
+  Response response;
+  response.status = 504;
+  response.retry_after_s = 1;
+  write_error(response.body, {504, "bank_timeout",
+                              fmt::format("the bank did not answer in time and {}; retry with the same "
+                                          "idempotency key",
+                                          what_the_bank_did),
+                              {}});
+  return response;
 }
 
 bool platform(const auth::Principal& principal) { return principal.kind == auth::PrincipalKind::platform; }
+
+Response withdrawal_pending(std::uint64_t withdrawal) {
+  return json(202, fmt::format(R"({{"result":"pending","value":"{}","description":"the bank has not answered )"
+                               R"(yet; the platform asks it and settles: GET /v1/withdrawals/{}"}})",
+                               withdrawal, withdrawal));
+}
 
 }  // namespace
 
@@ -140,7 +152,8 @@ PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, cha
       clock_(clock),
       metrics_(metrics),
       post_io_(std::move(post_io)),
-      income_runs_(engine, income_step_holders) {}
+      income_runs_(engine, income_step_holders),
+      payouts_(gateway != nullptr ? std::make_unique<PayoutResolver>(engine, *gateway) : nullptr) {}
 
 bool PaymentApi::handles(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -234,7 +247,8 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
       }
     }
   }
-  if (get && n == 2 && (s[0] == "users" || s[0] == "merchants" || s[0] == "orders" || s[0] == "red-packets")) {
+  if (get && n == 2 && (s[0] == "users" || s[0] == "merchants" || s[0] == "orders" || s[0] == "red-packets" ||
+                        s[0] == "withdrawals")) {
     return read(call, principal, s[0], id, query);
   }
   if (get && n == 3 && s[0] == "merchants" && s[2] == "settlements") {
@@ -316,10 +330,14 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                                                      "the bank channel is at its limit; retry later", "card"});
                          return call.answer(std::move(response));
                        }
-                       command.bank.channel = result.channel_id;
-                       command.bank.outcome = bank_outcome(result.outcome);
-                       command.bank.reference =
-                           XXH3_64bits(result.bank_reference.data(), result.bank_reference.size());
+                       // No answer in time: the bank may have charged the card. Nothing is
+                       // journaled; the same key again sends the same reference to the same
+                       // channel (the gateway pins it), which the bank answers as this charge.
+                       if (result.outcome == channels::GatewayOutcome::failed &&
+                           result.failure == channels::FailureKind::timeout) {
+                         return call.answer(bank_timeout("may have charged the card"));
+                       }
+                       command.bank = bank_answer(result);
                        submit(command, call);
                      });
                    });
@@ -367,9 +385,11 @@ void PaymentApi::submit(payments::Command command, const Call& call, std::shared
   }
 }
 
-// Hold first (journaled), then ask the bank to pay out, then settle: post the hold when the bank
-// paid, void it otherwise. If the process dies in between, the hold expires and the money is
-// back in the wallet.
+// Hold first (journaled), then ask the bank to pay out on the hold's channel, then settle: post
+// the hold when the bank paid, void it when it declined or did nothing. When the bank does not
+// answer in time it may have paid, so the hold stays and the answer is 202 pending: the payout
+// resolver asks the bank and settles (payout_resolver.h). A retry with the same key answers the
+// settled outcome, or pending again. If the process dies in between, the resolver asks at start.
 void PaymentApi::withdraw(PaymentStep step, const Call& call) {
   if (step.card.present) {
     if (gateway_ == nullptr || banks_ == nullptr) {
@@ -388,52 +408,74 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
   const engine::Submit submitted = engine_.submit_payments(
       {step.command}, [this, call, step, given](std::span<const payments::Outcome> outcomes) {
         const payments::Outcome held = outcomes[0];
-        post_io_([this, call, step, given, held] {
-          call.guarded([&] {
-            if (held.result != payments::Result::ok || held.replayed != 0) {
+        if (held.result != payments::Result::ok) {
+          return post_io_([call, held] {
+            call.guarded([&] {
               std::string body;
               write_outcome(body, held);
-              return call.answer(json(status_of(held.result), std::move(body)));
-            }
-            payments::Command settle{};
-            settle.kind = payments::CommandKind::withdraw_settle;
-            settle.id = command_id(step.command.id, "settle");
-            settle.request_hash = step.command.request_hash;
-            settle.principal = payments::principal(payments::PartyKind::platform, 0);
-            settle.target = static_cast<std::uint64_t>(held.value);
-            const auto settle_with = [this, call, settle, held](payments::BankAnswer answer) {
-              payments::Command settled_command = settle;
-              settled_command.bank = answer;
-              const engine::Submit sent = engine_.submit_payments(
-                  {settled_command}, [this, call, held](std::span<const payments::Outcome> outcomes) {
-                    payments::Outcome settled = outcomes[0];
-                    settled.value = held.value;  // the withdrawal's id
-                    post_io_([call, settled] {
-                      call.guarded([&] {
-                        std::string body;
-                        write_outcome(body, settled);
-                        call.answer(json(status_of(settled.result), std::move(body)));
-                      });
-                    });
+              call.answer(json(status_of(held.result), std::move(body)));
+            });
+          });
+        }
+        const auto withdrawal = static_cast<std::uint64_t>(held.value);
+        if (held.replayed != 0) {
+          return post_io_([this, call, command = step.command.id, withdrawal] {
+            call.guarded([&] { answer_withdrawal(call, command, withdrawal); });
+          });
+        }
+        post_io_([this, call, step, given, withdrawal] {
+          call.guarded([&] {
+            if (!step.card.present) return settle(call, settle_withdrawal(step.command.id, withdrawal, given));
+            gateway_->payout_on(
+                step.command.bank.channel, {step.card.token, step.card.bank}, step.command.amount,
+                payout_reference(step.command.id),
+                [this, call, command = step.command.id, withdrawal](channels::GatewayResult result) {
+                  call.guarded([&] {
+                    if (result.outcome == channels::GatewayOutcome::failed &&
+                        result.failure == channels::FailureKind::timeout) {
+                      payouts_->track(withdrawal, command, result.channel_id);
+                      return call.answer(withdrawal_pending(withdrawal));
+                    }
+                    settle(call, settle_withdrawal(command, withdrawal, bank_answer(result)));
                   });
-              if (sent != engine::Submit::accepted) call.fail(refused(sent));
-            };
-            if (!step.card.present) return settle_with(given);
-            gateway_->payout({step.card.token, step.card.bank}, step.command.amount,
-                             fmt::format("{:016x}", step.command.id),
-                             [call, settle_with](channels::GatewayResult result) mutable {
-                               call.guarded([&] {
-                                 payments::BankAnswer answer{};
-                                 answer.channel = result.channel_id;
-                                 answer.outcome = bank_outcome(result.outcome);
-                                 answer.reference = XXH3_64bits(result.bank_reference.data(),
-                                                                result.bank_reference.size());
-                                 settle_with(answer);
-                               });
-                             });
+                });
           });
         });
       });
+  if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+// Journals the settle and answers with its outcome, whose value is the withdrawal's id.
+void PaymentApi::settle(const Call& call, const payments::Command& settle) {
+  const engine::Submit sent = engine_.submit_payments(
+      {settle}, [this, call, withdrawal = settle.target](std::span<const payments::Outcome> outcomes) {
+        payments::Outcome settled = outcomes[0];
+        settled.value = static_cast<std::int64_t>(withdrawal);
+        post_io_([call, settled] {
+          call.guarded([&] {
+            std::string body;
+            write_outcome(body, settled);
+            call.answer(json(status_of(settled.result), std::move(body)));
+          });
+        });
+      });
+  if (sent != engine::Submit::accepted) call.fail(refused(sent));
+}
+
+// A withdrawal asked for again: pending while its payout's outcome is unknown, else the settle's
+// outcome, which sending the settle again answers (its id is the one journaled; a hold that
+// expired unsettled answers withdrawal_settled). It never settles a held withdrawal.
+void PaymentApi::answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal) {
+  const engine::Submit submitted = engine_.submit_read([this, call, command, withdrawal](const engine::State& state) {
+    const payments::WithdrawalRecord* found = state.payments.find_withdrawal(withdrawal);
+    CAP_ASSERT(found != nullptr);
+    if (found->state == payments::WithdrawalState::held) {
+      return post_io_([call, withdrawal] { call.guarded([&] { call.answer(withdrawal_pending(withdrawal)); }); });
+    }
+    post_io_([this, call, command, withdrawal] {
+      call.guarded([&] { settle(call, settle_withdrawal(command, withdrawal, {})); });
+    });
+  });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
 }
 
@@ -520,21 +562,9 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                        if (result.outcome == channels::GatewayOutcome::failed &&
                            result.failure == channels::FailureKind::timeout) {
                          hold->release();
-                         Response response;
-                         response.status = 504;
-                         response.retry_after_s = 1;
-                         write_error(response.body,
-                                     {504, "bank_timeout",
-                                      "the bank did not answer in time and may have credited the card; retry "
-                                      "with the same idempotency key",
-                                      {}});
-                         return call.answer(std::move(response));
+                         return call.answer(bank_timeout("may have credited the card"));
                        }
-                       command.bank.channel = channel;
-                       command.bank.outcome = bank_outcome(result.outcome);
-                       if (result.outcome == channels::GatewayOutcome::approved) {
-                         command.bank.reference = bank_reference_hash(result.bank_reference);
-                       }
+                       command.bank = bank_answer(result);
                        submit(command, call, std::move(hold));
                      });
                    });
@@ -827,6 +857,13 @@ void PaymentApi::read(const Call& call, const auth::Principal& principal, std::s
       } else {
         write_order(body, *order);
       }
+    } else if (kind == "withdrawals") {
+      const payments::WithdrawalRecord* withdrawal = state.payments.find_withdrawal(id);
+      if (withdrawal == nullptr || !own(auth::PrincipalKind::user, withdrawal->user)) {
+        not_found();
+      } else {
+        write_withdrawal(body, *withdrawal);
+      }
     } else if (kind == "red-packets") {
       const payments::RedPacketRecord* packet = state.payments.find_red_packet(id);
       if (packet == nullptr || !own(auth::PrincipalKind::user, packet->sender)) {
@@ -847,6 +884,15 @@ void PaymentApi::read(const Call& call, const auth::Principal& principal, std::s
     });
   });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
+}
+
+std::string PaymentApi::render_metrics() const {
+  if (payouts_ == nullptr) return {};
+  return fmt::format(
+      "# HELP capillary_payouts_unresolved Withdrawals held while the bank has not said whether it paid out.\n"
+      "# TYPE capillary_payouts_unresolved gauge\n"
+      "capillary_payouts_unresolved {}\n",
+      payouts_->unresolved());
 }
 
 std::uint64_t PaymentApi::business_now() const {

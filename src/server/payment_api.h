@@ -24,6 +24,7 @@
 #include "server/income_runs.h"
 #include "server/metrics.h"
 #include "server/payment_json.h"
+#include "server/payout_resolver.h"
 #include "server/routes.h"
 
 namespace capillary::server {
@@ -65,6 +66,8 @@ class PaymentApi {
   // Whether the request's path is one of the product routes.
   static bool handles(std::string_view target);
   void handle(const Request& request, Respond respond) noexcept;
+  // Prometheus lines of its own: payouts whose outcome is still unknown.
+  std::string render_metrics() const;
 
  private:
   void dispatch(const Request& request, const Call& call, const auth::Principal& principal);
@@ -78,6 +81,8 @@ class PaymentApi {
   // Counts `steps` in flight, or answers 503 when that would pass the limit.
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
+  void settle(const Call& call, const payments::Command& settle);
+  void answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal);
   // Credits a refund's card part back through the bank first when it has one, then submits.
   void refund(PaymentStep step, const Call& call);
   // Asks the bank to credit command.funding.card to the card that paid the order on `channel`;
@@ -118,6 +123,7 @@ class PaymentApi {
   std::mutex refunding_mutex_;
   absl::flat_hash_set<std::uint64_t> refunding_orders_;  // guarded by refunding_mutex_
   IncomeRuns income_runs_;
+  std::unique_ptr<PayoutResolver> payouts_;  // with bank channels only
 };
 
 }  // namespace capillary::server

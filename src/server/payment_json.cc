@@ -526,6 +526,15 @@ void write_red_packet(std::string& out, const payments::RedPacketRecord& p) {
                  p.expired != 0 ? "true" : "false");
 }
 
+void write_withdrawal(std::string& out, const payments::WithdrawalRecord& w) {
+  std::string_view state = "returned";
+  if (w.state == payments::WithdrawalState::held) state = "held";
+  if (w.state == payments::WithdrawalState::paid_out) state = "paid_out";
+  fmt::format_to(std::back_inserter(out),
+                 "{{\"id\":\"{}\",\"user\":\"{}\",\"amount\":\"{}\",\"channel\":{},\"state\":\"{}\"}}",
+                 w.id, w.user, w.amount, w.channel, state);
+}
+
 void write_settlement(std::string& out, const payments::SettlementRecord& s) {
   fmt::format_to(std::back_inserter(out),
                  "{{\"merchant\":\"{}\",\"day\":{},\"orders\":\"{}\",\"gross\":\"{}\",\"fees\":\"{}\","

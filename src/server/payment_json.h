@@ -121,6 +121,8 @@ void write_outcome(std::string& out, const payments::Outcome& outcome);
 void write_cashier(std::string& out, const CashierView& view);
 void write_order(std::string& out, const payments::OrderRecord& order);
 void write_red_packet(std::string& out, const payments::RedPacketRecord& packet);
+// held (the payout's outcome not known yet), paid_out or returned (to the wallet).
+void write_withdrawal(std::string& out, const payments::WithdrawalRecord& withdrawal);
 void write_settlement(std::string& out, const payments::SettlementRecord& settlement);
 std::string_view name(payments::OrderState state);
 

@@ -601,8 +601,9 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   Routes routes(
       engine, metrics,
       [&blocking](std::function<void()> task) { net::post(blocking, std::move(task)); }, stopping,
-      payments.get(), [&options] {
+      payments.get(), [&options, &payments] {
         std::string text;
+        if (payments != nullptr) text += payments->render_metrics();
         if (options.gateway != nullptr) text += options.gateway->render_metrics();
         if (options.notifier != nullptr) text += notify::render_metrics(options.notifier->counters());
         return text;

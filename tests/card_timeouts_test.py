@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""When the bank does not answer in time, through the HTTP API against `capillary bank-sim`.
+
+Channel TARDY approves everything after about 3 s, past the server's 2 s bank
+call timeout, having acted when the call arrived. Covers: a card payment and a top-up TARDY does
+not answer in time, answered 504 with nothing journaled, and their retries with the same key
+reaching the bank as the same charge (one statement line each, reconciled); a withdrawal whose
+payout times out, answered 202 pending with its hold kept, settled as paid out by the payout
+resolver asking the bank, and a retry answering the settled outcome; and a withdrawal whose server
+is killed while its payout is at the bank, settled at the next start.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import api_test  # noqa: E402  (its Server runs `capillary serve`)
+from bank_sim_case import BANKS, TARDY, BankSimTestCase  # noqa: E402
+
+assert BANKS["channels"][TARDY - 1]["simulation"]["latency_ms_median"] >= 3000
+
+# The resolver first asks 1 s after a timeout, and 5 s after a start.
+SETTLE_WITHIN_S = 20
+
+
+class CardTimeoutsTest(BankSimTestCase):
+    first_party = 9000
+
+    def user(self, wallet=0):
+        user = self.party()
+        self.ok("POST", "/v1/users", {"id": user, "verified": True})
+        if wallet:
+            self.ok("POST", f"/v1/users/{user}/top-ups",
+                    {"amount": wallet, "bank": {"channel": 9, "reference": self.key(), "outcome": "approved"}})
+        return user
+
+    def balances(self, user):
+        view = self.ok("GET", f"/v1/users/{user}")
+        return int(view["wallet"]), int(view["held"])
+
+    def statement(self, channel, kind):
+        return [line.split(",") for line in self.bank.statement(channel).splitlines()[1:]
+                if line.endswith("," + kind)]
+
+    def statement_amounts(self, channel, kind, reference):
+        return [int(line[3]) for line in self.statement(channel, kind) if line[2] == reference]
+
+    def withdrawal(self, withdrawal, as_key=None):
+        status, view = self.send("GET", f"/v1/withdrawals/{withdrawal}", as_key=as_key or "platform:0")
+        self.assertEqual(status, 200, view)
+        return view
+
+    def wait_settled(self, withdrawal):
+        deadline = time.time() + SETTLE_WITHIN_S
+        while time.time() < deadline:
+            view = self.withdrawal(withdrawal)
+            if view["state"] != "held":
+                return view
+            time.sleep(0.2)
+        self.fail(f"withdrawal {withdrawal} still held after {SETTLE_WITHIN_S} s:\n{self.server.log()}")
+
+    def test_a_card_payment_the_bank_does_not_answer_in_time_is_retried_with_the_same_key(self):
+        buyer, shop = self.user(), self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 6000}, as_key=f"merchant:{shop}")["value"])
+        key = self.key()
+        body = {"funding": {"card": 6000}, "card": {"token": "tok-slow", "bank": "TARDY"}}
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}", idempotency_key=key)
+        self.assertEqual((status, answer["error"]["code"]), (504, "bank_timeout"), answer)
+        # Nothing journaled: the order still waits for payment.
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "awaiting_payment")
+        # The bank did charge the card: its statement lists the charge, with no ledger twin yet.
+        charged = [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 6000]
+        self.assertEqual(len(charged), 1)
+        reference = charged[0][2]
+        # The same key again: the same charge, answered at once; the order is paid.
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}", idempotency_key=key)
+        self.assertEqual((status, answer["result"]), (200, "ok"), answer)
+        view = self.ok("GET", f"/v1/orders/{order}")
+        self.assertEqual((view["state"], view["held"], view["channel"]), ("paid", "6000", TARDY))
+        self.assertEqual(self.statement_amounts(TARDY, "debit_card", reference), [6000])
+        report = self.ok("POST", "/v1/reconciliations", {"channel": TARDY, "statement": self.bank.statement(TARDY)})
+        self.assertNotIn(reference, str(report["listed"]), report)
+
+    def test_a_top_up_the_bank_does_not_answer_in_time_credits_once(self):
+        user = self.user()
+        key = self.key()
+        body = {"amount": 2500, "card": {"token": "tok-slow", "bank": "TARDY"}}
+        status, answer = self.send("POST", f"/v1/users/{user}/top-ups", body, as_key=f"user:{user}", idempotency_key=key)
+        self.assertEqual((status, answer["error"]["code"]), (504, "bank_timeout"), answer)
+        self.assertEqual(self.balances(user), (0, 0))
+        status, answer = self.send("POST", f"/v1/users/{user}/top-ups", body, as_key=f"user:{user}", idempotency_key=key)
+        self.assertEqual((status, answer["result"]), (200, "ok"), answer)
+        self.assertEqual(self.balances(user), (2500, 0))
+        status, answer = self.send("POST", f"/v1/users/{user}/top-ups", body, as_key=f"user:{user}", idempotency_key=key)
+        self.assertEqual((status, answer.get("replayed")), (200, True), answer)
+        self.assertEqual(self.balances(user), (2500, 0))
+        self.assertEqual(len([line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 2500]), 1)
+
+    def test_a_payout_the_bank_does_not_answer_in_time_stays_held_until_the_bank_says(self):
+        user = self.user(wallet=10_000)
+        key = self.key()
+        body = {"amount": 4000, "card": {"token": "tok-out", "bank": "TARDY"}}
+        status, answer = self.send("POST", f"/v1/users/{user}/withdrawals", body, as_key=f"user:{user}",
+                                   idempotency_key=key)
+        self.assertEqual((status, answer["result"]), (202, "pending"), answer)
+        withdrawal = int(answer["value"])
+        # The bank may have paid: the money stays held, neither back in the wallet nor gone.
+        view = self.withdrawal(withdrawal, as_key=f"user:{user}")
+        self.assertEqual((view["state"], view["amount"], view["channel"]), ("held", "4000", TARDY))
+        self.assertEqual(self.balances(user), (10_000, 4000))
+        # Another user cannot see it.
+        self.assertEqual(self.send("GET", f"/v1/withdrawals/{withdrawal}", as_key=f"user:{self.user()}")[0], 404)
+        # The resolver asks the bank, which paid: the hold is posted.
+        self.assertEqual(self.wait_settled(withdrawal)["state"], "paid_out")
+        self.assertEqual(self.balances(user), (6000, 0))
+        # The retry answers the settled outcome; the bank paid once.
+        status, answer = self.send("POST", f"/v1/users/{user}/withdrawals", body, as_key=f"user:{user}",
+                                   idempotency_key=key)
+        self.assertEqual((status, answer["result"], answer["value"]), (200, "ok", str(withdrawal)), answer)
+        self.assertEqual(len([line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 4000]), 1)
+        self.assertEqual(self.balances(user), (6000, 0))
+        status, _, metrics = self.server.request("GET", "/metrics")
+        self.assertIn("capillary_payouts_unresolved 0\n", metrics)
+
+    def test_a_payout_at_the_bank_when_the_server_dies_is_settled_at_the_next_start(self):
+        user = self.user(wallet=9000)
+        body = {"amount": 3500, "card": {"token": "tok-crash", "bank": "TARDY"}}
+        sent = threading.Thread(target=lambda: self.send_quietly("POST", f"/v1/users/{user}/withdrawals", body,
+                                                                  as_key=f"user:{user}"))
+        sent.start()
+        # Killed once the bank has the payout (it decides on arrival, then takes about 3 s to answer).
+        deadline = time.time() + 10
+        while not [line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 3500]:
+            self.assertLess(time.time(), deadline, "the payout never reached the bank")
+            time.sleep(0.05)
+        self.server.process.send_signal(signal.SIGKILL)
+        self.server.process.wait()
+        sent.join()
+        self.server.start()
+        self.assertEqual(self.balances(user), (9000, 3500))
+        deadline = time.time() + SETTLE_WITHIN_S
+        while self.balances(user) != (5500, 0):
+            self.assertLess(time.time(), deadline, f"not settled:\n{self.server.log()}")
+            time.sleep(0.2)
+        self.assertEqual(len([line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 3500]), 1)
+        self.assertIn("payouts_unresolved 0", self.server.request("GET", "/metrics")[2])
+
+    def send_quietly(self, *args, **kwargs):
+        try:
+            self.send(*args, **kwargs)
+        except OSError:
+            pass  # the server was killed under this request
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    api_test.BINARY = os.path.abspath(sys.argv.pop(1))
+    unittest.main()
