@@ -8,11 +8,14 @@
 # before the second reading (checkpoint writers, memory warmers).
 #
 #   RUNS=3 SCALE=0.7 bench/load_cpu.sh
+#   SERVE_ARGS="--checkpoint-mib 1024" bench/load_cpu.sh     # flags for `capillary serve`
+#   MODE=requests SCALE=0.25 bench/load_cpu.sh                # one HTTP request per step
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${RUNS:-3}
 scale=${SCALE:-0.7}
+mode=${MODE:-batch}
 capillary=${CAPILLARY:-build/capillary}
 readonly startup_polls=100 first_second=3 last_second=27
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/capillary-load-cpu.XXXXXX")
@@ -31,14 +34,15 @@ cpu_ticks() {
 for ((run = 1; run <= runs; ++run)); do
   rm -rf "$scratch/data"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$capillary" serve --data "$scratch/data" --listen "127.0.0.1:$port" >"$scratch/serve.log" 2>&1 &
+  # shellcheck disable=SC2086  # SERVE_ARGS is a list of flags
+  "$capillary" serve --data "$scratch/data" --listen "127.0.0.1:$port" ${SERVE_ARGS:-} >"$scratch/serve.log" 2>&1 &
   server_pid=$!
   for ((poll = 0; poll < startup_polls; ++poll)); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
   done
   "$capillary" load 12-12-6 --target "127.0.0.1:$port" --data "$scratch/data" --duration 30s \
-    --scale "$scale" --mode batch --connections 48 >"$scratch/load.out" 2>&1 &
+    --scale "$scale" --mode "$mode" --connections 48 >"$scratch/load.out" 2>&1 &
   load_pid=$!
   until grep -q '^run:' "$scratch/load.out"; do sleep 0.1; done
   sleep "$first_second"
