@@ -115,18 +115,16 @@ ApiError refused(engine::Submit outcome) {
   return {503, "overloaded", "the engine's queue is full; retry after a moment", {}};
 }
 
-// A card call the bank did not answer in time: nothing was journaled, and the caller retries
-// with the same idempotency key, which reaches the bank as the same operation.
-Response bank_timeout(std::string_view what_the_bank_did) {
-  Response response;
-  response.status = 504;
-  response.retry_after_s = 1;
-  write_error(response.body, {504, "bank_timeout",
-                              fmt::format("the bank did not answer in time and {}; retry with the same "
-                                          "idempotency key",
-                                          what_the_bank_did),
-                              {}});
-  return response;
+// A card call the bank did not answer in time: it may have moved money, so it is never recorded
+// as failed.
+bool timed_out(const channels::GatewayResult& result) {
+  return result.outcome == channels::GatewayOutcome::failed && result.failure == channels::FailureKind::timeout;
+}
+
+// A card charge or refund whose bank answer did not come in time, left to the platform to finish.
+Response bank_pending() {
+  return json(202, R"({"result":"pending","description":"the bank has not answered yet; the platform asks it )"
+                   R"(again and records its answer, which the same idempotency key returns"})");
 }
 
 bool platform(const auth::Principal& principal) { return principal.kind == auth::PrincipalKind::platform; }
@@ -153,7 +151,8 @@ PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, cha
       metrics_(metrics),
       post_io_(std::move(post_io)),
       income_runs_(engine, income_step_holders),
-      payouts_(gateway != nullptr ? std::make_unique<PayoutResolver>(engine, *gateway) : nullptr) {}
+      payouts_(gateway != nullptr ? std::make_unique<PayoutResolver>(engine, *gateway) : nullptr),
+      card_retries_(gateway != nullptr ? std::make_unique<CardRetries>(engine, *gateway) : nullptr) {}
 
 bool PaymentApi::handles(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -319,8 +318,11 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
   const std::int64_t amount =
       step.op == PaymentOp::top_up ? step.command.amount : step.command.funding.card;
   if (amount <= 0) return call.fail({400, "card_amount", "a card was given but no card amount", "card"});
-  gateway_->charge({step.card.token, step.card.bank}, amount, fmt::format("{:016x}", step.command.id),
-                   [this, call, command = step.command](channels::GatewayResult result) mutable {
+  channels::Card card{step.card.token, step.card.bank};
+  std::string reference = fmt::format("{:016x}", step.command.id);
+  gateway_->charge(card, amount, reference,
+                   [this, call, command = step.command, card, amount,
+                    reference](channels::GatewayResult result) mutable {
                      call.guarded([&] {
                        if (result.outcome == channels::GatewayOutcome::rejected) {
                          Response response;
@@ -331,11 +333,11 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                          return call.answer(std::move(response));
                        }
                        // No answer in time: the bank may have charged the card. Nothing is
-                       // journaled; the same key again sends the same reference to the same
-                       // channel (the gateway pins it), which the bank answers as this charge.
-                       if (result.outcome == channels::GatewayOutcome::failed &&
-                           result.failure == channels::FailureKind::timeout) {
-                         return call.answer(bank_timeout("may have charged the card"));
+                       // journaled; the platform sends the charge again until the bank answers,
+                       // and so may the caller, with the same key (card_retries.h).
+                       if (timed_out(result)) {
+                         card_retries_->retry({command, card, amount, reference, false, 0, nullptr});
+                         return call.answer(bank_pending());
                        }
                        command.bank = bank_answer(result);
                        submit(command, call);
@@ -431,8 +433,7 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
                 payout_reference(step.command.id),
                 [this, call, command = step.command.id, withdrawal](channels::GatewayResult result) {
                   call.guarded([&] {
-                    if (result.outcome == channels::GatewayOutcome::failed &&
-                        result.failure == channels::FailureKind::timeout) {
+                    if (timed_out(result)) {
                       payouts_->track(withdrawal, command, result.channel_id);
                       return call.answer(withdrawal_pending(withdrawal));
                     }
@@ -543,9 +544,11 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
   }
   // The platform keeps no card tokens: the refund names the order it returns, and the bank finds
   // the card through its own record of the charge on this channel.
-  gateway_->refund(channel, {fmt::format("order-{}", command.target), bank_code_of(channel)}, command.funding.card,
-                   fmt::format("refund-{:016x}", command.id),
-                   [this, call, command, channel, hold = std::move(hold)](channels::GatewayResult result) mutable {
+  channels::Card card{fmt::format("order-{}", command.target), bank_code_of(channel)};
+  std::string reference = fmt::format("refund-{:016x}", command.id);
+  gateway_->refund(channel, card, command.funding.card, reference,
+                   [this, call, command, channel, card, reference,
+                    hold = std::move(hold)](channels::GatewayResult result) mutable {
                      call.guarded([&] {
                        if (result.outcome == channels::GatewayOutcome::rejected) {
                          hold->release();
@@ -557,12 +560,11 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                          return call.answer(std::move(response));
                        }
                        // No answer in time: the bank may have credited the card. Nothing is
-                       // journaled; the same key again sends the same reference on the same
-                       // channel, which the bank answers as this refund (docs/channels.md).
-                       if (result.outcome == channels::GatewayOutcome::failed &&
-                           result.failure == channels::FailureKind::timeout) {
-                         hold->release();
-                         return call.answer(bank_timeout("may have credited the card"));
+                       // journaled; the platform sends the refund again until the bank answers,
+                       // keeping the order's refund slot till then (card_retries.h).
+                       if (timed_out(result)) {
+                         card_retries_->retry({command, card, command.funding.card, reference, true, channel, hold});
+                         return call.answer(bank_pending());
                        }
                        command.bank = bank_answer(result);
                        submit(command, call, std::move(hold));
@@ -891,8 +893,11 @@ std::string PaymentApi::render_metrics() const {
   return fmt::format(
       "# HELP capillary_payouts_unresolved Withdrawals held while the bank has not said whether it paid out.\n"
       "# TYPE capillary_payouts_unresolved gauge\n"
-      "capillary_payouts_unresolved {}\n",
-      payouts_->unresolved());
+      "capillary_payouts_unresolved {}\n"
+      "# HELP capillary_card_calls_pending Card charges and refunds sent again until the bank answers.\n"
+      "# TYPE capillary_card_calls_pending gauge\n"
+      "capillary_card_calls_pending {}\n",
+      payouts_->unresolved(), card_retries_->pending());
 }
 
 std::uint64_t PaymentApi::business_now() const {

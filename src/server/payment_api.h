@@ -24,6 +24,7 @@
 #include "server/income_runs.h"
 #include "server/metrics.h"
 #include "server/payment_json.h"
+#include "server/card_retries.h"
 #include "server/payout_resolver.h"
 #include "server/routes.h"
 
@@ -66,7 +67,7 @@ class PaymentApi {
   // Whether the request's path is one of the product routes.
   static bool handles(std::string_view target);
   void handle(const Request& request, Respond respond) noexcept;
-  // Prometheus lines of its own: payouts whose outcome is still unknown.
+  // Prometheus lines of its own: card calls and payouts whose outcome is still unknown.
   std::string render_metrics() const;
 
  private:
@@ -123,7 +124,8 @@ class PaymentApi {
   std::mutex refunding_mutex_;
   absl::flat_hash_set<std::uint64_t> refunding_orders_;  // guarded by refunding_mutex_
   IncomeRuns income_runs_;
-  std::unique_ptr<PayoutResolver> payouts_;  // with bank channels only
+  std::unique_ptr<PayoutResolver> payouts_;     // with bank channels only
+  std::unique_ptr<CardRetries> card_retries_;  // likewise
 };
 
 }  // namespace capillary::server

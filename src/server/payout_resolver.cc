@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
-#include <algorithm>
 
 #include "core/assert.h"
-#include "core/this_thread.h"
 #include "server/payment_json.h"
 
 namespace capillary::server {
@@ -44,78 +42,26 @@ payments::Command settle_withdrawal(std::uint64_t withdraw_command, std::uint64_
 }
 
 PayoutResolver::PayoutResolver(engine::Engine& engine, channels::Gateway& gateway)
-    : engine_(engine), gateway_(gateway) {
-  const SteadyClock::time_point due = SteadyClock::now() + first_ask_at_start;
+    : engine_(engine),
+      gateway_(gateway),
+      asking_("payout-resolver", ask_interval_max, [this](const Pending& pending) { return resolve(pending); }) {
+  std::size_t held_count = 0;
   engine_.read([&](const engine::State& state) {
     for (const payments::WithdrawalRecord& held : state.payments.held_withdrawals()) {
       const ledger::TransferRecord* hold = state.ledger.find_transfer(held.hold_transfer);
       CAP_ASSERT(hold != nullptr);
-      pending_.push_back({held.id, hold->transfer.user_data, held.channel, false, due, first_ask});
+      asking_.add(held.id, {held.id, hold->transfer.user_data, held.channel, false}, first_ask_at_start);
+      ++held_count;
     }
   });
-  if (!pending_.empty()) {
+  if (held_count != 0) {
     fmt::print(stderr, "capillary: {} withdrawals held with their payout unsettled; asking their banks\n",
-               pending_.size());
+               held_count);
   }
-  thread_ = std::thread([this] {
-    name_this_thread("payout-resolver");
-    run();
-  });
-}
-
-PayoutResolver::~PayoutResolver() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  thread_.join();
 }
 
 void PayoutResolver::track(std::uint64_t withdrawal, std::uint64_t withdraw_command, std::uint32_t channel) {
-  {
-    std::lock_guard lock(mutex_);
-    const bool tracked = std::any_of(pending_.begin(), pending_.end(),
-                                     [&](const Pending& pending) { return pending.withdrawal == withdrawal; });
-    if (tracked) return;
-    pending_.push_back({withdrawal, withdraw_command, channel, true, SteadyClock::now() + first_ask, first_ask});
-  }
-  wake_.notify_one();
-}
-
-std::size_t PayoutResolver::unresolved() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size();
-}
-
-// The list stays short (timed-out payouts), so the soonest is found by a scan.
-void PayoutResolver::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    const auto soonest = std::min_element(pending_.begin(), pending_.end(),
-                                          [](const Pending& a, const Pending& b) { return a.due < b.due; });
-    if (soonest == pending_.end()) {
-      wake_.wait(lock);
-      continue;
-    }
-    if (soonest->due > SteadyClock::now()) {
-      wake_.wait_until(lock, soonest->due);
-      continue;
-    }
-    const Pending asking = *soonest;
-    lock.unlock();
-    const bool settled = resolve(asking);
-    lock.lock();
-    const auto found = std::find_if(pending_.begin(), pending_.end(),
-                                    [&](const Pending& pending) { return pending.withdrawal == asking.withdrawal; });
-    CAP_ASSERT(found != pending_.end());
-    if (settled) {
-      pending_.erase(found);
-    } else {
-      found->interval = std::min(ask_interval_max, 2 * found->interval);
-      found->due = SteadyClock::now() + found->interval;
-    }
-  }
+  asking_.add(withdrawal, {withdrawal, withdraw_command, channel, true}, first_ask);
 }
 
 bool PayoutResolver::resolve(const Pending& pending) {

@@ -16,16 +16,13 @@
 // this thread settling the same withdrawal are one command, applied once.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "channels/gateway.h"
 #include "engine/engine.h"
 #include "payments/command.h"
+#include "server/backoff_worker.h"
 
 namespace capillary::server {
 
@@ -50,36 +47,25 @@ class PayoutResolver {
 
   // Starts the thread and queues every held withdrawal in `engine`'s state.
   PayoutResolver(engine::Engine& engine, channels::Gateway& gateway);
-  ~PayoutResolver();
-  PayoutResolver(const PayoutResolver&) = delete;
-  PayoutResolver& operator=(const PayoutResolver&) = delete;
 
   // A payout of `withdrawal` (command `withdraw_command`) on `channel` timed out.
   void track(std::uint64_t withdrawal, std::uint64_t withdraw_command, std::uint32_t channel);
   // Withdrawals held while their payout's outcome is unknown.
-  std::size_t unresolved() const;
+  std::size_t unresolved() const { return asking_.size(); }
 
  private:
-  using SteadyClock = std::chrono::steady_clock;
   struct Pending {
     std::uint64_t withdrawal;
     std::uint64_t command;
     std::uint32_t channel;
     bool sent_here;  // this process sent the payout: a bank holding none of it did nothing
-    SteadyClock::time_point due;
-    std::chrono::seconds interval;
   };
-  void run();
   // Asks the bank once; true when done: settled, no longer held, or left to expire.
   bool resolve(const Pending& pending);
 
   engine::Engine& engine_;
   channels::Gateway& gateway_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<Pending> pending_;  // guarded by mutex_
-  bool stopping_ = false;         // guarded by mutex_
-  std::thread thread_;
+  BackoffWorker<Pending> asking_;
 };
 
 }  // namespace capillary::server

@@ -1,0 +1,60 @@
+#pragma once
+// Card charges and refunds the bank did not answer in time, finished by the platform. The call may
+// have moved money, so nothing was journaled and the caller was answered 202 pending. This thread
+// sends the same call again — the same reference, on the same channel (the gateway pins it) — which
+// the bank answers as the same operation, or performs now if the first never reached it. Once the
+// bank answers, the command is journaled with that answer, as the API would have: the order is
+// paid, the wallet topped up, the refund made. A caller retrying with the same key meanwhile sends
+// the same call and the same command: whichever is journaled first is applied, the other replays.
+//
+// The bank's word is an answer, or a failure other than a timeout (the bank did nothing, and being
+// idempotent by reference it would have answered for an earlier attempt that did something). A
+// timeout or a flow-control rejection is tried again, backing off to once a minute.
+//
+// What is pending lives in memory: after a restart a charge still unanswered is finished by the
+// caller's retry with the same key, or shows in reconciliation as the bank's alone.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "channels/gateway.h"
+#include "engine/engine.h"
+#include "payments/command.h"
+#include "server/backoff_worker.h"
+
+namespace capillary::server {
+
+class CardRetries {
+ public:
+  static constexpr std::chrono::seconds first_retry{1};
+  static constexpr std::chrono::seconds retry_interval_max{60};
+
+  struct Call {
+    payments::Command command;  // journaled with the bank's answer
+    channels::Card card;
+    std::int64_t amount = 0;
+    std::string reference;
+    // A refund goes back on the channel that charged the card; a charge is routed (and pinned).
+    bool refund = false;
+    std::uint32_t channel = 0;
+    // Released once the command is journaled: a refund keeps its order's refund slot till then.
+    std::shared_ptr<void> claim;
+  };
+
+  CardRetries(engine::Engine& engine, channels::Gateway& gateway);
+
+  void retry(Call call);
+  std::size_t pending() const { return retrying_.size(); }
+
+ private:
+  // One attempt; true when the command is journaled (by this or by the caller's retry).
+  bool attempt(const Call& call);
+
+  engine::Engine& engine_;
+  channels::Gateway& gateway_;
+  BackoffWorker<Call> retrying_;
+};
+
+}  // namespace capillary::server
