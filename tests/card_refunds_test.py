@@ -8,7 +8,8 @@ Four simulated channels: GOOD (channel 1) approves everything, BAD (channel 2) a
 with a bank error, SLOW (channel 3) approves after about 1.2 s, TARDY (channel 4) approves after
 about 3 s, past the server's 2 s bank call timeout. Covers: a card-paid order refunded
 in part and then in full through GOOD, the bank's statement listing the charge and both refunds,
-and reconciliation matching them all; an idempotent retry of a refund answering the first answer;
+and reconciliation matching them all; a card charge for a payment the engine then refuses (the
+wallet part short) credited back to the card and paired in reconciliation; an idempotent retry of a refund answering the first answer;
 a refund through BAD putting the card part in the buyer's wallet (answer and order view say so),
 nothing lost, escrow emptied; a refund TARDY does not answer in time answered 202 pending and
 finished by the platform sending it again, to the card once, its retry with the same key replayed,
@@ -90,11 +91,37 @@ class CardRefundsTest(BankSimTestCase):
         self.assertEqual((view["state"], view["held"], view["refunded"]), ("refunded", "0", "10000"))
         self.assertNotIn("card_refund", view)
 
-        refunds = self.statement_lines(GOOD, "refund")
+        refunds = [line for line in self.statement_lines(GOOD, "refund") if line[2].startswith("refund-")]
         self.assertEqual(sorted(int(line[3]) for line in refunds), [3000, 5000])
-        self.assertEqual(len(self.statement_lines(GOOD, "debit_card")), 1)
+        self.assertEqual(len([line for line in self.statement_lines(GOOD, "debit_card") if line[3] == "8000"]), 1)
         report = self.reconcile(GOOD)
         self.assertEqual((report["matched"], report["mismatches"]), (3, 0), report)
+
+    def test_a_charge_for_a_payment_the_engine_refuses_is_reversed(self):
+        buyer, shop = self.open_parties()
+        self.ok("POST", f"/v1/users/{buyer}/top-ups",
+                {"amount": 1000, "bank": {"channel": 9, "reference": self.key(), "outcome": "approved"}})
+        order = self.order(shop, 5000)
+        # The card is charged before the engine sees that the wallet part is short.
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay",
+                                   {"funding": {"wallet": 2000, "card": 3000}, "card": {"token": "tok-9", "bank": "GOOD"}},
+                                   as_key=f"user:{buyer}")
+        self.assertEqual((status, answer["result"]), (422, "insufficient_wallet"), answer)
+        charge = [line for line in self.statement_lines(GOOD, "debit_card") if line[3] == "3000"]
+        self.assertEqual(len(charge), 1)
+        # The platform credits the charge back to the card: the buyer loses nothing.
+        deadline = time.time() + 20
+        while not [line for line in self.statement_lines(GOOD, "refund") if line[2] == "reversal-" + charge[0][2]]:
+            self.assertLess(time.time(), deadline, "the charge was never reversed")
+            time.sleep(0.1)
+        reversal = [line for line in self.statement_lines(GOOD, "refund") if line[2] == "reversal-" + charge[0][2]]
+        self.assertEqual(reversal[0][3], "3000")
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "awaiting_payment")
+        self.assertEqual(self.wallet(buyer), 1000)
+        # Reconciliation pairs the two lines the ledger never saw instead of listing them.
+        report = self.reconcile(GOOD)
+        self.assertGreaterEqual(report["reversed"], 1, report)
+        self.assertNotIn(charge[0][2], str(report["listed"]), report)
 
     def test_a_failing_bank_puts_the_card_part_in_the_wallet(self):
         buyer, shop, order = self.card_paid_order(BAD, 4000, "BAD-CHARGE-1")

@@ -4,7 +4,8 @@
 Channel TARDY approves everything after about 3 s, past the server's 2 s bank
 call timeout, having acted when the call arrived. Covers: a card payment TARDY does not answer in
 time, answered 202 pending and paid once the platform's own retry hears the bank, and a top-up
-whose caller retries at once, each one charge at the bank, journaled once, reconciled; a withdrawal whose
+whose caller retries at once, each one charge at the bank, journaled once, reconciled; a late charge
+for a payment the engine then refuses, credited back to the card; a withdrawal whose
 payout times out, answered 202 pending with its hold kept, settled as paid out by the payout
 resolver asking the bank, and a retry answering the settled outcome; and a withdrawal whose server
 is killed while its payout is at the bank, settled at the next start.
@@ -86,6 +87,32 @@ class CardTimeoutsTest(BankSimTestCase):
         self.assertEqual(self.statement_amounts(TARDY, "debit_card", charged[0][2]), [6000])
         report = self.ok("POST", "/v1/reconciliations", {"channel": TARDY, "statement": self.bank.statement(TARDY)})
         self.assertNotIn(charged[0][2], str(report["listed"]), report)
+
+    def test_a_late_charge_for_a_payment_the_engine_refuses_is_reversed(self):
+        buyer, shop = self.user(wallet=1000), self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 5000}, as_key=f"merchant:{shop}")["value"])
+        body = {"funding": {"wallet": 2000, "card": 3000}, "card": {"token": "tok-short", "bank": "TARDY"}}
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}")
+        self.assertEqual((status, answer["result"]), (202, "pending"), answer)
+        # The platform hears the bank approved, the engine refuses the payment (the wallet part is
+        # short), and the charge goes back to the card, itself answered late and sent again.
+        deadline = time.time() + SETTLE_WITHIN_S
+        while not [line for line in self.statement(TARDY, "refund") if line[2].startswith("reversal-")]:
+            self.assertLess(time.time(), deadline, f"the charge was never reversed:\n{self.server.log()}")
+            time.sleep(0.2)
+        charge = [line for line in self.statement(TARDY, "debit_card") if line[3] == "3000"]
+        self.assertEqual(len(charge), 1)
+        self.assertEqual(self.statement_amounts(TARDY, "refund", "reversal-" + charge[0][2]), [3000])
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "awaiting_payment")
+        self.assertEqual(self.balances(buyer), (1000, 0))
+        deadline = time.time() + SETTLE_WITHIN_S
+        while "capillary_card_calls_pending 0\n" not in self.server.request("GET", "/metrics")[2]:
+            self.assertLess(time.time(), deadline, "the reversal is still pending")
+            time.sleep(0.2)
+        report = self.ok("POST", "/v1/reconciliations", {"channel": TARDY, "statement": self.bank.statement(TARDY)})
+        self.assertGreaterEqual(report["reversed"], 1, report)
+        self.assertNotIn(charge[0][2], str(report["listed"]), report)
 
     def test_a_top_up_the_bank_does_not_answer_in_time_credits_once(self):
         user = self.user()

@@ -11,6 +11,11 @@
 // idempotent by reference it would have answered for an earlier attempt that did something). A
 // timeout or a flow-control rejection is tried again, backing off to once a minute.
 //
+// A charge the bank approved for a command the engine then refused (the order paid meanwhile, the
+// wallet part short) is reversed here: credited back to the card as a refund on the channel that
+// charged it, under the reference `reversal-<charge reference>`. The money never reached the
+// ledger, so nothing is journaled; reconciliation pairs the two statement lines.
+//
 // What is pending lives in memory: after a restart a charge still unanswered is finished by the
 // caller's retry with the same key, or shows in reconciliation as the bank's alone.
 
@@ -41,15 +46,22 @@ class CardRetries {
     std::uint32_t channel = 0;
     // Released once the command is journaled: a refund keeps its order's refund slot till then.
     std::shared_ptr<void> claim;
+    bool reversal = false;  // a refund of a charge that was never journaled: nothing to journal
   };
 
   CardRetries(engine::Engine& engine, channels::Gateway& gateway);
 
   void retry(Call call);
+  // Reverses the charge of `command` (approved on command.bank.channel, for the card of
+  // `bank_code`) when the engine refused the command; nothing otherwise, or for a replay, whose
+  // charge is the first's, reversed then.
+  void reverse_if_refused(const payments::Command& command, const payments::Outcome& outcome,
+                          std::string bank_code);
   std::size_t pending() const { return retrying_.size(); }
 
  private:
-  // One attempt; true when the command is journaled (by this or by the caller's retry).
+  // One attempt; true when the command is journaled (by this or by the caller's retry), or for
+  // a reversal, once the bank has answered it.
   bool attempt(const Call& call);
 
   engine::Engine& engine_;

@@ -340,7 +340,7 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                          return call.answer(bank_pending());
                        }
                        command.bank = bank_answer(result);
-                       submit(command, call);
+                       submit(command, call, nullptr, card.bank_code);
                      });
                    });
 }
@@ -362,13 +362,15 @@ void RefundClaim::release() noexcept {
   api_.refunding_orders_.erase(order_);
 }
 
-void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim) {
+void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim,
+                        const std::string& charged_bank) {
   if (!admit(1, call)) return;
   const engine::Submit submitted = engine_.submit_payments(
-      {command}, [this, call, command, claim = std::move(claim)](std::span<const payments::Outcome> outcomes) {
+      {command}, [this, call, command, claim = std::move(claim), charged_bank](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
         if (claim) claim->release();
         const payments::Outcome outcome = outcomes[0];
+        if (!charged_bank.empty()) card_retries_->reverse_if_refused(command, outcome, charged_bank);
         // A declared income day is paid out from here on, in steps (income_runs.h).
         if (command.kind == payments::CommandKind::fund_declare_income && outcome.result == payments::Result::ok) {
           income_runs_.start(command.target, command.a, command.party);
@@ -894,7 +896,7 @@ std::string PaymentApi::render_metrics() const {
       "# HELP capillary_payouts_unresolved Withdrawals held while the bank has not said whether it paid out.\n"
       "# TYPE capillary_payouts_unresolved gauge\n"
       "capillary_payouts_unresolved {}\n"
-      "# HELP capillary_card_calls_pending Card charges and refunds sent again until the bank answers.\n"
+      "# HELP capillary_card_calls_pending Card charges, refunds and reversals sent again until the bank answers.\n"
       "# TYPE capillary_card_calls_pending gauge\n"
       "capillary_card_calls_pending {}\n",
       payouts_->unresolved(), card_retries_->pending());
@@ -953,6 +955,36 @@ void PaymentApi::lookup(const Request& request, const Call& call) {
 // payments, debit_card), payouts (posted withdrawals, credit_card) and card refunds (refunds whose
 // card part the bank credited, refund). Every line without its ledger twin, every ledger movement
 // without its line, and every amount that differs is listed.
+namespace {
+
+// A charge the platform reversed (card_retries.h) left two lines at the bank and none in the
+// ledger: the charge, and a refund of it under `reversal-<the charge's reference>`, for the same
+// amount. Such pairs among the lines missing in the ledger are set to null and counted.
+std::uint64_t pair_reversals(std::vector<const StatementLine*>* missing) {
+  constexpr std::string_view reversal_prefix = "reversal-";
+  absl::flat_hash_map<std::string_view, std::size_t> charges;
+  for (std::size_t i = 0; i < missing->size(); ++i) {
+    if ((*missing)[i]->kind == StatementKind::debit_card) charges.emplace((*missing)[i]->our_reference, i);
+  }
+  std::uint64_t pairs = 0;
+  for (const StatementLine*& line : *missing) {
+    if (line == nullptr || line->kind != StatementKind::refund || !line->our_reference.starts_with(reversal_prefix)) {
+      continue;
+    }
+    const auto charge = charges.find(std::string_view(line->our_reference).substr(reversal_prefix.size()));
+    if (charge == charges.end() || (*missing)[charge->second] == nullptr ||
+        (*missing)[charge->second]->amount != line->amount) {
+      continue;
+    }
+    (*missing)[charge->second] = nullptr;
+    line = nullptr;
+    ++pairs;
+  }
+  return pairs;
+}
+
+}  // namespace
+
 void PaymentApi::reconcile(const Request& request, const Call& call) {
   auto lines = std::make_shared<std::vector<StatementLine>>();
   std::uint32_t channel = 0;
@@ -991,10 +1023,11 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
       fmt::format_to(std::back_inserter(list), ",\"bank_amount\":\"{}\",\"ledger_amount\":\"{}\"}}",
                      bank_amount, ledger_amount);
     };
+    std::vector<const StatementLine*> missing;
     for (const StatementLine& line : *lines) {
       const auto found = ledger_side.find(bank_reference_hash(line.bank_reference));
       if (found == ledger_side.end() || found->second.kind != line.kind) {
-        mismatch("missing_in_ledger", line.bank_reference, line.our_reference, line.amount, 0);
+        missing.push_back(&line);
       } else if (found->second.amount != line.amount) {
         found->second.matched = true;
         mismatch("amount_differs", line.bank_reference, line.our_reference, line.amount, found->second.amount);
@@ -1003,6 +1036,10 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
         ++matched;
       }
     }
+    const std::uint64_t reversed = pair_reversals(&missing);
+    for (const StatementLine* line : missing) {
+      if (line != nullptr) mismatch("missing_in_ledger", line->bank_reference, line->our_reference, line->amount, 0);
+    }
     for (const auto& [reference, movement] : ledger_side) {
       if (!movement.matched) {
         mismatch("missing_at_bank", fmt::format("#{:016x}", reference), "", 0, movement.amount);
@@ -1010,8 +1047,8 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
     }
     fmt::format_to(std::back_inserter(body),
                    "{{\"channel\":{},\"statement_lines\":{},\"ledger_movements\":{},\"matched\":{},"
-                   "\"mismatches\":{},\"listed\":[{}]}}",
-                   channel, lines->size(), ledger_side.size(), matched, mismatched, list);
+                   "\"reversed\":{},\"mismatches\":{},\"listed\":[{}]}}",
+                   channel, lines->size(), ledger_side.size(), matched, reversed, mismatched, list);
     post_io_([call, body = std::move(body)]() mutable {
       call.guarded([&] { call.answer(json(200, std::move(body))); });
     });
