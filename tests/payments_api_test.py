@@ -252,6 +252,17 @@ class PaymentsApiTest(TenantTestCase):
         self.ok("POST", f"/v1/users/{user}/withdrawals",
                 {"amount": 3000, "bank": {"channel": 5, "reference": "W-2", "outcome": "approved"}})
         self.assertEqual(self.wallet(user), 2000)
+        # The same key again answers the settled outcome, the bank's failure included, and moves nothing.
+        key = self.key()
+        body = {"amount": 500, "bank": {"channel": 5, "reference": "W-4", "outcome": "failed"}}
+        first = self.send("POST", f"/v1/users/{user}/withdrawals", body, idempotency_key=key)
+        again = self.send("POST", f"/v1/users/{user}/withdrawals", body, idempotency_key=key)
+        self.assertEqual((first[0], first[1]["result"]), (422, "bank_failed"), first)
+        self.assertEqual((again[0], again[1]["result"], again[1]["value"], again[1].get("replayed")),
+                         (422, "bank_failed", first[1]["value"], True), again)
+        view = self.ok("GET", f"/v1/withdrawals/{first[1]['value']}")
+        self.assertEqual((view["state"], view["amount"], view["user"]), ("returned", "500", str(user)))
+        self.assertEqual(self.wallet(user), 2000)
         # A user may not claim the bank's answer for itself.
         status, _ = self.send("POST", f"/v1/users/{user}/withdrawals",
                               {"amount": 1, "bank": {"channel": 5, "reference": "W-3", "outcome": "approved"}},

@@ -423,8 +423,8 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
         }
         const auto withdrawal = static_cast<std::uint64_t>(held.value);
         if (held.replayed != 0) {
-          return post_io_([this, call, command = step.command.id, withdrawal] {
-            call.guarded([&] { answer_withdrawal(call, command, withdrawal); });
+          return post_io_([this, call, command = step.command.id, withdrawal, step, given] {
+            call.guarded([&] { answer_withdrawal(call, command, withdrawal, step.bank_given ? &given : nullptr); });
           });
         }
         post_io_([this, call, step, given, withdrawal] {
@@ -465,20 +465,25 @@ void PaymentApi::settle(const Call& call, const payments::Command& settle) {
   if (sent != engine::Submit::accepted) call.fail(refused(sent));
 }
 
-// A withdrawal asked for again: pending while its payout's outcome is unknown, else the settle's
-// outcome, which sending the settle again answers (its id is the one journaled; a hold that
-// expired unsettled answers withdrawal_settled). It never settles a held withdrawal.
-void PaymentApi::answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal) {
-  const engine::Submit submitted = engine_.submit_read([this, call, command, withdrawal](const engine::State& state) {
-    const payments::WithdrawalRecord* found = state.payments.find_withdrawal(withdrawal);
-    CAP_ASSERT(found != nullptr);
-    if (found->state == payments::WithdrawalState::held) {
-      return post_io_([call, withdrawal] { call.guarded([&] { call.answer(withdrawal_pending(withdrawal)); }); });
-    }
-    post_io_([this, call, command, withdrawal] {
-      call.guarded([&] { settle(call, settle_withdrawal(command, withdrawal, {})); });
-    });
-  });
+// A withdrawal asked for again. Settled: the settle's outcome, which sending the settle again
+// answers (its id is the one journaled; a hold that expired unsettled answers withdrawal_settled).
+// Held, with the bank's answer in the request (a gateway tier's retry after this process died
+// before settling): settled with it. Held, with a card: pending, since the payout resolver may be
+// asking the bank, and a payout sent again now could reach the bank after a void.
+void PaymentApi::answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal,
+                                   const payments::BankAnswer* given) {
+  const std::optional<payments::BankAnswer> answer = given != nullptr ? std::optional(*given) : std::nullopt;
+  const engine::Submit submitted =
+      engine_.submit_read([this, call, command, withdrawal, answer](const engine::State& state) {
+        const payments::WithdrawalRecord* found = state.payments.find_withdrawal(withdrawal);
+        CAP_ASSERT(found != nullptr);
+        if (found->state == payments::WithdrawalState::held && !answer) {
+          return post_io_([call, withdrawal] { call.guarded([&] { call.answer(withdrawal_pending(withdrawal)); }); });
+        }
+        post_io_([this, call, command, withdrawal, answer] {
+          call.guarded([&] { settle(call, settle_withdrawal(command, withdrawal, answer.value_or(payments::BankAnswer{}))); });
+        });
+      });
   if (submitted != engine::Submit::accepted) call.fail(refused(submitted));
 }
 

@@ -86,7 +86,9 @@ class PaymentApi {
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
   void settle(const Call& call, const payments::Command& settle);
-  void answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal);
+  // `given`: the bank's answer when the request carried it.
+  void answer_withdrawal(const Call& call, std::uint64_t command, std::uint64_t withdrawal,
+                         const payments::BankAnswer* given);
   // Credits a refund's card part back through the bank first when it has one, then submits.
   void refund(PaymentStep step, const Call& call);
   // Asks the bank to credit command.funding.card to the card that paid the order on `channel`;
