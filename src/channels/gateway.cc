@@ -97,6 +97,14 @@ void Gateway::refund(ChannelId channel_id, const Card& card, std::int64_t amount
   call_on(channel_id, BankApi::credit_card, std::move(request), std::move(callback));
 }
 
+void Gateway::charge_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
+                        GatewayCallback callback) {
+  CAP_ASSERT(amount_fen > 0);
+  CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
+  call_on(channel_id, BankApi::debit_card,
+          BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)}, std::move(callback));
+}
+
 void Gateway::payout_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
                         GatewayCallback callback) {
   CAP_ASSERT(amount_fen > 0);

@@ -76,6 +76,10 @@ class Gateway {
   void refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
               std::string reference, GatewayCallback callback);
 
+  // Charges the card on `channel_id` only: a charge sent again must reach the bank that may
+  // already have made it.
+  void charge_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
+                 GatewayCallback callback);
   // Pays out to the card on `channel_id` only: the channel whose clearing account holds the
   // withdrawal, and so the one to ask if the answer never comes.
   void payout_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,

@@ -255,6 +255,12 @@ TEST(Gateway, ATimedOutReferenceStaysOnItsChannelUntilTheBankAnswers) {
   EXPECT_EQ(gateway.charge_blocking({"tok-2", "ICBC"}, 1'00, "other-3").channel_id, 1u);
   EXPECT_EQ(gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-t").channel_id, 2u);
 
+  // A charge sent again goes to the channel named, whatever routing would pick.
+  bank.next = answer(BankOutcome::approved);
+  gateway.charge_on(3, {"tok-1", "ICBC"}, 5'00, "pay-again", [](GatewayResult) {});
+  EXPECT_EQ(bank.requests.back().channel_id, 3u);
+  EXPECT_EQ(bank.requests.back().reference, "pay-again");
+
   // A payout on a named channel times out; the bank, asked, holds no such operation.
   bank.next = timed_out;
   gateway.payout_on(3, {"tok-9", "CMB"}, 7'00, "wd-t", [](GatewayResult) {});

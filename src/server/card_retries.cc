@@ -23,12 +23,17 @@ namespace {
 // Keeps a reversal apart from the retry of the command it reverses in the worker's queue.
 constexpr std::uint64_t reversal_key = 0x7e7e'25a1'0000'0000;
 
-// What a command charged the card: a top-up's amount, a payment's card part.
+}  // namespace
+
 std::int64_t card_charged(const payments::Command& command) {
   return command.kind == payments::CommandKind::top_up ? command.amount : command.funding.card;
 }
 
-}  // namespace
+std::string charge_reference(std::uint64_t command_id) { return fmt::format("{:016x}", command_id); }
+
+void CardRetries::journal_charged(const payments::Command& command, const channels::Card& card) {
+  retry({command, card, card_charged(command), charge_reference(command.id), false, command.bank.channel, nullptr});
+}
 
 void CardRetries::reverse_if_refused(const payments::Command& command, const payments::Outcome& outcome,
                                      std::string bank_code) {
@@ -36,7 +41,7 @@ void CardRetries::reverse_if_refused(const payments::Command& command, const pay
       command.bank.outcome != payments::BankOutcome::approved || card_charged(command) <= 0) {
     return;
   }
-  const std::string charge = fmt::format("{:016x}", command.id);
+  const std::string charge = charge_reference(command.id);
   Call reversal{command, {"charge-" + charge, std::move(bank_code)}, card_charged(command), "reversal-" + charge,
                 true, command.bank.channel, nullptr, true};
   fmt::print(stderr, "capillary: charge {} was approved for a command refused ({}); reversing {} fen on channel {}\n",
@@ -55,7 +60,7 @@ bool CardRetries::attempt(const Call& call) {
   if (call.refund) {
     gateway_.refund(call.channel, call.card, call.amount, call.reference, keep);
   } else {
-    gateway_.charge(call.card, call.amount, call.reference, keep);
+    gateway_.charge_on(call.channel, call.card, call.amount, call.reference, keep);
   }
   const channels::GatewayResult result = answered.get_future().get();
   if (result.outcome == channels::GatewayOutcome::rejected ||

@@ -1,7 +1,7 @@
 #pragma once
 // Card charges and refunds the bank did not answer in time, finished by the platform. The call may
 // have moved money, so nothing was journaled and the caller was answered 202 pending. This thread
-// sends the same call again — the same reference, on the same channel (the gateway pins it) — which
+// sends the same call again — the same reference, on the same channel — which
 // the bank answers as the same operation, or performs now if the first never reached it. Once the
 // bank answers, the command is journaled with that answer, as the API would have: the order is
 // paid, the wallet topped up, the refund made. A caller retrying with the same key meanwhile sends
@@ -31,6 +31,11 @@
 
 namespace capillary::server {
 
+// What a command charged the card: a top-up's amount, a payment's card part.
+std::int64_t card_charged(const payments::Command& command);
+// The reference a command's card charge carries to the bank: its command id in hex.
+std::string charge_reference(std::uint64_t command_id);
+
 class CardRetries {
  public:
   static constexpr std::chrono::seconds first_retry{1};
@@ -41,8 +46,8 @@ class CardRetries {
     channels::Card card;
     std::int64_t amount = 0;
     std::string reference;
-    // A refund goes back on the channel that charged the card; a charge is routed (and pinned).
     bool refund = false;
+    // The channel the first call went to: the bank that may have acted.
     std::uint32_t channel = 0;
     // Released once the command is journaled: a refund keeps its order's refund slot till then.
     std::shared_ptr<void> claim;
@@ -57,6 +62,9 @@ class CardRetries {
   // charge is the first's, reversed then.
   void reverse_if_refused(const payments::Command& command, const payments::Outcome& outcome,
                           std::string bank_code);
+  // A command whose card the bank charged but the engine could not take now (its queue full):
+  // journaled by this thread, the charge sent again first as for a timeout.
+  void journal_charged(const payments::Command& command, const channels::Card& card);
   std::size_t pending() const { return retrying_.size(); }
 
  private:

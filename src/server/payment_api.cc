@@ -319,7 +319,7 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
       step.op == PaymentOp::top_up ? step.command.amount : step.command.funding.card;
   if (amount <= 0) return call.fail({400, "card_amount", "a card was given but no card amount", "card"});
   channels::Card card{step.card.token, step.card.bank};
-  std::string reference = fmt::format("{:016x}", step.command.id);
+  std::string reference = charge_reference(step.command.id);
   gateway_->charge(card, amount, reference,
                    [this, call, command = step.command, card, amount,
                     reference](channels::GatewayResult result) mutable {
@@ -336,11 +336,12 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                        // journaled; the platform sends the charge again until the bank answers,
                        // and so may the caller, with the same key (card_retries.h).
                        if (timed_out(result)) {
-                         card_retries_->retry({command, card, amount, reference, false, 0, nullptr});
+                         card_retries_->retry({command, card, amount, reference, false, result.channel_id, nullptr});
                          return call.answer(bank_pending());
                        }
                        command.bank = bank_answer(result);
-                       submit(command, call, nullptr, card.bank_code);
+                       const bool charged = command.bank.outcome == payments::BankOutcome::approved;
+                       submit(command, call, nullptr, charged ? std::optional(card) : std::nullopt);
                      });
                    });
 }
@@ -362,15 +363,21 @@ void RefundClaim::release() noexcept {
   api_.refunding_orders_.erase(order_);
 }
 
+// A command carrying a card charge the bank approved is admitted past the limit: refused, it would
+// leave a charged card with nothing journaled for it.
 void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim,
-                        const std::string& charged_bank) {
-  if (!admit(1, call)) return;
+                        const std::optional<channels::Card>& charged) {
+  if (charged) {
+    in_flight_.fetch_add(1);
+  } else if (!admit(1, call)) {
+    return;
+  }
   const engine::Submit submitted = engine_.submit_payments(
-      {command}, [this, call, command, claim = std::move(claim), charged_bank](std::span<const payments::Outcome> outcomes) {
+      {command}, [this, call, command, claim = std::move(claim), charged](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
         if (claim) claim->release();
         const payments::Outcome outcome = outcomes[0];
-        if (!charged_bank.empty()) card_retries_->reverse_if_refused(command, outcome, charged_bank);
+        if (charged) card_retries_->reverse_if_refused(command, outcome, charged->bank_code);
         // A declared income day is paid out from here on, in steps (income_runs.h).
         if (command.kind == payments::CommandKind::fund_declare_income && outcome.result == payments::Result::ok) {
           income_runs_.start(command.target, command.a, command.party);
@@ -385,6 +392,10 @@ void PaymentApi::submit(payments::Command command, const Call& call, std::shared
       });
   if (submitted != engine::Submit::accepted) {
     in_flight_.fetch_sub(1);
+    if (charged && submitted == engine::Submit::overloaded) {
+      card_retries_->journal_charged(command, *charged);
+      return call.answer(bank_pending());
+    }
     call.fail(refused(submitted));
   }
 }

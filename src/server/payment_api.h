@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -78,10 +79,10 @@ class PaymentApi {
   // Charges or pays out to the step's card first when it names one, then submits.
   void charge_then_submit(PaymentStep step, const Call& call);
   // `claim` (a refund's) is released once the command's answer is back from the engine. A command
-  // carrying a card charge names the card's bank in `charged_bank`: if the engine refuses it, the
-  // charge is reversed (card_retries.h).
+  // carrying a card charge the bank approved names the card in `charged`: if the engine refuses the
+  // command, the charge is reversed (card_retries.h).
   void submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim = nullptr,
-              const std::string& charged_bank = {});
+              const std::optional<channels::Card>& charged = std::nullopt);
   // Counts `steps` in flight, or answers 503 when that would pass the limit.
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
