@@ -78,7 +78,7 @@ void Gateway::call(BankApi api, const Card& card, std::int64_t amount_fen, std::
   CAP_ASSERT(amount_fen > 0);
   CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
   if (const ChannelId channel_id = pinned(reference); channel_id != 0) {
-    return call_on(channel_id, api, BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
+    return send_on(channel_id, api, BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
                    std::move(callback));
   }
   const Routed routed = router_.route(card.bank_code, api, clock_.now_ns());
@@ -94,26 +94,18 @@ void Gateway::refund(ChannelId channel_id, const Card& card, std::int64_t amount
   CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
   BankRequest request{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)};
   request.refund = true;
-  call_on(channel_id, BankApi::credit_card, std::move(request), std::move(callback));
+  send_on(channel_id, BankApi::credit_card, std::move(request), std::move(callback));
 }
 
-void Gateway::charge_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
-                        GatewayCallback callback) {
+void Gateway::call_on(ChannelId channel_id, BankApi api, const Card& card, std::int64_t amount_fen,
+                      std::string reference, GatewayCallback callback) {
   CAP_ASSERT(amount_fen > 0);
   CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
-  call_on(channel_id, BankApi::debit_card,
-          BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)}, std::move(callback));
+  send_on(channel_id, api, BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
+          std::move(callback));
 }
 
-void Gateway::payout_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
-                        GatewayCallback callback) {
-  CAP_ASSERT(amount_fen > 0);
-  CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
-  call_on(channel_id, BankApi::credit_card,
-          BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)}, std::move(callback));
-}
-
-void Gateway::call_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback) {
+void Gateway::send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback) {
   Routed routed;
   routed.flow = router_.flow(channel_id, api);
   if (routed.flow == nullptr) {

@@ -76,14 +76,11 @@ class Gateway {
   void refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
               std::string reference, GatewayCallback callback);
 
-  // Charges the card on `channel_id` only: a charge sent again must reach the bank that may
-  // already have made it.
-  void charge_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
-                 GatewayCallback callback);
-  // Pays out to the card on `channel_id` only: the channel whose clearing account holds the
-  // withdrawal, and so the one to ask if the answer never comes.
-  void payout_on(ChannelId channel_id, const Card& card, std::int64_t amount_fen, std::string reference,
-                 GatewayCallback callback);
+  // A charge or a payout on `channel_id` only, under that channel's flow control: a charge sent
+  // again must reach the bank that may already have made it, and a withdrawal is paid out by the
+  // channel whose clearing account holds it, the one to ask if the answer never comes.
+  void call_on(ChannelId channel_id, BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
+               GatewayCallback callback);
   // What the bank behind `channel_id` did with `reference` (Connector::query): approved or
   // declined as it answered the call, or failed with unknown_reference when it did nothing. Not
   // flow-controlled: asked rarely, by the one thread that resolves timed-out calls.
@@ -100,7 +97,7 @@ class Gateway {
 
  private:
   // A call on one channel, admitted by that channel's flow control alone.
-  void call_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback);
+  void send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback);
   // Sends an admitted call and answers with the channel's result.
   void send(BankApi api, const Routed& routed, BankRequest request, GatewayCallback callback);
   GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,

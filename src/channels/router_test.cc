@@ -257,13 +257,13 @@ TEST(Gateway, ATimedOutReferenceStaysOnItsChannelUntilTheBankAnswers) {
 
   // A charge sent again goes to the channel named, whatever routing would pick.
   bank.next = answer(BankOutcome::approved);
-  gateway.charge_on(3, {"tok-1", "ICBC"}, 5'00, "pay-again", [](GatewayResult) {});
+  gateway.call_on(3, BankApi::debit_card, {"tok-1", "ICBC"}, 5'00, "pay-again", [](GatewayResult) {});
   EXPECT_EQ(bank.requests.back().channel_id, 3u);
   EXPECT_EQ(bank.requests.back().reference, "pay-again");
 
   // A payout on a named channel times out; the bank, asked, holds no such operation.
   bank.next = timed_out;
-  gateway.payout_on(3, {"tok-9", "CMB"}, 7'00, "wd-t", [](GatewayResult) {});
+  gateway.call_on(3, BankApi::credit_card, {"tok-9", "CMB"}, 7'00, "wd-t", [](GatewayResult) {});
   EXPECT_EQ(bank.requests.back().channel_id, 3u);
   bank.next = answer(BankOutcome::failed);
   bank.next.failure = FailureKind::unknown_reference;

@@ -60,7 +60,7 @@ bool CardRetries::attempt(const Call& call) {
   if (call.refund) {
     gateway_.refund(call.channel, call.card, call.amount, call.reference, keep);
   } else {
-    gateway_.charge_on(call.channel, call.card, call.amount, call.reference, keep);
+    gateway_.call_on(call.channel, channels::BankApi::debit_card, call.card, call.amount, call.reference, keep);
   }
   const channels::GatewayResult result = answered.get_future().get();
   if (result.outcome == channels::GatewayOutcome::rejected ||

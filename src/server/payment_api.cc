@@ -441,9 +441,9 @@ void PaymentApi::withdraw(PaymentStep step, const Call& call) {
         post_io_([this, call, step, given, withdrawal] {
           call.guarded([&] {
             if (!step.card.present) return settle(call, settle_withdrawal(step.command.id, withdrawal, given));
-            gateway_->payout_on(
-                step.command.bank.channel, {step.card.token, step.card.bank}, step.command.amount,
-                payout_reference(step.command.id),
+            gateway_->call_on(
+                step.command.bank.channel, channels::BankApi::credit_card, {step.card.token, step.card.bank},
+                step.command.amount, payout_reference(step.command.id),
                 [this, call, command = step.command.id, withdrawal](channels::GatewayResult result) {
                   call.guarded([&] {
                     if (timed_out(result)) {
