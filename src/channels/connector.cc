@@ -1,7 +1,5 @@
 #include "channels/connector.h"
 
-#include <future>
-#include <memory>
 
 namespace capillary::channels {
 
@@ -52,24 +50,12 @@ void call(Connector& connector, BankApi api, const BankRequest& request, BankCal
   connector.credit_card(request, std::move(callback));
 }
 
-namespace {
-
-template <typename Send>
-BankResponse wait_for(Send send) {
-  auto promise = std::make_shared<std::promise<BankResponse>>();
-  auto answer = promise->get_future();
-  send([promise](BankResponse response) { promise->set_value(std::move(response)); });
-  return answer.get();
-}
-
-}  // namespace
-
 BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request) {
-  return wait_for([&](BankCallback done) { call(connector, api, request, std::move(done)); });
+  return wait_for<BankResponse>([&](BankCallback done) { call(connector, api, request, std::move(done)); });
 }
 
 BankResponse query_blocking(Connector& connector, ChannelId channel_id, const std::string& reference) {
-  return wait_for([&](BankCallback done) { connector.query(channel_id, reference, std::move(done)); });
+  return wait_for<BankResponse>([&](BankCallback done) { connector.query(channel_id, reference, std::move(done)); });
 }
 
 }  // namespace capillary::channels

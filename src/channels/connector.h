@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -83,6 +85,16 @@ class Connector {
 
 // Dispatches to debit_card or credit_card.
 void call(Connector& connector, BankApi api, const BankRequest& request, BankCallback callback);
+
+// Calls `send` with a callback and waits for the answer it is given. Never from a thread that
+// answers it (a connector's).
+template <typename Answer, typename Send>
+Answer wait_for(Send send) {
+  auto promise = std::make_shared<std::promise<Answer>>();
+  auto answer = promise->get_future();
+  send([promise](Answer given) { promise->set_value(std::move(given)); });
+  return answer.get();
+}
 
 // Wait for the answer. Never call them from a thread the connector answers on.
 BankResponse call_blocking(Connector& connector, BankApi api, const BankRequest& request);

@@ -1,8 +1,5 @@
 #include "channels/gateway.h"
 
-#include <future>
-#include <memory>
-
 #include "channels/limits.h"
 #include "core/assert.h"
 
@@ -61,14 +58,6 @@ GatewayResult result_of(ChannelId channel_id, BankResponse response) {
   result.failure = response.failure;
   result.latency = response.latency;
   return result;
-}
-
-template <typename Send>
-GatewayResult wait_for(Send send) {
-  auto promise = std::make_shared<std::promise<GatewayResult>>();
-  auto answer = promise->get_future();
-  send([promise](GatewayResult result) { promise->set_value(std::move(result)); });
-  return answer.get();
 }
 
 }  // namespace
@@ -164,11 +153,11 @@ void Gateway::pin_or_release(const std::string& reference, ChannelId channel_id,
 
 GatewayResult Gateway::call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
                                      std::string reference) {
-  return wait_for([&](GatewayCallback done) { call(api, card, amount_fen, std::move(reference), std::move(done)); });
+  return wait_for<GatewayResult>([&](GatewayCallback done) { call(api, card, amount_fen, std::move(reference), std::move(done)); });
 }
 
 GatewayResult Gateway::query_blocking(ChannelId channel_id, std::string reference) {
-  return wait_for([&](GatewayCallback done) { query(channel_id, std::move(reference), std::move(done)); });
+  return wait_for<GatewayResult>([&](GatewayCallback done) { query(channel_id, std::move(reference), std::move(done)); });
 }
 
 GatewayResult Gateway::charge_blocking(const Card& card, std::int64_t amount_fen,
