@@ -7,8 +7,10 @@ time, answered 202 pending and paid once the platform's own retry hears the bank
 whose caller retries at once, each one charge at the bank, journaled once, reconciled; a late charge
 for a payment the engine then refuses, credited back to the card; a withdrawal whose
 payout times out, answered 202 pending with its hold kept, settled as paid out by the payout
-resolver asking the bank, and a retry answering the settled outcome; and a withdrawal whose server
-is killed while its payout is at the bank, settled at the next start.
+resolver asking the bank, and a retry answering the settled outcome; a withdrawal whose server
+is killed while its payout is at the bank, settled at the next start; and a card payment and a
+card refund left pending when the server is killed, finished at the next start from the card call
+log, the refund keeping its order's refund slot.
 """
 
 import os
@@ -171,10 +173,8 @@ class CardTimeoutsTest(BankSimTestCase):
         while not [line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 3500]:
             self.assertLess(time.time(), deadline, "the payout never reached the bank")
             time.sleep(0.05)
-        self.server.process.send_signal(signal.SIGKILL)
-        self.server.process.wait()
+        self.kill_and_restart()
         sent.join()
-        self.server.start()
         self.assertEqual(self.balances(user), (9000, 3500))
         deadline = time.time() + SETTLE_WITHIN_S
         while self.balances(user) != (5500, 0):
@@ -182,6 +182,56 @@ class CardTimeoutsTest(BankSimTestCase):
             time.sleep(0.2)
         self.assertEqual(len([line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 3500]), 1)
         self.wait_gauge_zero("capillary_payouts_unresolved")
+
+    def test_a_card_payment_pending_when_the_server_dies_is_finished_at_the_next_start(self):
+        buyer, shop = self.user(), self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 4200}, as_key=f"merchant:{shop}")["value"])
+        body = {"funding": {"card": 4200}, "card": {"token": "tok-restart", "bank": "TARDY"}}
+        status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}")
+        self.assertEqual((status, answer["result"]), (202, "pending"), answer)
+        # Killed before the platform's retry hears the bank: the promise to finish is on disk.
+        self.kill_and_restart()
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "awaiting_payment")
+        deadline = time.time() + SETTLE_WITHIN_S
+        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
+            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
+            time.sleep(0.2)
+        self.assertIn("was unfinished at the last stop", self.server.log())
+        charged = [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4200]
+        self.assertEqual(len(charged), 1)
+        self.wait_gauge_zero("capillary_card_calls_pending")
+        report = self.ok("POST", "/v1/reconciliations", {"channel": TARDY, "statement": self.bank.statement(TARDY)})
+        self.assertNotIn(charged[0][2], str(report["listed"]), report)
+
+    def test_a_card_refund_pending_when_the_server_dies_keeps_its_slot_and_is_finished_at_the_next_start(self):
+        buyer, shop = self.user(), self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 3000}, as_key=f"merchant:{shop}")["value"])
+        # Paid by card on TARDY as a gateway tier reports it, so the refund goes to TARDY.
+        self.ok("POST", f"/v1/orders/{order}/pay",
+                {"buyer": buyer, "funding": {"card": 3000},
+                 "bank": {"channel": TARDY, "reference": f"TARDY-{order}", "outcome": "approved"}})
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 1000}, as_key=f"merchant:{shop}")
+        self.assertEqual((status, answer["result"]), (202, "pending"), answer)
+        self.kill_and_restart()
+        # The refund left pending holds the order's refund slot again: a second refund, which would
+        # read the same card part, waits.
+        status, answer = self.send("POST", f"/v1/orders/{order}/refund", {"amount": 500}, as_key=f"merchant:{shop}")
+        self.assertEqual((status, answer["error"]["code"]), (409, "refund_in_progress"), answer)
+        deadline = time.time() + SETTLE_WITHIN_S
+        while self.ok("GET", f"/v1/orders/{order}")["held"] != "2000":
+            self.assertLess(time.time(), deadline, f"the refund was never finished:\n{self.server.log()}")
+            time.sleep(0.2)
+        refunds = [line for line in self.statement(TARDY, "refund") if line[2].startswith("refund-")]
+        self.assertEqual([int(line[3]) for line in refunds], [1000])
+        self.wait_gauge_zero("capillary_card_calls_pending")
+        self.assertEqual(self.balances(buyer), (0, 0))
+
+    def kill_and_restart(self):
+        self.server.process.send_signal(signal.SIGKILL)
+        self.server.process.wait()
+        self.server.start()
 
     def send_quietly(self, *args, **kwargs):
         try:

@@ -143,7 +143,16 @@ void Gateway::pin_or_release(const std::string& reference, ChannelId channel_id,
     pins_.erase(reference);
     return;
   }
-  if (response.failure != FailureKind::timeout || !pins_.try_emplace(reference, channel_id).second) return;
+  if (response.failure == FailureKind::timeout) pin_locked(reference, channel_id);
+}
+
+void Gateway::pin(const std::string& reference, ChannelId channel_id) {
+  std::lock_guard lock(pins_mutex_);
+  pin_locked(reference, channel_id);
+}
+
+void Gateway::pin_locked(const std::string& reference, ChannelId channel_id) {
+  if (!pins_.try_emplace(reference, channel_id).second) return;
   pin_order_.push_back(reference);
   while (pin_order_.size() > pinned_references_max) {
     pins_.erase(pin_order_.front());

@@ -86,6 +86,10 @@ class Gateway {
   // flow-controlled: asked rarely, by the one thread that resolves timed-out calls.
   void query(ChannelId channel_id, std::string reference, GatewayCallback callback);
 
+  // Routes `reference` to `channel_id` until the bank answers for it, as a timeout there does: for
+  // a call an earlier process sent there and never heard back about.
+  void pin(const std::string& reference, ChannelId channel_id);
+
   // Wait for the result; never from a connector thread.
   GatewayResult charge_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
   GatewayResult payout_blocking(const Card& card, std::int64_t amount_fen, std::string reference);
@@ -105,6 +109,7 @@ class Gateway {
   // The channel a timed-out call with this reference went to, or 0.
   ChannelId pinned(const std::string& reference);
   void pin_or_release(const std::string& reference, ChannelId channel_id, const BankResponse& response);
+  void pin_locked(const std::string& reference, ChannelId channel_id);  // pins_mutex_ held
 
   Connector& connector_;
   const Clock& clock_;

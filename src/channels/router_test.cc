@@ -274,5 +274,18 @@ TEST(Gateway, ATimedOutReferenceStaysOnItsChannelUntilTheBankAnswers) {
   EXPECT_EQ(bank.queries[0], (std::pair<ChannelId, std::string>{3, "wd-t"}));
 }
 
+TEST(Gateway, AReferencePinnedFromAnEarlierProcessRoutesToItsChannelUntilAnswered) {
+  const BanksConfig config = parse_banks_config(config_json);
+  ManualClock clock(start_ns);
+  ScriptedConnector bank;
+  Gateway gateway(config, bank, clock);
+  // Routing would pick channel 1 for ICBC; the earlier process sent this charge to channel 2.
+  gateway.pin("pay-before", 2);
+  bank.next = answer(BankOutcome::approved);
+  EXPECT_EQ(gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-before").channel_id, 2u);
+  // Answered there: the reference routes like any other.
+  EXPECT_EQ(gateway.charge_blocking({"tok-1", "ICBC"}, 5'00, "pay-before").channel_id, 1u);
+}
+
 }  // namespace
 }  // namespace capillary::channels

@@ -143,6 +143,7 @@ int run_serve(const ServeOptions& options) {
   std::unique_ptr<channels::BanksConfig> banks;
   std::unique_ptr<channels::HttpConnector> connector;
   std::unique_ptr<channels::Gateway> gateway;
+  std::unique_ptr<server::CardCallLog> card_calls;
   if (!options.banks.empty() || !options.bank_sim.empty()) {
     channels::HttpConnectorOptions connector_options;
     if (options.banks.empty() ||
@@ -158,6 +159,12 @@ int run_serve(const ServeOptions& options) {
       return 2;
     }
     gateway = std::make_unique<channels::Gateway>(*banks, *connector, system_clock);
+    if (Status status = server::CardCallLog::open(options.data_dir / server::card_calls_directory_name, &card_calls);
+        !status.is_ok()) {
+      fmt::print(stderr, "serve: {}\n", status.message());
+      return 1;
+    }
+    server_options.card_calls = card_calls.get();
     server_options.gateway = gateway.get();
     server_options.banks = banks.get();
     fmt::print(stderr, "capillary: {} bank channels from {} at {}\n", banks->channels.size(),

@@ -4,26 +4,56 @@
 
 #include <future>
 
+#include "core/assert.h"
 #include "server/payout_resolver.h"
 
 namespace capillary::server {
 
-CardRetries::CardRetries(engine::Engine& engine, channels::Gateway& gateway)
-    : engine_(engine),
-      gateway_(gateway),
-      retrying_("card-retries", retry_interval_max, [this](const Call& call) { return attempt(call); }) {}
-
-void CardRetries::retry(Call call) {
-  const std::uint64_t key = call.command.id;
-  retrying_.add(key, std::move(call), first_retry);
-}
-
 namespace {
 
-// Keeps a reversal apart from the retry of the command it reverses in the worker's queue.
+// Keeps a reversal apart from the retry of the command it reverses, in the queue and the log.
 constexpr std::uint64_t reversal_key = 0x7e7e'25a1'0000'0000;
 
+std::uint64_t key_of(const CardCall& call) { return call.reversal ? call.command.id ^ reversal_key : call.command.id; }
+
 }  // namespace
+
+CardRetries::CardRetries(engine::Engine& engine, channels::Gateway& gateway, CardCallLog& log)
+    : engine_(engine),
+      gateway_(gateway),
+      log_(log),
+      retrying_("card-retries", retry_interval_max, [this](const Call& call) {
+        if (!attempt(call)) return false;
+        if (Status status = log_.erase(key_of(call)); !status.is_ok()) {
+          // Left in the log, the call is sent again at the next start: the bank answers it as the
+          // same operation and the journal as a replay.
+          fmt::print(stderr, "capillary: card call {} finished but still logged: {}\n", call.reference,
+                     status.message());
+        }
+        return true;
+      }) {}
+
+void CardRetries::resume(const Reclaim& reclaim) {
+  for (auto& [key, logged] : log_.take_unfinished()) {
+    CAP_ASSERT(key == key_of(logged));
+    Call call{std::move(logged), nullptr};
+    if (call.refund && !call.reversal) call.claim = reclaim(call.command);
+    // A charge retried by its caller goes where this one went, as before the stop.
+    if (!call.refund) gateway_.pin(call.reference, call.channel);
+    fmt::print(stderr, "capillary: card {} {} was unfinished at the last stop; sending it again\n",
+               call.refund ? "refund" : "charge", call.reference);
+    retrying_.add(key, std::move(call), first_retry_at_start);
+  }
+}
+
+Status CardRetries::add(Call call, std::chrono::seconds first) {
+  const std::uint64_t key = key_of(call);
+  Status logged = log_.put(key, call);
+  retrying_.add(key, std::move(call), first);
+  return logged;
+}
+
+Status CardRetries::retry(Call call) { return add(std::move(call), first_retry); }
 
 std::int64_t card_charged(const payments::Command& command) {
   return command.kind == payments::CommandKind::top_up ? command.amount : command.funding.card;
@@ -31,8 +61,9 @@ std::int64_t card_charged(const payments::Command& command) {
 
 std::string charge_reference(std::uint64_t command_id) { return fmt::format("{:016x}", command_id); }
 
-void CardRetries::journal_charged(const payments::Command& command, const channels::Card& card) {
-  retry({command, card, card_charged(command), charge_reference(command.id), false, command.bank.channel, nullptr});
+Status CardRetries::journal_charged(const payments::Command& command, const channels::Card& card) {
+  return retry({{command, card, card_charged(command), charge_reference(command.id), false, command.bank.channel},
+                nullptr});
 }
 
 void CardRetries::reverse_if_refused(const payments::Command& command, const payments::Outcome& outcome,
@@ -42,11 +73,15 @@ void CardRetries::reverse_if_refused(const payments::Command& command, const pay
     return;
   }
   const std::string charge = charge_reference(command.id);
-  Call reversal{command, {"charge-" + charge, std::move(bank_code)}, card_charged(command), "reversal-" + charge,
-                true, command.bank.channel, nullptr, true};
+  Call reversal{{command, {"charge-" + charge, std::move(bank_code)}, card_charged(command), "reversal-" + charge,
+                 true, command.bank.channel, true},
+                nullptr};
   fmt::print(stderr, "capillary: charge {} was approved for a command refused ({}); reversing {} fen on channel {}\n",
              charge, payments::name(outcome.result), reversal.amount, reversal.channel);
-  retrying_.add(command.id ^ reversal_key, std::move(reversal), std::chrono::seconds{0});
+  if (Status status = add(std::move(reversal), std::chrono::seconds{0}); !status.is_ok()) {
+    fmt::print(stderr, "capillary: reversal-{} is not logged ({}); it is sent until this process stops\n", charge,
+               status.message());
+  }
 }
 
 bool CardRetries::attempt(const Call& call) {

@@ -16,11 +16,12 @@
 // charged it, under the reference `reversal-<charge reference>`. The money never reached the
 // ledger, so nothing is journaled; reconciliation pairs the two statement lines.
 //
-// What is pending lives in memory: after a restart a charge still unanswered is finished by the
-// caller's retry with the same key, or shows in reconciliation as the bank's alone.
+// Each call is written to the card call log (card_call_log.h), synced, before the caller is told
+// it is pending, and removed once finished; at start the calls left there are sent again.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,7 @@
 #include "engine/engine.h"
 #include "payments/command.h"
 #include "server/backoff_worker.h"
+#include "server/card_call_log.h"
 
 namespace capillary::server {
 
@@ -41,22 +43,23 @@ class CardRetries {
   static constexpr std::chrono::seconds first_retry{1};
   static constexpr std::chrono::seconds retry_interval_max{60};
 
-  struct Call {
-    payments::Command command;  // journaled with the bank's answer
-    channels::Card card;
-    std::int64_t amount = 0;
-    std::string reference;
-    bool refund = false;
-    // The channel the first call went to: the bank that may have acted.
-    std::uint32_t channel = 0;
+  // At start: time for a call the previous process sent to reach the bank before it is sent again.
+  static constexpr std::chrono::seconds first_retry_at_start{5};
+
+  struct Call : CardCall {
     // Released once the command is journaled: a refund keeps its order's refund slot till then.
     std::shared_ptr<void> claim;
-    bool reversal = false;  // a refund of a charge that was never journaled: nothing to journal
   };
+  // Takes a refund's order's refund slot for a refund resumed at start.
+  using Reclaim = std::function<std::shared_ptr<void>(const payments::Command& refund)>;
 
-  CardRetries(engine::Engine& engine, channels::Gateway& gateway);
+  CardRetries(engine::Engine& engine, channels::Gateway& gateway, CardCallLog& log);
 
-  void retry(Call call);
+  // Queues the calls the log held at open.
+  void resume(const Reclaim& reclaim);
+  // Ok once the call is logged; it is retried even when logging failed, but then only until
+  // this process stops, and the caller should not be told the platform will finish it.
+  Status retry(Call call);
   // Reverses the charge of `command` (approved on command.bank.channel, for the card of
   // `bank_code`) when the engine refused the command; nothing otherwise, or for a replay, whose
   // charge is the first's, reversed then.
@@ -64,16 +67,18 @@ class CardRetries {
                           std::string bank_code);
   // A command whose card the bank charged but the engine could not take now (its queue full):
   // journaled by this thread, the charge sent again first as for a timeout.
-  void journal_charged(const payments::Command& command, const channels::Card& card);
+  Status journal_charged(const payments::Command& command, const channels::Card& card);
   std::size_t pending() const { return retrying_.size(); }
 
  private:
   // One attempt; true when the command is journaled (by this or by the caller's retry), or for
   // a reversal, once the bank has answered it.
   bool attempt(const Call& call);
+  Status add(Call call, std::chrono::seconds first);
 
   engine::Engine& engine_;
   channels::Gateway& gateway_;
+  CardCallLog& log_;
   BackoffWorker<Call> retrying_;
 };
 

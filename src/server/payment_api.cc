@@ -121,8 +121,19 @@ bool timed_out(const channels::GatewayResult& result) {
   return result.outcome == channels::GatewayOutcome::failed && result.failure == channels::FailureKind::timeout;
 }
 
-// A card charge or refund whose bank answer did not come in time, left to the platform to finish.
-Response bank_pending() {
+// A card charge or refund whose bank answer did not come in time, left to the platform to finish
+// once `logged` says the card call log holds it (card_retries.h). Unlogged, it is still retried,
+// but a stop would forget it: the caller is told to retry with the same key.
+Response bank_pending(const Status& logged) {
+  if (!logged.is_ok()) {
+    Response response = json(500, "");
+    write_error(response.body, {500, "pending_not_recorded",
+                                fmt::format("the bank has not answered and the call could not be recorded ({}); "
+                                            "retry with the same idempotency key",
+                                            logged.message()),
+                                {}});
+    return response;
+  }
   return json(202, R"({"result":"pending","description":"the bank has not answered yet; the platform asks it )"
                    R"(again and records its answer, which the same idempotency key returns"})");
 }
@@ -138,7 +149,8 @@ Response withdrawal_pending(std::uint64_t withdrawal) {
 }  // namespace
 
 PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-                       const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
+                       const channels::BanksConfig* banks, CardCallLog* card_calls, notify::Notifier* notifier,
+                       risk::Engine* risk,
                        PlatformClock* clock, std::uint32_t income_step_holders, Metrics& metrics,
                        Post post_io)
     : engine_(engine),
@@ -152,7 +164,14 @@ PaymentApi::PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, cha
       post_io_(std::move(post_io)),
       income_runs_(engine, income_step_holders),
       payouts_(gateway != nullptr ? std::make_unique<PayoutResolver>(engine, *gateway) : nullptr),
-      card_retries_(gateway != nullptr ? std::make_unique<CardRetries>(engine, *gateway) : nullptr) {}
+      card_retries_(gateway != nullptr ? std::make_unique<CardRetries>(engine, *gateway, *card_calls) : nullptr) {
+  if (card_retries_ == nullptr) return;
+  card_retries_->resume([this](const payments::Command& refund) {
+    std::lock_guard lock(refunding_mutex_);
+    refunding_orders_.insert(refund.target);
+    return std::make_shared<RefundClaim>(*this, refund.target);
+  });
+}
 
 bool PaymentApi::handles(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -336,8 +355,8 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                        // journaled; the platform sends the charge again until the bank answers,
                        // and so may the caller, with the same key (card_retries.h).
                        if (timed_out(result)) {
-                         card_retries_->retry({command, card, amount, reference, false, result.channel_id, nullptr});
-                         return call.answer(bank_pending());
+                         return call.answer(bank_pending(card_retries_->retry(
+                             {{command, card, amount, reference, false, result.channel_id}, nullptr})));
                        }
                        command.bank = bank_answer(result);
                        const bool charged = command.bank.outcome == payments::BankOutcome::approved;
@@ -393,8 +412,7 @@ void PaymentApi::submit(payments::Command command, const Call& call, std::shared
   if (submitted != engine::Submit::accepted) {
     in_flight_.fetch_sub(1);
     if (charged && submitted == engine::Submit::overloaded) {
-      card_retries_->journal_charged(command, *charged);
-      return call.answer(bank_pending());
+      return call.answer(bank_pending(card_retries_->journal_charged(command, *charged)));
     }
     call.fail(refused(submitted));
   }
@@ -581,8 +599,8 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                        // journaled; the platform sends the refund again until the bank answers,
                        // keeping the order's refund slot till then (card_retries.h).
                        if (timed_out(result)) {
-                         card_retries_->retry({command, card, command.funding.card, reference, true, channel, hold});
-                         return call.answer(bank_pending());
+                         return call.answer(bank_pending(card_retries_->retry(
+                             {{command, card, command.funding.card, reference, true, channel}, hold})));
                        }
                        command.bank = bank_answer(result);
                        submit(command, call, std::move(hold));

@@ -58,9 +58,12 @@ class RefundClaim {
 
 class PaymentApi {
  public:
-  // `gateway` and `banks` may be null: card operations then answer 503.
+  // `gateway` and `banks` may be null: card operations then answer 503. With a gateway, the card
+  // calls left pending are kept in `card_calls`, and those it holds from a previous process are
+  // sent again.
   PaymentApi(engine::Engine& engine, const auth::Keyring& keyring, channels::Gateway* gateway,
-             const channels::BanksConfig* banks, notify::Notifier* notifier, risk::Engine* risk,
+             const channels::BanksConfig* banks, CardCallLog* card_calls, notify::Notifier* notifier,
+             risk::Engine* risk,
              PlatformClock* clock, std::uint32_t income_step_holders, Metrics& metrics, Post post_io);
   PaymentApi(const PaymentApi&) = delete;
   PaymentApi& operator=(const PaymentApi&) = delete;

@@ -586,7 +586,9 @@ Status run_server(engine::Engine& engine, const ServerOptions& options,
   };
   std::unique_ptr<PaymentApi> payments;
   if (options.keyring != nullptr) {
+    CAP_ASSERT(options.gateway == nullptr || options.card_calls != nullptr);
     payments = std::make_unique<PaymentApi>(engine, *options.keyring, options.gateway, options.banks,
+                                            options.card_calls,
                                             options.notifier, options.risk, options.platform_clock,
                                             options.income_step_holders, metrics, post_io);
   }

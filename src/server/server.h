@@ -31,6 +31,7 @@
 #include "notify/notifier.h"
 #include "credit/scorecard.h"
 #include "risk/engine.h"
+#include "server/card_call_log.h"
 #include "server/income_runs.h"
 
 namespace capillary::server {
@@ -71,6 +72,8 @@ struct ServerOptions {
   const auth::Keyring* keyring = nullptr;
   channels::Gateway* gateway = nullptr;
   const channels::BanksConfig* banks = nullptr;
+  // Card calls the bank has not answered, kept across restarts (card_call_log.h); with a gateway.
+  CardCallLog* card_calls = nullptr;
   // Where merchants' callback URLs are registered (POST /v1/merchants "callback_url").
   notify::Notifier* notifier = nullptr;
   // Decides payments, transfers and withdrawals before they are journaled; with a keyring, its

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "store/rocksdb_status.h"
 
 namespace capillary::store {
 namespace {
@@ -89,13 +90,6 @@ StatementLine decode_line(const rocksdb::Slice& key, const rocksdb::Slice& value
   const auto stored = decode<StoredLine>(value);
   return {read_big_endian(key.data() + 9), read_big_endian(key.data() + 17), stored.expired,
           stored.balances_after};
-}
-
-Status from_rocksdb(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::ok();
-  if (status.IsNotFound()) return Status::not_found(std::string(what));
-  if (status.IsCorruption()) return Status::corruption(fmt::format("{}: {}", what, status.ToString()));
-  return Status::io_error(fmt::format("{}: {}", what, status.ToString()));
 }
 
 // Copies the listed chunks into `entries`, each into a buffer from `spare` while there are any.
