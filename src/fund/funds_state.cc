@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/assert.h"
+#include "core/bytes.h"
 #include "core/checksum.h"
 #include "fund/accounts.h"
 #include "fund/funds.h"
@@ -24,19 +25,6 @@ std::string register_prefix(std::uint64_t fund) {
   std::string prefix = "f";
   for (int shift = 56; shift >= 0; shift -= 8) prefix.push_back(static_cast<char>(fund >> shift));
   return prefix;
-}
-
-template <typename T>
-void append(std::string* out, const T& value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <typename T>
-bool take(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
 }
 
 // Balance of an account that holds credits (custody, confirmed, ...), or of one that runs a

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "core/bytes.h"
 #include "store/rocksdb_status.h"
 
 namespace capillary::server {
@@ -19,23 +20,9 @@ constexpr std::uint8_t flag_reversal = 2;
 // A card token, bank code or reference longer than this is not one the API accepts.
 constexpr std::uint32_t text_bytes_max = 4096;
 
-template <typename T>
-void put(std::string* out, const T& value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof value);
-}
-
-void put_text(std::string* out, const std::string& text) {
-  put(out, static_cast<std::uint32_t>(text.size()));
+void append_text(std::string* out, const std::string& text) {
+  append(out, static_cast<std::uint32_t>(text.size()));
   out->append(text);
-}
-
-// Reads from the front of `in`, consuming; false when too short.
-template <typename T>
-bool take(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
 }
 
 bool take_text(std::string_view* in, std::string* text) {
@@ -68,14 +55,14 @@ bool operator==(const CardCall& a, const CardCall& b) {
 
 std::string encode_card_call(const CardCall& call) {
   std::string out;
-  put(&out, record_version);
-  put(&out, static_cast<std::uint8_t>((call.refund ? flag_refund : 0) | (call.reversal ? flag_reversal : 0)));
-  put(&out, call.channel);
-  put(&out, call.amount);
-  put(&out, call.command);
-  put_text(&out, call.card.token);
-  put_text(&out, call.card.bank_code);
-  put_text(&out, call.reference);
+  append(&out, record_version);
+  append(&out, static_cast<std::uint8_t>((call.refund ? flag_refund : 0) | (call.reversal ? flag_reversal : 0)));
+  append(&out, call.channel);
+  append(&out, call.amount);
+  append(&out, call.command);
+  append_text(&out, call.card.token);
+  append_text(&out, call.card.bank_code);
+  append_text(&out, call.reference);
   return out;
 }
 
