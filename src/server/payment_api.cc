@@ -776,6 +776,8 @@ void PaymentApi::batch(const Request& request, const Call& call, const auth::Pri
   auto pending = std::make_shared<Pending>();
   std::vector<payments::Command> commands;
   std::vector<payments::Command> cashiers;
+  commands.reserve(steps.size());
+  cashiers.reserve(steps.size());
   const std::uint64_t principal_id = principal_word(principal);
   for (PaymentStep& step : steps) {
     if (step.op == PaymentOp::cashier) {
