@@ -9,8 +9,8 @@ for a payment the engine then refuses, credited back to the card; a withdrawal w
 payout times out, answered 202 pending with its hold kept, settled as paid out by the payout
 resolver asking the bank, and a retry answering the settled outcome; a withdrawal whose server
 is killed while its payout is at the bank, settled at the next start; and a card payment and a
-card refund left pending when the server is killed, finished at the next start from the card call
-log, the refund keeping its order's refund slot.
+card refund left pending when the server is killed, and a card payment still at the bank when it
+is, finished at the next start from the card call log, the refund keeping its order's refund slot.
 """
 
 import os
@@ -203,6 +203,31 @@ class CardTimeoutsTest(BankSimTestCase):
         self.wait_gauge_zero("capillary_card_calls_pending")
         report = self.ok("POST", "/v1/reconciliations", {"channel": TARDY, "statement": self.bank.statement(TARDY)})
         self.assertNotIn(charged[0][2], str(report["listed"]), report)
+
+    def test_a_card_payment_at_the_bank_when_the_server_dies_is_finished_at_the_next_start(self):
+        buyer, shop = self.user(), self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        order = int(self.ok("POST", "/v1/orders", {"amount": 4700}, as_key=f"merchant:{shop}")["value"])
+        body = {"funding": {"card": 4700}, "card": {"token": "tok-died", "bank": "TARDY"}}
+        sent = threading.Thread(target=lambda: self.send_quietly("POST", f"/v1/orders/{order}/pay", body,
+                                                                  as_key=f"user:{buyer}"))
+        sent.start()
+        # Killed once the bank has the charge and before anyone is answered: the call was logged
+        # before it was sent, without its channel, which the next start finds by asking the bank.
+        deadline = time.time() + 10
+        while not [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4700]:
+            self.assertLess(time.time(), deadline, "the charge never reached the bank")
+            time.sleep(0.05)
+        self.kill_and_restart()
+        sent.join()
+        deadline = time.time() + SETTLE_WITHIN_S
+        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
+            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
+            time.sleep(0.2)
+        self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["channel"], TARDY)
+        self.assertIn("was unfinished at the last stop", self.server.log())
+        self.assertEqual(len([line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4700]), 1)
+        self.wait_gauge_zero("capillary_card_calls_pending")
 
     def test_a_card_refund_pending_when_the_server_dies_keeps_its_slot_and_is_finished_at_the_next_start(self):
         buyer, shop = self.user(), self.party()

@@ -86,6 +86,9 @@ class Gateway {
   // flow-controlled: asked rarely, by the one thread that resolves timed-out calls.
   void query(ChannelId channel_id, std::string reference, GatewayCallback callback);
 
+  // The channels a card of `bank_code` may be charged on, primary first.
+  std::span<const ChannelId> channels(std::string_view bank_code) const { return router_.channels(bank_code); }
+
   // Routes `reference` to `channel_id` until the bank answers for it, as a timeout there does: for
   // a call an earlier process sent there and never heard back about.
   void pin(const std::string& reference, ChannelId channel_id);

@@ -35,6 +35,12 @@ ApiFlow* Router::flow(ChannelId channel_id, BankApi api) {
   return flows_[flow_index(channel_id, api)].get();
 }
 
+std::span<const ChannelId> Router::channels(std::string_view bank_code) const {
+  const auto found = routes_.find(absl::string_view(bank_code.data(), bank_code.size()));
+  if (found == routes_.end()) return {};
+  return found->second;
+}
+
 Routed Router::route(std::string_view bank_code, BankApi api, std::uint64_t now_ns) {
   Routed routed;
   const auto found = routes_.find(absl::string_view(bank_code.data(), bank_code.size()));

@@ -10,6 +10,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,8 @@ class Router {
   Router& operator=(const Router&) = delete;
 
   Routed route(std::string_view bank_code, BankApi api, std::uint64_t now_ns);
+  // The channels a card of `bank_code` may be routed to, primary first; empty without a route.
+  std::span<const ChannelId> channels(std::string_view bank_code) const;
 
   // nullptr for a channel that is not configured.
   ApiFlow* flow(ChannelId channel_id, BankApi api);

@@ -1,9 +1,9 @@
 #pragma once
-// The card calls the platform still owes an answer for, on disk (card-calls/ under the data
-// directory, its own RocksDB database). A caller answered 202 pending was told the platform will
-// finish the call; that promise must outlive the process, so each pending call is written, synced,
-// before that answer, and removed once finished. At start the server reads what is left and sends
-// those calls again (card_retries.h).
+// The card calls sent and not yet finished, on disk (card-calls/ under the data directory, its own
+// RocksDB database). A call may move money at the bank, and a caller answered 202 pending was
+// told the platform will finish it; both must outlive the process. So each call is written,
+// synced, before it is sent, and again with its channel before a 202, and removed once finished.
+// At start the server reads what is left and finishes those calls (card_retries.h).
 //
 // One record per call, keyed by the retry queue's key:
 //   key u64 big-endian -> version u8, flags u8 (1 refund, 2 reversal), channel u32, amount i64,

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <future>
+#include <optional>
 
 #include "core/assert.h"
 #include "server/payout_resolver.h"
@@ -24,12 +24,7 @@ CardRetries::CardRetries(engine::Engine& engine, channels::Gateway& gateway, Car
       log_(log),
       retrying_("card-retries", retry_interval_max, [this](const Call& call) {
         if (!attempt(call)) return false;
-        if (Status status = log_.erase(key_of(call)); !status.is_ok()) {
-          // Left in the log, the call is sent again at the next start: the bank answers it as the
-          // same operation and the journal as a replay.
-          fmt::print(stderr, "capillary: card call {} finished but still logged: {}\n", call.reference,
-                     status.message());
-        }
+        end(key_of(call));
         return true;
       }) {}
 
@@ -39,7 +34,7 @@ void CardRetries::resume(const Reclaim& reclaim) {
     Call call{std::move(logged), nullptr};
     if (call.refund && !call.reversal) call.claim = reclaim(call.command);
     // A charge retried by its caller goes where this one went, as before the stop.
-    if (!call.refund) gateway_.pin(call.reference, call.channel);
+    if (!call.refund && call.channel != 0) gateway_.pin(call.reference, call.channel);
     fmt::print(stderr, "capillary: card {} {} was unfinished at the last stop; sending it again\n",
                call.refund ? "refund" : "charge", call.reference);
     retrying_.add(key, std::move(call), first_retry_at_start);
@@ -84,20 +79,54 @@ void CardRetries::reverse_if_refused(const payments::Command& command, const pay
   }
 }
 
+Status CardRetries::begin(const CardCall& call) { return log_.put(key_of(call), call); }
+
+// Left in the log, a finished call is sent again at the next start: the bank answers it as the
+// same operation and the journal as a replay.
+void CardRetries::end(std::uint64_t key) {
+  if (Status status = log_.erase(key); !status.is_ok()) {
+    fmt::print(stderr, "capillary: card call {:016x} finished but still logged: {}\n", key, status.message());
+  }
+}
+
+// A charge logged before routing picked its channel, by a process that stopped before the bank
+// answered: each channel the card could have gone to is asked. Approved or declined there is the
+// answer; no channel holding the reference means no bank acted, and it is sent now. Any other
+// answer (a channel that cannot say) leaves it for later.
+bool CardRetries::locate(const Call& call, std::optional<channels::GatewayResult>* found) {
+  for (const channels::ChannelId channel : gateway_.channels(call.card.bank_code)) {
+    channels::GatewayResult asked = gateway_.query_blocking(channel, call.reference);
+    if (asked.outcome == channels::GatewayOutcome::approved || asked.outcome == channels::GatewayOutcome::declined) {
+      *found = std::move(asked);
+      return true;
+    }
+    if (asked.failure != channels::FailureKind::unknown_reference) return false;
+  }
+  return true;
+}
+
+channels::GatewayResult CardRetries::send(const Call& call) {
+  return channels::wait_for<channels::GatewayResult>([&](channels::GatewayCallback keep) {
+    if (call.refund) {
+      gateway_.refund(call.channel, call.card, call.amount, call.reference, std::move(keep));
+    } else if (call.channel != 0) {
+      gateway_.call_on(call.channel, channels::BankApi::debit_card, call.card, call.amount, call.reference,
+                       std::move(keep));
+    } else {
+      gateway_.charge(call.card, call.amount, call.reference, std::move(keep));
+    }
+  });
+}
+
 bool CardRetries::attempt(const Call& call) {
   if (!call.reversal) {
     bool journaled = false;
     engine_.read([&](const engine::State& state) { journaled = state.payments.find_command(call.command.id) != nullptr; });
     if (journaled) return true;
   }
-  std::promise<channels::GatewayResult> answered;
-  const auto keep = [&answered](channels::GatewayResult result) { answered.set_value(std::move(result)); };
-  if (call.refund) {
-    gateway_.refund(call.channel, call.card, call.amount, call.reference, keep);
-  } else {
-    gateway_.call_on(call.channel, channels::BankApi::debit_card, call.card, call.amount, call.reference, keep);
-  }
-  const channels::GatewayResult result = answered.get_future().get();
+  std::optional<channels::GatewayResult> located;
+  if (call.channel == 0 && !locate(call, &located)) return false;
+  const channels::GatewayResult result = located ? std::move(*located) : send(call);
   if (result.outcome == channels::GatewayOutcome::rejected ||
       (result.outcome == channels::GatewayOutcome::failed && result.failure == channels::FailureKind::timeout)) {
     return false;
@@ -110,7 +139,7 @@ bool CardRetries::attempt(const Call& call) {
   payments::Command command = call.command;
   command.bank = bank_answer(result);
   const payments::Outcome outcome = engine_.execute({command})[0];
-  fmt::print(stderr, "capillary: card {} {} finished after a bank timeout: the bank {}, {}{}\n",
+  fmt::print(stderr, "capillary: card {} {} finished by the platform: the bank {}, {}{}\n",
              call.refund ? "refund" : "charge", call.reference, channels::name(result.outcome),
              payments::name(outcome.result), outcome.replayed != 0 ? " (journaled by a retry)" : "");
   if (!call.refund) reverse_if_refused(command, outcome, call.card.bank_code);

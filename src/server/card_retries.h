@@ -1,6 +1,7 @@
 #pragma once
 // Card charges and refunds the bank did not answer in time, finished by the platform. The call may
-// have moved money, so nothing was journaled and the caller was answered 202 pending. This thread
+// have moved money, so nothing was journaled and the caller was answered 202 pending (or the
+// process stopped before it heard anything; see the card call log below). This thread
 // sends the same call again — the same reference, on the same channel — which
 // the bank answers as the same operation, or performs now if the first never reached it. Once the
 // bank answers, the command is journaled with that answer, as the API would have: the order is
@@ -16,13 +17,17 @@
 // charged it, under the reference `reversal-<charge reference>`. The money never reached the
 // ledger, so nothing is journaled; reconciliation pairs the two statement lines.
 //
-// Each call is written to the card call log (card_call_log.h), synced, before the caller is told
-// it is pending, and removed once finished; at start the calls left there are sent again.
+// Every card call is written to the card call log (card_call_log.h), synced, before it is sent
+// (begin), and removed once its command is journaled or a bank refused it unsent (end). At start
+// the calls left there are finished here: those the process was still waiting on when it stopped
+// as well as those it had answered 202 pending. A charge logged before routing picked its channel
+// is first looked for at each channel its card could have gone to (locate).
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "channels/gateway.h"
@@ -57,6 +62,12 @@ class CardRetries {
 
   // Queues the calls the log held at open.
   void resume(const Reclaim& reclaim);
+  // Logs a call about to be sent, with channel 0 when routing is yet to pick one. A call that
+  // could not be logged must not be sent.
+  Status begin(const CardCall& call);
+  // The call's command is journaled, or no bank acted on it: it leaves the log. The key is the
+  // command's id.
+  void end(std::uint64_t key);
   // Ok once the call is logged; it is retried even when logging failed, but then only until
   // this process stops, and the caller should not be told the platform will finish it.
   Status retry(Call call);
@@ -74,6 +85,9 @@ class CardRetries {
   // One attempt; true when the command is journaled (by this or by the caller's retry), or for
   // a reversal, once the bank has answered it.
   bool attempt(const Call& call);
+  bool locate(const Call& call, std::optional<channels::GatewayResult>* found);
+  // Sends the call once, on its channel, or routed when it has none yet; waits for the result.
+  channels::GatewayResult send(const Call& call);
   Status add(Call call, std::chrono::seconds first);
 
   engine::Engine& engine_;

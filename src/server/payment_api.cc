@@ -339,11 +339,19 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
   if (amount <= 0) return call.fail({400, "card_amount", "a card was given but no card amount", "card"});
   channels::Card card{step.card.token, step.card.bank};
   std::string reference = charge_reference(step.command.id);
+  // Logged before it is sent, with no channel yet: a process that stops before the bank answers
+  // leaves it for the next to finish (card_retries.h).
+  if (Status logged = card_retries_->begin({step.command, card, amount, reference, false, 0}); !logged.is_ok()) {
+    return call.fail({503, "card_call_log_unavailable",
+                      fmt::format("the card call could not be recorded, so it was not sent: {}", logged.message()),
+                      {}});
+  }
   gateway_->charge(card, amount, reference,
                    [this, call, command = step.command, card, amount,
                     reference](channels::GatewayResult result) mutable {
                      call.guarded([&] {
                        if (result.outcome == channels::GatewayOutcome::rejected) {
+                         card_retries_->end(command.id);
                          Response response;
                          response.status = 429;
                          response.retry_after_s = std::max<std::uint32_t>(1, result.retry_after_s);
@@ -360,7 +368,7 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
                        }
                        command.bank = bank_answer(result);
                        const bool charged = command.bank.outcome == payments::BankOutcome::approved;
-                       submit(command, call, nullptr, charged ? std::optional(card) : std::nullopt);
+                       submit(command, call, nullptr, charged ? std::optional(card) : std::nullopt, true);
                      });
                    });
 }
@@ -385,16 +393,19 @@ void RefundClaim::release() noexcept {
 // A command carrying a card charge the bank approved is admitted past the limit: refused, it would
 // leave a charged card with nothing journaled for it.
 void PaymentApi::submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim,
-                        const std::optional<channels::Card>& charged) {
+                        const std::optional<channels::Card>& charged, bool card_logged) {
   if (charged) {
     in_flight_.fetch_add(1);
   } else if (!admit(1, call)) {
+    if (card_logged) card_retries_->end(command.id);
     return;
   }
   const engine::Submit submitted = engine_.submit_payments(
-      {command}, [this, call, command, claim = std::move(claim), charged](std::span<const payments::Outcome> outcomes) {
+      {command}, [this, call, command, claim = std::move(claim), charged,
+                  card_logged](std::span<const payments::Outcome> outcomes) {
         in_flight_.fetch_sub(1);
         if (claim) claim->release();
+        if (card_logged) post_io_([this, id = command.id] { card_retries_->end(id); });
         const payments::Outcome outcome = outcomes[0];
         if (charged) card_retries_->reverse_if_refused(command, outcome, charged->bank_code);
         // A declared income day is paid out from here on, in steps (income_runs.h).
@@ -414,6 +425,7 @@ void PaymentApi::submit(payments::Command command, const Call& call, std::shared
     if (charged && submitted == engine::Submit::overloaded) {
       return call.answer(bank_pending(card_retries_->journal_charged(command, *charged)));
     }
+    if (card_logged) card_retries_->end(command.id);
     call.fail(refused(submitted));
   }
 }
@@ -582,11 +594,19 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
   // the card through its own record of the charge on this channel.
   channels::Card card{fmt::format("order-{}", command.target), bank_code_of(channel)};
   std::string reference = fmt::format("refund-{:016x}", command.id);
+  if (Status logged = card_retries_->begin({command, card, command.funding.card, reference, true, channel});
+      !logged.is_ok()) {
+    hold->release();
+    return call.fail({503, "card_call_log_unavailable",
+                      fmt::format("the card refund could not be recorded, so it was not sent: {}", logged.message()),
+                      {}});
+  }
   gateway_->refund(channel, card, command.funding.card, reference,
                    [this, call, command, channel, card, reference,
                     hold = std::move(hold)](channels::GatewayResult result) mutable {
                      call.guarded([&] {
                        if (result.outcome == channels::GatewayOutcome::rejected) {
+                         card_retries_->end(command.id);
                          hold->release();
                          Response response;
                          response.status = channels::http_status(result.rejection);
@@ -603,7 +623,7 @@ void PaymentApi::credit_card_then_submit(payments::Command command, std::uint32_
                              {{command, card, command.funding.card, reference, true, channel}, hold})));
                        }
                        command.bank = bank_answer(result);
-                       submit(command, call, std::move(hold));
+                       submit(command, call, std::move(hold), std::nullopt, true);
                      });
                    });
 }

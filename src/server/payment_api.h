@@ -84,8 +84,10 @@ class PaymentApi {
   // `claim` (a refund's) is released once the command's answer is back from the engine. A command
   // carrying a card charge the bank approved names the card in `charged`: if the engine refuses the
   // command, the charge is reversed (card_retries.h).
+  // `card_logged`: the command carries a card call's answer, whose record in the card call log
+  // goes once the command is journaled or refused here.
   void submit(payments::Command command, const Call& call, std::shared_ptr<RefundClaim> claim = nullptr,
-              const std::optional<channels::Card>& charged = std::nullopt);
+              const std::optional<channels::Card>& charged = std::nullopt, bool card_logged = false);
   // Counts `steps` in flight, or answers 503 when that would pass the limit.
   bool admit(std::size_t steps, const Call& call);
   void withdraw(PaymentStep step, const Call& call);
