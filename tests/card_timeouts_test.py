@@ -41,6 +41,12 @@ class CardTimeoutsTest(BankSimTestCase):
                     {"amount": wallet, "bank": {"channel": 9, "reference": self.key(), "outcome": "approved"}})
         return user
 
+    def shop_order(self, amount):
+        """A new merchant and an order of `amount` it opened."""
+        shop = self.party()
+        self.ok("POST", "/v1/merchants", {"id": shop})
+        return shop, int(self.ok("POST", "/v1/orders", {"amount": amount}, as_key=f"merchant:{shop}")["value"])
+
     def balances(self, user):
         view = self.ok("GET", f"/v1/users/{user}")
         return int(view["wallet"]), int(view["held"])
@@ -63,6 +69,12 @@ class CardTimeoutsTest(BankSimTestCase):
             self.assertLess(time.time(), deadline, f"{gauge} is not back to 0:\n{self.server.log()}")
             time.sleep(0.2)
 
+    def wait_paid(self, order):
+        deadline = time.time() + SETTLE_WITHIN_S
+        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
+            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
+            time.sleep(0.2)
+
     def wait_settled(self, withdrawal):
         deadline = time.time() + SETTLE_WITHIN_S
         while time.time() < deadline:
@@ -73,18 +85,14 @@ class CardTimeoutsTest(BankSimTestCase):
         self.fail(f"withdrawal {withdrawal} still held after {SETTLE_WITHIN_S} s:\n{self.server.log()}")
 
     def test_a_card_payment_the_bank_does_not_answer_in_time_is_finished_by_the_platform(self):
-        buyer, shop = self.user(), self.party()
-        self.ok("POST", "/v1/merchants", {"id": shop})
-        order = int(self.ok("POST", "/v1/orders", {"amount": 6000}, as_key=f"merchant:{shop}")["value"])
+        buyer = self.user()
+        shop, order = self.shop_order(6000)
         key = self.key()
         body = {"funding": {"card": 6000}, "card": {"token": "tok-slow", "bank": "TARDY"}}
         status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}", idempotency_key=key)
         self.assertEqual((status, answer["result"]), (202, "pending"), answer)
         # The bank charged the card; the platform sends the charge again, hears so, and pays the order.
-        deadline = time.time() + SETTLE_WITHIN_S
-        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
-            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
-            time.sleep(0.2)
+        self.wait_paid(order)
         view = self.ok("GET", f"/v1/orders/{order}")
         self.assertEqual((view["held"], view["channel"]), ("6000", TARDY))
         charged = [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 6000]
@@ -97,9 +105,8 @@ class CardTimeoutsTest(BankSimTestCase):
         self.assertNotIn(charged[0][2], str(report["listed"]), report)
 
     def test_a_late_charge_for_a_payment_the_engine_refuses_is_reversed(self):
-        buyer, shop = self.user(wallet=1000), self.party()
-        self.ok("POST", "/v1/merchants", {"id": shop})
-        order = int(self.ok("POST", "/v1/orders", {"amount": 5000}, as_key=f"merchant:{shop}")["value"])
+        buyer = self.user(wallet=1000)
+        shop, order = self.shop_order(5000)
         body = {"funding": {"wallet": 2000, "card": 3000}, "card": {"token": "tok-short", "bank": "TARDY"}}
         status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}")
         self.assertEqual((status, answer["result"]), (202, "pending"), answer)
@@ -165,16 +172,7 @@ class CardTimeoutsTest(BankSimTestCase):
     def test_a_payout_at_the_bank_when_the_server_dies_is_settled_at_the_next_start(self):
         user = self.user(wallet=9000)
         body = {"amount": 3500, "card": {"token": "tok-crash", "bank": "TARDY"}}
-        sent = threading.Thread(target=lambda: self.send_quietly("POST", f"/v1/users/{user}/withdrawals", body,
-                                                                  as_key=f"user:{user}"))
-        sent.start()
-        # Killed once the bank has the payout (it decides on arrival, then takes about 3 s to answer).
-        deadline = time.time() + 10
-        while not [line for line in self.statement(TARDY, "credit_card") if int(line[3]) == 3500]:
-            self.assertLess(time.time(), deadline, "the payout never reached the bank")
-            time.sleep(0.05)
-        self.kill_and_restart()
-        sent.join()
+        self.kill_while_at_the_bank(f"/v1/users/{user}/withdrawals", body, f"user:{user}", "credit_card", 3500)
         self.assertEqual(self.balances(user), (9000, 3500))
         deadline = time.time() + SETTLE_WITHIN_S
         while self.balances(user) != (5500, 0):
@@ -184,19 +182,15 @@ class CardTimeoutsTest(BankSimTestCase):
         self.wait_gauge_zero("capillary_payouts_unresolved")
 
     def test_a_card_payment_pending_when_the_server_dies_is_finished_at_the_next_start(self):
-        buyer, shop = self.user(), self.party()
-        self.ok("POST", "/v1/merchants", {"id": shop})
-        order = int(self.ok("POST", "/v1/orders", {"amount": 4200}, as_key=f"merchant:{shop}")["value"])
+        buyer = self.user()
+        shop, order = self.shop_order(4200)
         body = {"funding": {"card": 4200}, "card": {"token": "tok-restart", "bank": "TARDY"}}
         status, answer = self.send("POST", f"/v1/orders/{order}/pay", body, as_key=f"user:{buyer}")
         self.assertEqual((status, answer["result"]), (202, "pending"), answer)
         # Killed before the platform's retry hears the bank: the promise to finish is on disk.
         self.kill_and_restart()
         self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["state"], "awaiting_payment")
-        deadline = time.time() + SETTLE_WITHIN_S
-        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
-            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
-            time.sleep(0.2)
+        self.wait_paid(order)
         self.assertIn("was unfinished at the last stop", self.server.log())
         charged = [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4200]
         self.assertEqual(len(charged), 1)
@@ -205,34 +199,21 @@ class CardTimeoutsTest(BankSimTestCase):
         self.assertNotIn(charged[0][2], str(report["listed"]), report)
 
     def test_a_card_payment_at_the_bank_when_the_server_dies_is_finished_at_the_next_start(self):
-        buyer, shop = self.user(), self.party()
-        self.ok("POST", "/v1/merchants", {"id": shop})
-        order = int(self.ok("POST", "/v1/orders", {"amount": 4700}, as_key=f"merchant:{shop}")["value"])
+        buyer = self.user()
+        shop, order = self.shop_order(4700)
         body = {"funding": {"card": 4700}, "card": {"token": "tok-died", "bank": "TARDY"}}
-        sent = threading.Thread(target=lambda: self.send_quietly("POST", f"/v1/orders/{order}/pay", body,
-                                                                  as_key=f"user:{buyer}"))
-        sent.start()
-        # Killed once the bank has the charge and before anyone is answered: the call was logged
-        # before it was sent, without its channel, which the next start finds by asking the bank.
-        deadline = time.time() + 10
-        while not [line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4700]:
-            self.assertLess(time.time(), deadline, "the charge never reached the bank")
-            time.sleep(0.05)
-        self.kill_and_restart()
-        sent.join()
-        deadline = time.time() + SETTLE_WITHIN_S
-        while self.ok("GET", f"/v1/orders/{order}")["state"] != "paid":
-            self.assertLess(time.time(), deadline, f"the order was never paid:\n{self.server.log()}")
-            time.sleep(0.2)
+        # Killed before anyone is answered: the call was logged before it was sent, without its
+        # channel, which the next start finds by asking the bank.
+        self.kill_while_at_the_bank(f"/v1/orders/{order}/pay", body, f"user:{buyer}", "debit_card", 4700)
+        self.wait_paid(order)
         self.assertEqual(self.ok("GET", f"/v1/orders/{order}")["channel"], TARDY)
         self.assertIn("was unfinished at the last stop", self.server.log())
         self.assertEqual(len([line for line in self.statement(TARDY, "debit_card") if int(line[3]) == 4700]), 1)
         self.wait_gauge_zero("capillary_card_calls_pending")
 
     def test_a_card_refund_pending_when_the_server_dies_keeps_its_slot_and_is_finished_at_the_next_start(self):
-        buyer, shop = self.user(), self.party()
-        self.ok("POST", "/v1/merchants", {"id": shop})
-        order = int(self.ok("POST", "/v1/orders", {"amount": 3000}, as_key=f"merchant:{shop}")["value"])
+        buyer = self.user()
+        shop, order = self.shop_order(3000)
         # Paid by card on TARDY as a gateway tier reports it, so the refund goes to TARDY.
         self.ok("POST", f"/v1/orders/{order}/pay",
                 {"buyer": buyer, "funding": {"card": 3000},
@@ -252,6 +233,18 @@ class CardTimeoutsTest(BankSimTestCase):
         self.assertEqual([int(line[3]) for line in refunds], [1000])
         self.wait_gauge_zero("capillary_card_calls_pending")
         self.assertEqual(self.balances(buyer), (0, 0))
+
+    def kill_while_at_the_bank(self, path, body, as_key, kind, amount):
+        """POSTs `body`, and kills and restarts the server once TARDY holds the call it makes (the
+        bank decides on arrival, then takes about 3 s to answer)."""
+        sent = threading.Thread(target=lambda: self.send_quietly("POST", path, body, as_key=as_key))
+        sent.start()
+        deadline = time.time() + 10
+        while not [line for line in self.statement(TARDY, kind) if int(line[3]) == amount]:
+            self.assertLess(time.time(), deadline, f"the {kind} call never reached the bank")
+            time.sleep(0.05)
+        self.kill_and_restart()
+        sent.join()
 
     def kill_and_restart(self):
         self.server.process.send_signal(signal.SIGKILL)
