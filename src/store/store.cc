@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/assert.h"
@@ -85,11 +86,29 @@ Record decode(const rocksdb::Slice& value) {
   return record;
 }
 
-StatementLine decode_line(const rocksdb::Slice& key, const rocksdb::Slice& value) {
-  CAP_ASSERT(key.size() == history_key_bytes);
-  const auto stored = decode<StoredLine>(value);
-  return {read_big_endian(key.data() + 9), read_big_endian(key.data() + 17), stored.expired,
-          stored.balances_after};
+std::uint64_t account_of(const rocksdb::Slice& key) { return read_big_endian(key.data() + 1); }
+
+// Calls `take` with each line of a stored group, oldest first, until it returns false.
+template <typename Take>
+Status for_each_line(const rocksdb::Slice& key, const rocksdb::Slice& value, Take take) {
+  if (key.size() != history_key_bytes || value.size() < sizeof(StoredLine) ||
+      (value.size() - sizeof(StoredLine)) % sizeof(StoredNextLine) != 0) {
+    return Status::corruption(fmt::format("history record of {} key and {} value bytes",
+                                          key.size(), value.size()));
+  }
+  const auto first = decode<StoredLine>(rocksdb::Slice(value.data(), sizeof(StoredLine)));
+  if (!take(StatementLine{read_big_endian(key.data() + 9), read_big_endian(key.data() + 17),
+                          first.expired, first.balances_after})) {
+    return Status::ok();
+  }
+  for (std::size_t at = sizeof(StoredLine); at < value.size(); at += sizeof(StoredNextLine)) {
+    const auto next = decode<StoredNextLine>(rocksdb::Slice(value.data() + at, sizeof(StoredNextLine)));
+    if (!take(StatementLine{next.timestamp, next.transfer_id, next.line.expired,
+                            next.line.balances_after})) {
+      break;
+    }
+  }
+  return Status::ok();
 }
 
 // Copies the listed chunks into `entries`, each into a buffer from `spare` while there are any.
@@ -130,6 +149,16 @@ Status read_chunks(rocksdb::DB* db, char table, std::uint64_t count, std::vector
 }
 
 }  // namespace
+
+// One balance change as write_history groups them: by account, then in time.
+struct Store::Line {
+  std::uint64_t account_id;
+  std::uint64_t timestamp;
+  std::uint64_t transfer_id;
+  StoredLine stored;
+
+  auto order() const { return std::tie(account_id, timestamp, transfer_id); }
+};
 
 Store::Store(rocksdb::DB* history, rocksdb::DB* checkpoints)
     : history_db_(history), checkpoint_db_(checkpoints) {}
@@ -226,15 +255,28 @@ Status Store::open(const fs::path& data_dir, bool read_only, std::unique_ptr<Sto
 }
 
 Status Store::write_history(std::uint64_t sequence, std::span<const ledger::HistoryEntry> entries) {
-  rocksdb::WriteBatch batch(entries.size() * 2 * (history_key_bytes + sizeof(StoredLine) + 8) + 64);
+  history_lines_.clear();
   for (const ledger::HistoryEntry& entry : entries) {
     const ledger::Transfer& transfer = entry.transfer.transfer;
-    const StoredLine debit{entry.expired, entry.debit_after};
-    const StoredLine credit{entry.expired, entry.credit_after};
-    const HistoryKey debit_key(transfer.debit_account_id, entry.timestamp, transfer.id);
-    const HistoryKey credit_key(transfer.credit_account_id, entry.timestamp, transfer.id);
-    batch.Put(debit_key.slice(), slice_of(&debit, 1));
-    batch.Put(credit_key.slice(), slice_of(&credit, 1));
+    history_lines_.push_back({transfer.debit_account_id, entry.timestamp, transfer.id,
+                              {entry.expired, entry.debit_after}});
+    history_lines_.push_back({transfer.credit_account_id, entry.timestamp, transfer.id,
+                              {entry.expired, entry.credit_after}});
+  }
+  std::sort(history_lines_.begin(), history_lines_.end(),
+            [](const Line& a, const Line& b) { return a.order() < b.order(); });
+  rocksdb::WriteBatch batch(history_lines_.size() * (history_key_bytes + sizeof(StoredNextLine) + 8) + 64);
+  for (auto group = history_lines_.begin(); group != history_lines_.end();) {
+    const auto end = std::find_if(group, history_lines_.end(), [&](const Line& line) {
+      return line.account_id != group->account_id;
+    });
+    history_group_.assign(reinterpret_cast<const char*>(&group->stored), sizeof(StoredLine));
+    for (auto line = group + 1; line != end; ++line) {
+      const StoredNextLine next{line->timestamp, line->transfer_id, line->stored};
+      history_group_.append(reinterpret_cast<const char*>(&next), sizeof next);
+    }
+    batch.Put(HistoryKey(group->account_id, group->timestamp, group->transfer_id).slice(), history_group_);
+    group = end;
   }
   batch.Put(history_sequence_key, slice_of(&sequence, 1));
   rocksdb::WriteOptions options;
@@ -252,14 +294,26 @@ std::uint64_t Store::history_sequence() const { return history_sequence_; }
 Status Store::statement(std::uint64_t account_id, std::uint64_t from_ns, std::uint64_t to_ns,
                         std::uint32_t limit, std::vector<StatementLine>* lines) const {
   lines->clear();
+  if (from_ns >= to_ns || limit == 0) return Status::ok();
   const HistoryKey start(account_id, from_ns, 0);
   const HistoryKey end(account_id, to_ns, 0);
   rocksdb::ReadOptions options;
   const rocksdb::Slice upper = end.slice();
   options.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(history_db_->NewIterator(options));
-  for (it->Seek(start.slice()); it->Valid() && lines->size() < limit; it->Next()) {
-    lines->push_back(decode_line(it->key(), it->value()));
+  // A group is keyed by its first line: one that starts before from_ns may hold lines after it.
+  it->SeekForPrev(start.slice());
+  if (!it->Valid() || account_of(it->key()) != account_id) it->Seek(start.slice());
+  bool past_end = false;
+  for (; it->Valid() && !past_end && lines->size() < limit; it->Next()) {
+    const Status status = for_each_line(it->key(), it->value(), [&](const StatementLine& line) {
+      if (line.timestamp < from_ns) return true;
+      past_end = line.timestamp >= to_ns;
+      if (past_end || lines->size() == limit) return false;
+      lines->push_back(line);
+      return true;
+    });
+    if (!status.is_ok()) return status;
   }
   return from_rocksdb(it->status(), "read statement");
 }
@@ -271,13 +325,17 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
   const rocksdb::Slice lower_bound = lower.slice();
   options.iterate_lower_bound = &lower_bound;
   std::unique_ptr<rocksdb::Iterator> it(history_db_->NewIterator(options));
+  // The group that starts last by at_ns: its last line by then is the account's.
   it->SeekForPrev(HistoryKey(account_id, at_ns, UINT64_MAX).slice());
   if (!it->Valid()) {
     if (Status status = from_rocksdb(it->status(), "read balance"); !status.is_ok()) return status;
     return Status::not_found(fmt::format("account {} had no balance change by {}", account_id, at_ns));
   }
-  *line = decode_line(it->key(), it->value());
-  return Status::ok();
+  return for_each_line(it->key(), it->value(), [&](const StatementLine& next) {
+    if (next.timestamp > at_ns) return false;
+    *line = next;
+    return true;
+  });
 }
 
 void Store::prepare_checkpoint(
