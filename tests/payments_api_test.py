@@ -98,6 +98,15 @@ class PaymentsApiTest(TenantTestCase):
                            ({"amount": 5, "surprise": 1}, "unknown_field"), ({}, "missing_field")]:
             status, answer = self.send("POST", f"/v1/users/{user}/transfers", dict(body, to=user))
             self.assertEqual((status, answer["error"]["code"]), (400, code), body)
+        # A field given twice, which a JSON object in Python cannot hold, is sent as raw bytes.
+        path = f"/v1/users/{user}/transfers"
+        for raw, code, field in [(f'{{"to":{user},"amount":5,"amount":6}}', "duplicate_field", "amount"),
+                                 (f'{{"amount":5,"to":{user},"surprise":1,"to":{user}}}', "unknown_field",
+                                  "surprise")]:
+            headers = signed_headers(PLATFORM, derive_secret(self.master, PLATFORM), "POST", path, raw.encode())
+            headers["Idempotency-Key"] = self.key()
+            status, _, answer = self.server.request("POST", path, raw.encode(), headers=headers)
+            self.assertEqual((status, answer["error"]["code"], answer["error"]["field"]), (400, code, field), raw)
         self.assertEqual(self.wallet(user), 1000)
 
     # --- who may act for whom -------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -142,23 +143,21 @@ class Fields {
   }
 
   bool finish(ApiError* error) const {
+    static_assert(object_fields_max <= 32);
+    std::uint32_t seen = 0;  // bit i: a field named known_[i] was met
     for (auto [key, value] : object_) {
       (void)value;
-      bool is_known = false;
-      for (std::size_t i = 0; i < known_count_; ++i) is_known |= known_[i] == key;
-      if (!is_known) {
+      std::size_t i = 0;
+      while (i < known_count_ && !same_name(known_[i], key)) ++i;
+      if (i == known_count_) {
         *error = field_error("unknown_field", fmt::format("{} is not a field here", path(key)), path(key));
         return false;
       }
-      std::size_t times = 0;
-      for (auto [other, ignored] : object_) {
-        (void)ignored;
-        times += other == key;
-      }
-      if (times > 1) {
+      if (seen & (1u << i)) {
         *error = field_error("duplicate_field", fmt::format("{} is given twice", path(key)), path(key));
         return false;
       }
+      seen |= 1u << i;
     }
     return true;
   }
@@ -167,18 +166,24 @@ class Fields {
   std::optional<simdjson::dom::element> get(std::string_view name, bool required, ApiError* error) {
     CAP_ASSERT(known_count_ < known_.size());
     known_[known_count_++] = name;
-    auto found = object_[name];
-    if (found.error() == simdjson::SUCCESS) {
-      if (found.value_unsafe().is_null()) {
+    for (auto [key, value] : object_) {
+      if (!same_name(key, name)) continue;
+      if (value.is_null()) {
         *error = field_error("null_field", fmt::format("{} must not be null", path(name)), path(name));
         return std::nullopt;
       }
-      return found.value_unsafe();
+      return value;
     }
     if (required) {
       *error = field_error("missing_field", fmt::format("{} is required", path(name)), path(name));
     }
     return std::nullopt;
+  }
+
+  // Most names a scan compares differ in their first byte: checked inline before the call.
+  static bool same_name(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
   }
 
   std::string prefix() const {
