@@ -1,5 +1,6 @@
 #include "cli/load.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -175,7 +176,7 @@ class Scenario final : public AnswerHandler {
   std::uint64_t merchant_id(std::uint32_t index) const { return id_base_ + 1 + users_ + index; }
   std::uint64_t sender_id() const { return id_base_ + 1 + users_ + merchants_; }
   std::string key(char what, std::uint64_t index) const {
-    return fmt::format("{}-{}{}", key_prefix_, what, index);
+    return fmt::format(FMT_COMPILE("{}-{}{}"), key_prefix_, what, index);
   }
   static char key_letter(StepOp op);
 
@@ -194,11 +195,11 @@ class Scenario final : public AnswerHandler {
   void submit_batch(std::uint32_t index);
   void batch_answer(std::uint32_t index, const HttpResponse& response);
   void step_done(StepOp op, std::uint32_t index, Outcome outcome, std::uint64_t value,
-                 std::string_view why);
+                 std::string_view why, Clock::time_point now);
   void submit_lookup(std::uint32_t index);
   void lookup_answer(std::uint32_t index, const HttpResponse& response);
   void note_problem(std::string message);
-  Second& second_now();
+  Second& second_at(Clock::time_point now);
   void print_progress(Clock::time_point now);
 
   const LoadOptions& options_;
@@ -459,9 +460,8 @@ void Scenario::seal_batch(Clock::time_point now) {
   open_body_.clear();
 }
 
-Second& Scenario::second_now() {
-  const auto second = static_cast<std::size_t>(
-      std::chrono::duration_cast<seconds>(Clock::now() - start_).count());
+Second& Scenario::second_at(Clock::time_point now) {
+  const auto second = static_cast<std::size_t>(std::chrono::duration_cast<seconds>(now - start_).count());
   if (series_.size() <= second) series_.resize(second + 1);
   return series_[second];
 }
@@ -471,9 +471,9 @@ void Scenario::note_problem(std::string message) {
 }
 
 void Scenario::step_done(StepOp op, std::uint32_t index, Outcome outcome, std::uint64_t value,
-                         std::string_view why) {
+                         std::string_view why, Clock::time_point now) {
   Order& order = orders_[index];
-  Second& second = second_now();
+  Second& second = second_at(now);
   if (outcome != Outcome::ok) {
     order.state = OrderState::done;
     if (outcome == Outcome::rejected) {
@@ -484,7 +484,6 @@ void Scenario::step_done(StepOp op, std::uint32_t index, Outcome outcome, std::u
     }
     return;
   }
-  const auto now = Clock::now();
   switch (op) {
     case StepOp::create_order:
       ++second.checkouts;
@@ -534,13 +533,14 @@ void Scenario::batch_answer(std::uint32_t index, const HttpResponse& response) {
   // Out of the vector first: the follow-up steps may seal new batches and grow it.
   const Batch done = std::move(batch);
   batch = Batch{};
-  second_now().latency.record(Clock::now() - done.sealed);
+  const auto now = Clock::now();
+  second_at(now).latency.record(now - done.sealed);
   const Outcome outcome = outcome_of_status(response.status);
   std::vector<StepAnswer> answers;
   if (outcome == Outcome::ok &&
       (!parse_answers(response.body, &answers) || answers.size() != done.ops.size())) {
     for (std::size_t i = 0; i < done.ops.size(); ++i) {
-      step_done(done.ops[i], done.indexes[i], Outcome::error, 0, response.body);
+      step_done(done.ops[i], done.indexes[i], Outcome::error, 0, response.body, now);
     }
   } else {
     for (std::size_t i = 0; i < done.ops.size(); ++i) {
@@ -548,7 +548,7 @@ void Scenario::batch_answer(std::uint32_t index, const HttpResponse& response) {
       step_done(done.ops[i], done.indexes[i],
                 outcome == Outcome::ok ? (step_ok ? Outcome::ok : Outcome::error) : outcome,
                 step_ok ? answers[i].value : 0,
-                outcome == Outcome::ok ? answers[i].result : std::string_view(response.body));
+                outcome == Outcome::ok ? answers[i].result : std::string_view(response.body), now);
     }
   }
 }
@@ -622,7 +622,8 @@ void Scenario::on_response(std::uint64_t tag, const HttpResponse& response) {
       // Formatted only for what step_done reports: most answers are ok.
       return step_done(op, order, outcome, value,
                        outcome == Outcome::ok ? std::string()
-                                              : fmt::format("HTTP {}: {}", response.status, response.body));
+                                              : fmt::format("HTTP {}: {}", response.status, response.body),
+                       Clock::now());
     }
   }
   CAP_ASSERT(false);
@@ -641,13 +642,14 @@ void Scenario::on_failure(std::uint64_t tag, std::string_view why) {
     return step_done(orders_[index].state == OrderState::creating ? StepOp::create_order
                      : orders_[index].state == OrderState::at_cashier ? StepOp::cashier
                                                                       : StepOp::pay,
-                     static_cast<std::uint32_t>(index), Outcome::error, 0, why);
+                     static_cast<std::uint32_t>(index), Outcome::error, 0, why, Clock::now());
   }
   if (kind == Kind::batch && !batches_[index].setup) {
     const Batch failed = std::move(batches_[index]);
     batches_[index] = Batch{};
+    const auto now = Clock::now();
     for (std::size_t i = 0; i < failed.ops.size(); ++i) {
-      step_done(failed.ops[i], failed.indexes[i], Outcome::error, 0, why);
+      step_done(failed.ops[i], failed.indexes[i], Outcome::error, 0, why, now);
     }
     return;
   }
