@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -58,10 +59,18 @@ class Writer {
   Writer(std::filesystem::path directory, bool sync);
   Status open_segment(const std::filesystem::path& path, std::uint64_t offset);
   Status start_segment(std::uint64_t first_sequence);
+  void reserve_blocks(std::size_t bytes);
 
   std::filesystem::path directory_;
   bool sync_;
   int fd_ = -1;
+  // Synced appends go to the disk directly (O_DIRECT) in whole blocks, from `blocks_`: the
+  // partly written last block of the segment, then each new entry after it.
+  struct FreeBlocks {
+    void operator()(std::byte* blocks) const { std::free(blocks); }
+  };
+  std::unique_ptr<std::byte, FreeBlocks> blocks_;
+  std::size_t blocks_capacity_ = 0;
   std::filesystem::path segment_;
   std::uint64_t offset_ = 0;
   std::uint64_t next_sequence_ = 1;
