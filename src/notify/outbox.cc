@@ -70,6 +70,19 @@ Status first_in_range(rocksdb::DB* db, const std::string& lower, const std::stri
   return from_rocksdb(it->status(), "seek");
 }
 
+Status merchants_with_url(rocksdb::DB* db, absl::flat_hash_set<std::uint64_t>* merchants) {
+  rocksdb::ReadOptions options;
+  const std::string upper = prefix_end(std::string(1, url_tag));
+  const rocksdb::Slice upper_bound(upper);
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options));
+  for (it->Seek(std::string(1, url_tag)); it->Valid(); it->Next()) {
+    CAP_ASSERT(it->key().size() == 1 + sizeof(std::uint64_t));
+    merchants->insert(get_u64(it->key().data() + 1));
+  }
+  return from_rocksdb(it->status(), "read callback URLs");
+}
+
 Status count_events(rocksdb::DB* db, std::uint64_t* count) {
   rocksdb::ReadOptions options;
   const std::string upper = prefix_end(std::string(1, event_tag));
@@ -111,6 +124,9 @@ Status Outbox::open(const std::filesystem::path& directory, bool sync,
   std::uint64_t pending = 0;
   if (Status status = count_events(db, &pending); !status.is_ok()) return status;
   outbox->pending_ = pending;
+  if (Status status = merchants_with_url(db, &outbox->merchants_with_url_); !status.is_ok()) {
+    return status;
+  }
   *out = std::move(outbox);
   return Status::ok();
 }
@@ -153,10 +169,8 @@ Status Outbox::enqueue(std::span<const Event> events, std::span<EnqueueResult> r
   }
   std::lock_guard lock(write_mutex_);
   rocksdb::WriteBatch batch;
-  // What this batch adds, which the database cannot know yet: the latest sequence per order, and
-  // which merchants have a URL.
+  // What this batch adds, which the database cannot know yet: the latest sequence per order.
   absl::flat_hash_map<OrderKey, std::uint64_t> batch_latest;
-  absl::flat_hash_map<std::uint64_t, bool> has_url;
   std::uint64_t added = 0;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& event = events[i];
@@ -165,12 +179,7 @@ Status Outbox::enqueue(std::span<const Event> events, std::span<EnqueueResult> r
       results[i] = EnqueueResult::invalid_event;
       continue;
     }
-    if (!has_url.contains(event.merchant_id)) {
-      std::string url;
-      if (Status status = callback_url(event.merchant_id, &url); !status.is_ok()) return status;
-      has_url[event.merchant_id] = !url.empty();
-    }
-    if (!has_url[event.merchant_id]) {
+    if (!merchants_with_url_.contains(event.merchant_id)) {
       results[i] = EnqueueResult::no_callback_url;
       continue;
     }
@@ -201,9 +210,15 @@ Status Outbox::set_callback_url(std::uint64_t merchant_id, std::string_view url)
   CAP_ASSERT(!url.empty() && url.size() <= callback_url_bytes_max);
   rocksdb::WriteOptions options;
   options.sync = sync_;
-  return from_rocksdb(
-      db_->Put(options, url_key(merchant_id), rocksdb::Slice(url.data(), url.size())),
-      "set callback URL");
+  std::lock_guard lock(write_mutex_);
+  if (Status status = from_rocksdb(
+          db_->Put(options, url_key(merchant_id), rocksdb::Slice(url.data(), url.size())),
+          "set callback URL");
+      !status.is_ok()) {
+    return status;
+  }
+  merchants_with_url_.insert(merchant_id);
+  return Status::ok();
 }
 
 Status Outbox::callback_url(std::uint64_t merchant_id, std::string* url) const {

@@ -4,6 +4,8 @@
 // the merchants' callback URLs. Thread-safe; writes that must not interleave with enqueue's
 // checks (acknowledge) take the same lock.
 
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -78,6 +80,10 @@ class Outbox {
   rocksdb::DB* db_;
   bool sync_;
   std::mutex write_mutex_;
+  // Merchants with a callback URL, read at open and kept by set_callback_url (under write_mutex_):
+  // enqueue asks it for every merchant of a batch, which as a read of the database was a tenth of
+  // the engine thread's time at the 12-12-6 peak.
+  absl::flat_hash_set<std::uint64_t> merchants_with_url_;
   std::atomic<std::uint64_t> pending_{0};
 };
 

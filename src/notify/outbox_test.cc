@@ -144,6 +144,12 @@ TEST_F(OutboxTest, CallbackUrlsPersist) {
   EXPECT_EQ(url, "http://shop.example:8080/notify?v=2");
   ASSERT_TRUE(outbox_->callback_url(43, &url).is_ok());
   EXPECT_TRUE(url.empty());
+  // Enqueue knows after the reopen who has a URL, and learns of one set later.
+  Event other = event(1, 1);
+  other.merchant_id = 43;
+  EXPECT_EQ(enqueue({event(1, 1), other}), (std::vector<R>{R::enqueued, R::no_callback_url}));
+  ASSERT_TRUE(outbox_->set_callback_url(43, "http://shop.example/n").is_ok());
+  EXPECT_EQ(enqueue({other}), (std::vector<R>{R::enqueued}));
 }
 
 }  // namespace
