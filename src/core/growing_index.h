@@ -122,10 +122,12 @@ class GrowingIndex {
   using Index = absl::flat_hash_map<Key, std::uint32_t, IndexHash<Key>, std::equal_to<Key>,
                                     IndexAllocator<std::pair<const Key, std::uint32_t>>>;
 
-  // The new index is sized for twice the old one's entries (start_growing), so at 2 an insert the
-  // move is done well before the new index itself fills: N entries move in N/2 inserts, which add
-  // at most N/2.
-  static constexpr std::size_t moves_per_insert = 2;
+  // The new index is sized for twice the old one's entries (start_growing), so the move is done
+  // well before the new index itself fills: N entries move in N/16 inserts. While it lasts every
+  // lookup may probe both indexes, a cache miss each in tables of hundreds of megabytes; at 2
+  // moves an insert the indexes spent half their time growing, and the engine thread ~7% more CPU
+  // per paid order at 12-12-6 (interleaved runs, docs/BENCHMARKS.md). The total moved is the same.
+  static constexpr std::size_t moves_per_insert = 16;
   // The smallest index: a few kilobytes, so small tables never grow in steps that matter.
   static constexpr std::size_t entries_min = 64;
 
