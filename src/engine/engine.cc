@@ -600,6 +600,9 @@ void Engine::Impl::maybe_checkpoint() {
   checkpoint_thread_ = std::thread(
       [this, checkpoint = std::move(checkpoint)]() mutable {
         name_this_thread("checkpoint");
+        // It has until the next checkpoint is due, seconds away: on a peak the threads answering
+        // clients go first (a later one is skipped, not queued, while it is in flight).
+        lower_this_thread_priority(10);
         write_checkpoint(std::move(checkpoint));
       });
 }

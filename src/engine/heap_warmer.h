@@ -39,6 +39,9 @@ class HeapWarmer {
     }
     touching_ = std::async(std::launch::async, [blocks = blocks_] {
       name_this_thread("heap-warmer");
+      // Started halfway to a checkpoint, seconds before the copy needs it: it yields to the
+      // threads answering clients.
+      lower_this_thread_priority(10);
       for (char* block : blocks) {
         for (std::size_t at = 0; at < block_bytes; at += page) block[at] = 0;
       }
