@@ -45,7 +45,8 @@ inline void* allocate(std::size_t bytes) {
 // `bytes` with every page written once, so none faults when records are written there.
 inline void* allocate_mapped(std::size_t bytes) {
   name_this_thread("chunk-mapper");
-  // Yields to the threads answering clients, a little: the chunk filling now must not fill first.
+  // Yields to the threads answering clients, but only a little: it must be done before the chunk
+  // being filled now is full.
   lower_this_thread_priority(5);
   auto* memory = static_cast<char*>(allocate(bytes));
   for (std::size_t at = 0; at < bytes; at += 4096) memory[at] = 0;
