@@ -11,12 +11,13 @@ namespace capillary {
 namespace {
 
 // Seeded random inserts, repeated inserts and erases against a plain map, checking every key the
-// model knows after each step: through several growths, with erases landing on keys still in the
-// old index, already moved, and at the point the move has reached. New keys are half random, half
-// the next of a sequence, as ids the platform hands out are (IndexHash packs those together).
-TEST(GrowingIndex, agrees_with_a_map_through_inserts_erases_and_growth) {
-  std::mt19937_64 random(7);
-  GrowingIndex<std::uint64_t> index;
+// model knows after each step: through several growths, with erases landing on keys in the frozen
+// table, in the delta, already moved, and at the point the move has reached, and on keys erased
+// and inserted again while the copy is built. New keys are half random, half the next of a
+// sequence, as ids the platform hands out are (IndexHash packs those together).
+void agrees_with_a_map(std::size_t background_min, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  GrowingIndex<std::uint64_t> index(background_min);
   std::unordered_map<std::uint64_t, std::uint32_t> model;
   std::vector<std::uint64_t> keys;
   std::uint32_t next_slot = 0;
@@ -60,6 +61,16 @@ TEST(GrowingIndex, agrees_with_a_map_through_inserts_erases_and_growth) {
       }
     }
   }
+}
+
+TEST(GrowingIndex, agrees_with_a_map_through_inserts_erases_and_growth) {
+  agrees_with_a_map(GrowingIndex<std::uint64_t>::background_min_default, 7);
+}
+
+// Every growth on a thread of its own, from the smallest index up: the builds race the inserts,
+// some finishing at once, some only when the delta fills and an insert waits for them.
+TEST(GrowingIndex, agrees_with_a_map_when_every_growth_is_built_in_the_background) {
+  for (const std::uint64_t seed : {7, 8, 9}) agrees_with_a_map(1, seed);
 }
 
 TEST(GrowingIndex, erasing_the_newest_key_undoes_its_insert) {
@@ -106,6 +117,8 @@ TEST(GrowingIndex, doubles_and_grows_into_memory_mapped_ahead) {
   // 2 million entries grew through tables of 2^17 .. 2^22 slots, 2 MiB and more each: the
   // first of them was mapped when needed, the others ahead.
   EXPECT_GE(index.tables_mapped_ahead(), 4u);
+  // 2^17 slots and up grew in the background: from 98,304 entries, then 196,608 and so on.
+  EXPECT_GE(index.built_in_background(), 4u);
   for (std::uint32_t slot = 0; slot < keys; ++slot) {
     const std::uint32_t* found = index.find(std::uint64_t{slot} * 7919 + 3);
     ASSERT_NE(found, nullptr);

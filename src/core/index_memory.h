@@ -12,6 +12,10 @@
 // may be handed out while its region is still being populated: the engine writes its slots, the
 // populating thread stops at its next step, and no byte the table holds is ever written twice.
 // Kernels without it (before 5.14) leave the table to fault its pages in as it fills.
+//
+// Tables are allocated and freed from more than one thread (a growing index builds its next
+// table, and frees the last, on threads of their own): the bookkeeping is under a mutex, the
+// mapping and unmapping outside it.
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,6 +26,7 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -41,16 +46,17 @@ class IndexMemory {
   IndexMemory& operator=(const IndexMemory&) = delete;
   ~IndexMemory() {
     CAP_ASSERT(live_.empty());
-    drop_ahead();
+    if (ahead_.base != nullptr) unmap(std::move(ahead_));
   }
 
   void* allocate(std::size_t bytes) {
-    last_bytes_ = bytes;
     if (bytes < mapped_min) {
       void* memory = std::malloc(bytes);
       if (memory == nullptr) throw std::bad_alloc();
       return memory;
     }
+    std::unique_lock lock(mutex_);
+    largest_bytes_ = std::max(largest_bytes_, bytes);
     Region region;
     // The region mapped ahead, when it fits and this is the table it was meant for (not a much
     // smaller one, after a reset).
@@ -60,7 +66,9 @@ class IndexMemory {
       ++tables_mapped_ahead_;
       region.stop->store(true, std::memory_order_relaxed);
     } else {
+      lock.unlock();
       region = map(bytes);
+      lock.lock();
     }
     void* const base = region.base;
     live_.push_back(std::move(region));
@@ -69,29 +77,49 @@ class IndexMemory {
 
   void deallocate(void* memory, std::size_t bytes) noexcept {
     if (bytes < mapped_min) return std::free(memory);
-    const auto found = std::find_if(live_.begin(), live_.end(),
-                                    [&](const Region& region) { return region.base == memory; });
-    CAP_ASSERT(found != live_.end());
-    unmap(std::move(*found));
-    live_.erase(found);
+    Region region;
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = std::find_if(live_.begin(), live_.end(),
+                                      [&](const Region& live) { return live.base == memory; });
+      CAP_ASSERT(found != live_.end());
+      region = std::move(*found);
+      live_.erase(found);
+      if (region.bytes >= largest_bytes_) {
+        largest_bytes_ = 0;
+        for (const Region& live : live_) largest_bytes_ = std::max(largest_bytes_, live.bytes);
+      }
+    }
+    unmap(std::move(region));
   }
 
-  // Starts mapping the region the table after the last one allocated will want: twice as many
+  // Starts mapping the region the table after the largest one live will want: twice as many
   // slots, and a page more for the control bytes' rounding. Nothing to do for small tables, or
   // when a region that large is mapped already.
   void prepare_next() {
-    const std::size_t bytes = 2 * last_bytes_ + page;
-    if (bytes < mapped_min || (ahead_.base != nullptr && ahead_.bytes >= bytes)) return;
-    drop_ahead();
-    ahead_ = map(bytes);
-    ahead_.populating =
-        std::async(std::launch::async, populate, static_cast<char*>(ahead_.base), bytes, ahead_.stop);
+    Region dropped;
+    {
+      std::lock_guard lock(mutex_);
+      const std::size_t bytes = 2 * largest_bytes_ + page;
+      if (bytes < mapped_min || (ahead_.base != nullptr && ahead_.bytes >= bytes)) return;
+      dropped = std::move(ahead_);
+      ahead_ = map(bytes);
+      ahead_.populating = std::async(std::launch::async, populate, static_cast<char*>(ahead_.base),
+                                     bytes, ahead_.stop);
+    }
+    if (dropped.base != nullptr) unmap(std::move(dropped));
   }
 
   // Bytes mapped ahead for the next table; 0 when there is none.
-  std::size_t ahead_bytes() const noexcept { return ahead_.base == nullptr ? 0 : ahead_.bytes; }
+  std::size_t ahead_bytes() const noexcept {
+    std::lock_guard lock(mutex_);
+    return ahead_.base == nullptr ? 0 : ahead_.bytes;
+  }
   // Tables that went into a region mapped ahead.
-  std::size_t tables_mapped_ahead() const noexcept { return tables_mapped_ahead_; }
+  std::size_t tables_mapped_ahead() const noexcept {
+    std::lock_guard lock(mutex_);
+    return tables_mapped_ahead_;
+  }
 
  private:
   static constexpr std::size_t page = 4096;
@@ -130,15 +158,10 @@ class IndexMemory {
     ::munmap(region.base, region.bytes);
   }
 
-  void drop_ahead() noexcept {
-    if (ahead_.base == nullptr) return;
-    unmap(std::move(ahead_));
-    ahead_ = Region{};
-  }
-
+  mutable std::mutex mutex_;
   Region ahead_;
-  std::vector<Region> live_;  // mapped regions holding tables: the current one, and the old while growing
-  std::size_t last_bytes_ = 0;
+  std::vector<Region> live_;  // mapped regions holding tables: the current one, and others while growing
+  std::size_t largest_bytes_ = 0;  // the largest region in live_
   std::size_t tables_mapped_ahead_ = 0;
 };
 
