@@ -69,8 +69,10 @@ class Run {
   std::uint64_t checkpoint(std::uint64_t sequence) {
     const store::CheckpointMeta meta{sequence, now_, payments_.state_hash(), 0, 0};
     pending_ = std::make_unique<store::PendingCheckpoint>();
-    store::Store::prepare_checkpoint(pending_.get(), meta, {}, {}, {}, {},
-                                     [this](fund::Parts* parts) { return payments_.save(parts); });
+    store::Store::prepare_checkpoint(pending_.get(), meta, {}, {}, {}, nullptr,
+                                     [this](fund::Parts* parts, CopyLater* later) {
+                                       return payments_.save(parts, later);
+                                     });
     std::uint64_t bytes = pending_->payments.size();
     for (const auto& [key, part] : pending_->changed_parts) bytes += part.size();
     return bytes;

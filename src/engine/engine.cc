@@ -4,15 +4,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <variant>
 
 #include "core/assert.h"
+#include "core/chunk_copies.h"
 #include "core/limits.h"
 #include "core/this_thread.h"
 #include "engine/heap_warmer.h"
@@ -174,7 +177,9 @@ class Engine::Impl {
                                  std::span<const std::byte> body);
   void publish(std::uint64_t sequence, std::size_t events);
   void maybe_checkpoint();
-  std::unique_ptr<store::PendingCheckpoint> prepare_checkpoint();
+  void copy_checkpoint(std::size_t budget);
+  void note_checkpoint_pause(std::chrono::steady_clock::time_point started);
+  std::unique_ptr<store::PendingCheckpoint> prepare_checkpoint(CopyLater* later);
   void write_checkpoint(std::unique_ptr<store::PendingCheckpoint> checkpoint);
   void wait_for_history_through(std::uint64_t sequence);
   void enqueue_history(HistoryWork work);
@@ -217,8 +222,11 @@ class Engine::Impl {
   std::atomic<std::uint64_t> last_sequence_ = 0, state_hash_ = 0, batches_ = 0, events_ = 0,
                              accounts_ = 0, transfers_ = 0, checkpoint_sequence_ = 0,
                              replayed_batches_ = 0, rejected_overloaded_ = 0, last_ts_ = 0;
-  // One checkpoint at a time is copied out and written by its own thread.
+  // One checkpoint at a time is taken, copied out between batches (copying_checkpoint_, its
+  // chunks waiting in copy_later_) and written by its own thread.
   std::atomic<bool> checkpoint_in_flight_ = false;
+  CopyLater copy_later_;
+  std::unique_ptr<store::PendingCheckpoint> copying_checkpoint_;
   std::thread checkpoint_thread_;
   // The last checkpoint written, handed back by its thread before it ends: its buffers take the
   // next one's copies (prepare_checkpoint). Read by the engine only after joining that thread.
@@ -346,6 +354,7 @@ void Engine::Impl::stop() {
   }
   queue_wake_.notify_all();
   if (engine_thread_.joinable()) engine_thread_.join();
+  if (copying_checkpoint_) copy_checkpoint(std::numeric_limits<std::size_t>::max());
   // Before the history thread stops: a checkpoint being written may wait for its history.
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   {
@@ -356,7 +365,7 @@ void Engine::Impl::stop() {
   if (history_thread_.joinable()) history_thread_.join();
   journal_thread_.reset();
   if (writer_ && last_sequence_ > checkpoint_sequence_) {
-    const auto checkpoint = prepare_checkpoint();
+    const auto checkpoint = prepare_checkpoint(nullptr);
     // History is complete here: its thread drained its queue before it stopped.
     if (Status status = store_->write_checkpoint(*checkpoint); !status.is_ok()) {
       std::fprintf(stderr, "capillary: checkpoint at shutdown failed (the journal still has it all): %s\n",
@@ -414,7 +423,11 @@ void Engine::Impl::run() {
     // What the clock made due runs before anything queued is answered, so a read at time t sees
     // every deadline up to t (an expired hold, a closed sale), not just those some write applied.
     if (const auto next = state_.next_deadline(); next && *next <= clock_->now_ns()) commit_tick();
-    if (pending_.empty()) continue;
+    if (pending_.empty()) {
+      // Idle: nobody waits on a batch, so a checkpoint being copied is finished at once.
+      if (copying_checkpoint_) copy_checkpoint(std::numeric_limits<std::size_t>::max());
+      continue;
+    }
     while (!pending_.empty()) {
       if (auto* read = std::get_if<Engine::Read>(&pending_.front())) {
         (*read)(state_);
@@ -571,9 +584,11 @@ void Engine::Impl::wait_for_history_through(std::uint64_t sequence) {
   history_written_.wait(lock, [&] { return store_->history_sequence() >= sequence || history_stopping_; });
 }
 
-// The engine pauses only to copy the changed chunks; a thread of the checkpoint's own writes them
+// The engine takes a checkpoint between two batches and copies its chunks a step at a time
+// between the batches after (core/chunk_copies.h); a thread of the checkpoint's own writes them
 // while batches go on.
 void Engine::Impl::maybe_checkpoint() {
+  if (copying_checkpoint_) return copy_checkpoint(options_.checkpoint_copy_step_bytes);
   const std::uint64_t journaled = writer_->bytes_written() - journal_bytes_at_checkpoint_;
   // Halfway, the tables have changed about half of what the checkpoint will copy (a quarter more
   // covers a rate that rises meanwhile): what that is beyond the earlier checkpoint's copies,
@@ -592,19 +607,36 @@ void Engine::Impl::maybe_checkpoint() {
   warmed_ = false;
   journal_bytes_at_checkpoint_ = writer_->bytes_written();
   const auto started = std::chrono::steady_clock::now();
-  std::unique_ptr<store::PendingCheckpoint> checkpoint = prepare_checkpoint();
-  const double paused_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  checkpoint_pause_ms_last_ = paused_ms;
-  if (paused_ms > checkpoint_pause_ms_max_) checkpoint_pause_ms_max_ = paused_ms;
+  checkpoint_pause_ms_last_ = 0;
+  copying_checkpoint_ = prepare_checkpoint(&copy_later_);
+  note_checkpoint_pause(started);
+}
+
+// Copies up to `budget` bytes of the checkpoint's chunks; once all are copied, hands it to its
+// thread.
+void Engine::Impl::copy_checkpoint(std::size_t budget) {
+  const auto started = std::chrono::steady_clock::now();
+  const bool copied = copy_later_.copy_some(budget);
+  note_checkpoint_pause(started);
+  if (!copied) return;
+  copies_bytes_last_ = 0;
+  for (const auto& [key, bytes] : copying_checkpoint_->changed_parts) copies_bytes_last_ += bytes.capacity();
+  for (const auto& [key, bytes] : copying_checkpoint_->entries) copies_bytes_last_ += bytes.capacity();
   checkpoint_thread_ = std::thread(
-      [this, checkpoint = std::move(checkpoint)]() mutable {
+      [this, checkpoint = std::move(copying_checkpoint_)]() mutable {
         name_this_thread("checkpoint");
         // It has until the next checkpoint is due, seconds away: on a peak the threads answering
         // clients go first (a later one is skipped, not queued, while it is in flight).
         lower_this_thread_priority(10);
         write_checkpoint(std::move(checkpoint));
       });
+}
+
+void Engine::Impl::note_checkpoint_pause(std::chrono::steady_clock::time_point started) {
+  const double paused_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  if (paused_ms > checkpoint_pause_ms_last_) checkpoint_pause_ms_last_ = paused_ms;
+  if (paused_ms > checkpoint_pause_ms_max_) checkpoint_pause_ms_max_ = paused_ms;
 }
 
 // A checkpoint may not point past history that a crash could still lose: it waits until the
@@ -618,8 +650,8 @@ void Engine::Impl::write_checkpoint(std::unique_ptr<store::PendingCheckpoint> ch
 }
 
 // Runs on the engine thread between batches (or after it stopped), so the ledger is quiet. The
-// copies go into the buffers of the checkpoint written before, already mapped.
-std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
+// copies go into the buffers of the checkpoint written before, already mapped: now, or by `later`.
+std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint(CopyLater* later) {
   const store::CheckpointMeta meta{last_sequence_, last_timestamp_, state_.hash(),
                                    state_.ledger.accounts().size(), state_.ledger.transfers().size()};
   const ledger::Ledger::ChangedChunks changed = state_.ledger.take_changed_chunks();
@@ -629,11 +661,10 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint() {
   // The payments tables' and fund registers' changed chunks are copied into the parts; the store
   // adds the rest of the payments state on the checkpoint's thread.
   store::Store::prepare_checkpoint(checkpoint.get(), meta, state_.ledger.accounts(),
-                                   state_.ledger.transfers(), changed.accounts, changed.transfers,
-                                   [this](fund::Parts* parts) { return state_.payments.save(parts); });
-  copies_bytes_last_ = 0;
-  for (const auto& [key, bytes] : checkpoint->changed_parts) copies_bytes_last_ += bytes.capacity();
-  for (const auto& [key, bytes] : checkpoint->entries) copies_bytes_last_ += bytes.capacity();
+                                   state_.ledger.transfers(), changed, later,
+                                   [this](fund::Parts* parts, CopyLater* later) {
+                                     return state_.payments.save(parts, later);
+                                   });
   return checkpoint;
 }
 

@@ -34,11 +34,13 @@ struct Options {
   bool sync = true;                 // fdatasync each batch; off only for benchmarks
   bool history = true;              // feed the history store (statements, balance as of)
   // Write a checkpoint once this many journal bytes were appended since the last one, so
-  // recovery replays a bounded tail and old segments can be deleted. A checkpoint pauses the
-  // engine while it writes the records changed since the previous one (about 1.25 bytes per
-  // journal byte of transfers, plus the touched accounts), so the interval trades recovery time
-  // against the length of that pause.
+  // recovery replays a bounded tail and old segments can be deleted. A checkpoint copies the
+  // records changed since the previous one (about 1.25 bytes per journal byte of transfers, plus
+  // the touched accounts), so the interval trades recovery time against that work.
   std::uint64_t checkpoint_journal_bytes = 256ull << 20;
+  // The engine copies a checkpoint's chunks this many bytes at a time between batches (a few
+  // milliseconds' worth), not all at once (core/chunk_copies.h).
+  std::size_t checkpoint_copy_step_bytes = 8u << 20;
   std::uint32_t accounts_reserve = 0;
   std::uint32_t transfers_reserve = 0;
   // Called on the engine thread with each durable batch's order state changes (merchant
@@ -61,7 +63,8 @@ struct Stats {
   std::uint64_t queue_depth = 0;
   std::uint64_t rejected_overloaded = 0;
   double batch_ms_last = 0;
-  // How long the engine paused to copy a checkpoint's changed chunks: the last time, the longest.
+  // The engine's longest pause for a checkpoint (taking it, or one step of copying its chunks):
+  // the last checkpoint's, and the longest since open.
   double checkpoint_pause_ms_last = 0;
   double checkpoint_pause_ms_max = 0;
 };

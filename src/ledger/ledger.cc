@@ -17,8 +17,11 @@
 namespace capillary::ledger {
 namespace {
 
-void mark_chunk(std::vector<std::uint8_t>& changed, std::uint32_t slot) {
-  const std::size_t chunk = slot / checkpoint_chunk_records;
+// Before the record at `slot` is written: a checkpoint's copy of its chunk, if one is waiting,
+// is made first (core/chunk_copies.h).
+void mark_chunk(std::vector<std::uint8_t>& changed, ChunkCopies& copies, std::uint32_t slot) {
+  const auto chunk = static_cast<std::uint32_t>(slot / checkpoint_chunk_records);
+  copies.before_write(chunk);
   if (chunk >= changed.size()) changed.resize(chunk + 1, 0);
   changed[chunk] = 1;
 }
@@ -246,7 +249,7 @@ CreateAccountResult Ledger::create_account(const AccountSpec& spec,
   const auto slot = static_cast<std::uint32_t>(accounts_.size());
   accounts_.push_back(account);
   CAP_ASSERT(account_slots_.try_emplace(spec.id, slot).second);
-  mark_chunk(account_chunk_changed_, slot);
+  mark_chunk(account_chunk_changed_, account_copies_, slot);
   state_hash_ += record_hash(account);
   if (in_scope_) undo_.push_back({Undo::Kind::account_created, slot, {}, {}});
   return CreateAccountResult::ok;
@@ -458,7 +461,7 @@ void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
   const auto slot = static_cast<std::uint32_t>(transfers_.size());
   transfers_.push_back(record);
   CAP_ASSERT(transfer_slots_.try_emplace(transfer.id, slot).second);
-  mark_chunk(transfer_chunk_changed_, slot);
+  mark_chunk(transfer_chunk_changed_, transfer_copies_, slot);
   state_hash_ += record_hash(record);
   if (in_scope_) undo_.push_back({Undo::Kind::transfer_created, slot, {}, {}});
 }
@@ -469,7 +472,7 @@ void Ledger::insert_transfer(const Transfer& transfer, std::uint64_t timestamp,
 Account& Ledger::modify_account(std::uint32_t slot) noexcept {
   Account& account = accounts_[slot];
   if (in_scope_) undo_.push_back({Undo::Kind::account_changed, slot, {}, account});
-  mark_chunk(account_chunk_changed_, slot);
+  mark_chunk(account_chunk_changed_, account_copies_, slot);
   state_hash_ -= record_hash(account);
   return account;
 }
@@ -484,7 +487,7 @@ void Ledger::finish_account_change(std::uint32_t slot) noexcept {
 void Ledger::set_status(std::uint32_t slot, PendingStatus status) noexcept {
   TransferRecord& record = transfers_[slot];
   if (in_scope_) undo_.push_back({Undo::Kind::transfer_status_changed, slot, record.status, {}});
-  mark_chunk(transfer_chunk_changed_, slot);
+  mark_chunk(transfer_chunk_changed_, transfer_copies_, slot);
   state_hash_ -= record_hash(record);
   record.status = status;
   state_hash_ += record_hash(record);
@@ -551,11 +554,12 @@ std::size_t Ledger::changed_bytes() const noexcept {
 }
 
 Ledger::ChangedChunks Ledger::take_changed_chunks() {
-  return {take_marks(account_chunk_changed_), take_marks(transfer_chunk_changed_)};
+  return {take_marks(account_chunk_changed_), take_marks(transfer_chunk_changed_), &account_copies_,
+          &transfer_copies_};
 }
 
 void Ledger::restore(std::vector<Account> accounts, std::vector<TransferRecord> transfers) {
-  CAP_ASSERT(!in_scope_);
+  CAP_ASSERT(!in_scope_ && account_copies_.waiting() == 0 && transfer_copies_.waiting() == 0);
   account_chunk_changed_.clear();
   transfer_chunk_changed_.clear();
   accounts_.clear();

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chunk_copies.h"
 #include "core/growing_index.h"
 #include "ledger/result.h"
 #include "ledger/types.h"
@@ -65,10 +66,13 @@ class Ledger {
 
   // Chunks (of checkpoint_chunk_records records) of each table changed since the last call, for
   // an incremental checkpoint; the marks are cleared. Conservative: a chunk touched by a chain
-  // that was rolled back is listed too.
+  // that was rolled back is listed too. A checkpoint that copies them later takes them into
+  // the tables' copies (core/chunk_copies.h), so a write into one copies it first.
   struct ChangedChunks {
     std::vector<std::uint32_t> accounts;
     std::vector<std::uint32_t> transfers;
+    ChunkCopies* account_copies = nullptr;
+    ChunkCopies* transfer_copies = nullptr;
   };
   ChangedChunks take_changed_chunks();
   // What the chunks changed so far would take to copy.
@@ -124,6 +128,7 @@ class Ledger {
   std::uint64_t state_hash_ = 0;
   std::vector<HistoryEntry>* history_ = nullptr;
   std::vector<std::uint8_t> account_chunk_changed_, transfer_chunk_changed_;
+  ChunkCopies account_copies_, transfer_copies_;
 
   // A linked chain is applied inside a scope: every change is logged so a failing event can undo
   // the chain's earlier events. Outside a chain nothing is logged.

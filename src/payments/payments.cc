@@ -302,7 +302,7 @@ std::string Payments::check_invariants() const {
 // of the members: inline (Table::save) in the inline format, or in the apart format only its
 // record count u64, its changed chunks going to `parts` (Table::take_changed); then the funds and
 // the market.
-std::string Payments::save(fund::Parts* parts) const {
+std::string Payments::save(fund::Parts* parts, CopyLater* later) const {
   std::string out;
   const std::uint64_t header[3] = {parts == nullptr ? save_format_inline : save_format_apart,
                                    chain_.sequence(), record_sequence_};
@@ -314,7 +314,7 @@ std::string Payments::save(fund::Parts* parts) const {
     }
     const std::uint64_t count = table.size();
     out.append(reinterpret_cast<const char*>(&count), sizeof(count));
-    table.take_changed(parts);
+    table.take_changed(parts, later);
   };
   save_table(users_);
   save_table(merchants_);

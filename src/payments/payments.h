@@ -90,8 +90,9 @@ class Payments {
   // With `parts`, the tables' records and the fund registers go there instead, only their chunks
   // changed since the last such save (Table::take_changed, fund::Funds::save): a checkpoint keeps
   // the others from before, and the bytes keep the rest, which is small. restore() also reads
-  // what save() wrote before the tables went apart.
-  std::string save(fund::Parts* parts = nullptr) const;
+  // what save() wrote before the tables went apart. The tables' chunks may be copied into parts
+  // later, by `later` (core/chunk_copies.h).
+  std::string save(fund::Parts* parts = nullptr, CopyLater* later = nullptr) const;
   // About the bytes save(parts) would copy into parts now: the tables' changed chunks.
   std::size_t changed_bytes() const noexcept;
   bool restore(std::string_view bytes, const fund::Parts* parts = nullptr);

@@ -11,6 +11,7 @@
 //   entries per put (core/growing_index.h), never all at once.
 // - Each chunk has a changed mark, set by put and cleared when a checkpoint takes the chunk
 //   (take_changed): a checkpoint writes what changed since the previous one, not the table.
+//   It may copy those chunks later, between batches (core/chunk_copies.h).
 // Records are never erased: a key's slot is its for the table's life.
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 
 #include "core/assert.h"
 #include "core/checksum.h"
+#include "core/chunk_copies.h"
 #include "core/chunked.h"
 #include "core/growing_index.h"
 
@@ -129,13 +131,13 @@ class Table {
   }
 
   // The chunks changed since the last call, each under its part key (table_part_key), as the
-  // bytes of its records. Taking them is the checkpoint's bookkeeping, not state: const.
-  void take_changed(Parts* parts) const {
+  // bytes of its records now: copied at once, or by `later` (core/chunk_copies.h). Taking them is
+  // the checkpoint's bookkeeping, not state: const.
+  void take_changed(Parts* parts, CopyLater* later = nullptr) const {
     for (std::uint32_t chunk = 0; chunk < changed_.size(); ++chunk) {
       if (changed_[chunk] == 0) continue;
       const std::span<const Record> records = chunk_records_of(chunk);
-      (*parts)[part_key(chunk)].assign(reinterpret_cast<const char*>(records.data()),
-                                       records.size_bytes());
+      copies_.take(later, chunk, records.data(), records.size_bytes(), &(*parts)[part_key(chunk)]);
       changed_[chunk] = 0;
     }
   }
@@ -180,7 +182,9 @@ class Table {
 
   const std::uint32_t* find_slot(const Key& key) const noexcept { return index_.find(key); }
 
+  // Appends need no copy first: a chunk taken holds only the records there were then.
   void replace(std::uint32_t slot, const Record& record) noexcept {
+    copies_.before_write(slot / chunk_records);
     Record& stored = records_[slot];
     hash_ += record_hash(record) - record_hash(stored);
     stored = record;
@@ -197,6 +201,7 @@ class Table {
 
   // `count` records, contents undefined, and nothing else.
   void resize(std::uint64_t count) {
+    CAP_ASSERT(copies_.waiting() == 0);
     records_.resize_for_overwrite(count);
     changed_.assign((count + chunk_records - 1) / chunk_records, 0);
   }
@@ -219,6 +224,7 @@ class Table {
   std::uint64_t hash_ = 0;
   Chunked<Record, chunk_records> records_;
   mutable std::vector<std::uint8_t> changed_;  // per chunk: 1 when not in the last checkpoint
+  mutable ChunkCopies copies_;                 // chunks taken by a checkpoint, not yet copied
   GrowingIndex<Key> index_;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -130,6 +131,42 @@ TEST(Table, TakeChangedGivesOnlyTheChunksChangedSinceTheLastTake) {
   loaded.put(id_of(records + 1), order(id_of(records + 1), 1));
   EXPECT_EQ(loaded.find(id_of(records + 1))->amount, 1);
   EXPECT_EQ(loaded.hash(), loaded.recompute_hash());
+}
+
+// Chunks taken for a checkpoint and copied later, a few at a time, while seeded random puts
+// replace records in them and append new ones: the copies, loaded, are the table as it was taken.
+TEST(Table, ChunksCopiedLaterHoldTheTableAsItWasTaken) {
+  for (const std::uint64_t run : {1, 2, 3}) {
+    Orders table(seed);
+    fill(&table);
+    const std::uint64_t taken_hash = table.hash();
+    const std::uint64_t taken_size = table.size();
+    Parts parts;
+    CopyLater later;
+    table.take_changed(&parts, &later);
+    ASSERT_FALSE(later.done());
+    std::mt19937_64 random(run);
+    std::uint64_t next = records;
+    while (!later.done()) {
+      for (int i = 0; i < 100; ++i) {
+        const std::uint64_t at = random() % 4 == 0 ? next++ : random() % records;
+        table.put(id_of(at), order(id_of(at), -static_cast<std::int64_t>(random() % 1'000)));
+      }
+      later.copy_some(random() % (2 * Orders::chunk_records * sizeof(OrderRecord)));
+    }
+    ASSERT_NE(table.hash(), taken_hash);
+    Orders loaded(seed);
+    ASSERT_TRUE(loaded.load_parts(taken_size, parts, [](const OrderRecord& r) { return r.id; }));
+    EXPECT_EQ(loaded.hash(), taken_hash) << "run " << run;
+    EXPECT_EQ(loaded.find(id_of(7))->amount, 7);
+    // What changed meanwhile is in the next checkpoint's chunks, copied at once.
+    Parts next_parts;
+    table.take_changed(&next_parts);
+    for (auto& [key, bytes] : next_parts) parts[key] = bytes;
+    Orders reloaded(seed);
+    ASSERT_TRUE(reloaded.load_parts(table.size(), parts, [](const OrderRecord& r) { return r.id; }));
+    EXPECT_EQ(reloaded.hash(), table.hash());
+  }
 }
 
 TEST(Table, LoadPartsRefusesAMissingOrShortChunkAndARepeatedKey) {

@@ -111,10 +111,12 @@ Status for_each_line(const rocksdb::Slice& key, const rocksdb::Slice& value, Tak
   return Status::ok();
 }
 
-// Copies the listed chunks into `entries`, each into a buffer from `spare` while there are any.
+// Takes the listed chunks into `entries` (now, or by `later`), each into a buffer from `spare`
+// while there are any.
 template <typename Table>
 void copy_chunks(std::map<std::string, std::string>* entries, std::vector<std::string>* spare,
-                 char table, const Table& records, std::span<const std::uint32_t> chunks) {
+                 char table, const Table& records, std::span<const std::uint32_t> chunks,
+                 ChunkCopies* copies, CopyLater* later) {
   for (const std::uint32_t chunk : chunks) {
     const std::size_t start = std::size_t{chunk} * checkpoint_chunk_records;
     // A chunk emptied by a rolled-back chain has nothing left to write.
@@ -126,8 +128,9 @@ void copy_chunks(std::map<std::string, std::string>* entries, std::vector<std::s
       bytes = std::move(spare->back());
       spare->pop_back();
     }
-    bytes.assign(reinterpret_cast<const char*>(run.data()), run.size_bytes());
-    entries->insert_or_assign(chunk_key(table, chunk), std::move(bytes));
+    const auto [it, inserted] = entries->insert_or_assign(chunk_key(table, chunk), std::move(bytes));
+    CAP_ASSERT(copies != nullptr);
+    copies->take(later, chunk, run.data(), run.size_bytes(), &it->second);
   }
 }
 
@@ -340,24 +343,24 @@ Status Store::balance_as_of(std::uint64_t account_id, std::uint64_t at_ns,
 
 void Store::prepare_checkpoint(
     PendingCheckpoint* checkpoint, const CheckpointMeta& meta, const ledger::AccountTable& accounts,
-    const ledger::TransferTable& transfers,
-    std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-    const SaveModules& save_modules) {
+    const ledger::TransferTable& transfers, const ledger::Ledger::ChangedChunks& changed,
+    CopyLater* later, const SaveModules& save_modules) {
   CAP_ASSERT(meta.accounts == accounts.size() && meta.transfers == transfers.size());
   // The earlier checkpoint's parts are freed before the save, not kept by key: most parts a save
   // takes are chunks new since then, and these allocations, of the same sizes, reuse that memory
   // instead of mapping fresh pages on the engine thread.
   std::map<std::string, std::string>& parts = checkpoint->changed_parts;
   parts.clear();
-  checkpoint->payments = save_modules(&parts);
+  checkpoint->payments = save_modules(&parts, later);
   // The ledger's chunks in any order: they are all the same size.
   std::vector<std::string> spare;
   spare.reserve(checkpoint->entries.size());
   for (auto& [key, bytes] : checkpoint->entries) spare.push_back(std::move(bytes));
   checkpoint->entries.clear();
   checkpoint->meta = meta;
-  copy_chunks(&checkpoint->entries, &spare, 'a', accounts, account_chunks);
-  copy_chunks(&checkpoint->entries, &spare, 't', transfers, transfer_chunks);
+  copy_chunks(&checkpoint->entries, &spare, 'a', accounts, changed.accounts, changed.account_copies, later);
+  copy_chunks(&checkpoint->entries, &spare, 't', transfers, changed.transfers, changed.transfer_copies,
+              later);
   checkpoint->entries[checkpoint_meta_key] = slice_of(&meta, 1).ToString();
   checkpoint->payments_added = false;
 }

@@ -34,8 +34,10 @@
 #include <string>
 #include <vector>
 
+#include "core/chunk_copies.h"
 #include "core/limits.h"
 #include "core/status.h"
+#include "ledger/ledger.h"
 #include "ledger/types.h"
 
 namespace rocksdb {
@@ -128,22 +130,24 @@ class Store {
   Status balance_as_of(std::uint64_t account_id, std::uint64_t at_ns, StatementLine* line) const;
 
   // A checkpoint in two steps, so the engine pauses only to copy: prepare_checkpoint copies the
-  // meta record and the chunks (of checkpoint_chunk_records records) listed in `account_chunks`
-  // and `transfer_chunks` out of the ledger's tables; write_checkpoint then, on any thread,
-  // flushes history and writes them all at once (one table file, synced and ingested). Every chunk not listed must be unchanged
-  // since the previous checkpoint; the first checkpoint lists them all. The payments module's
+  // meta record and the chunks (of checkpoint_chunk_records records) listed in `changed` out of
+  // the ledger's tables; write_checkpoint then, on any thread, flushes history and writes them
+  // all at once (one table file, synced and ingested). Every chunk not listed must be unchanged
+  // since the previous checkpoint; the first checkpoint lists them all. With `later`, the
+  // tables' chunks are only taken, and copied by it (core/chunk_copies.h): write_checkpoint
+  // waits until it has copied them all. The payments module's
   // state (`payments`, small once its tables go in parts) is written whole each time, its
   // `changed_parts` over the earlier ones of their keys.
   // `save_modules` returns the payments state and puts the changed parts in the map it is given.
   // The copies go into `checkpoint`, reusing the buffers it holds from an earlier checkpoint:
   // copying into memory already mapped costs the copy, into fresh memory a page fault a page
   // besides, by far the larger part.
-  using SaveModules = std::function<std::string(std::map<std::string, std::string>* parts)>;
+  using SaveModules =
+      std::function<std::string(std::map<std::string, std::string>* parts, CopyLater* later)>;
   static void prepare_checkpoint(
       PendingCheckpoint* checkpoint, const CheckpointMeta& meta, const ledger::AccountTable& accounts,
-      const ledger::TransferTable& transfers,
-      std::span<const std::uint32_t> account_chunks, std::span<const std::uint32_t> transfer_chunks,
-      const SaveModules& save_modules);
+      const ledger::TransferTable& transfers, const ledger::Ledger::ChangedChunks& changed,
+      CopyLater* later, const SaveModules& save_modules);
   Status write_checkpoint(PendingCheckpoint& checkpoint);
   // The latest checkpoint; not_found when there is none.
   Status read_checkpoint(Checkpoint* checkpoint) const;

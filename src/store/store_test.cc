@@ -34,8 +34,10 @@ class StoreTest : public ::testing::Test {
     CheckpointMeta meta{};
     meta.sequence = sequence;
     PendingCheckpoint pending;
-    Store::prepare_checkpoint(&pending, meta, {}, {}, {}, {},
-                              [&](std::map<std::string, std::string>*) { return std::move(payments); });
+    Store::prepare_checkpoint(&pending, meta, {}, {}, {}, nullptr,
+                              [&](std::map<std::string, std::string>*, CopyLater*) {
+                                return std::move(payments);
+                              });
     ASSERT_TRUE(store_->write_checkpoint(pending).is_ok());
   }
 
