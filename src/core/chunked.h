@@ -10,8 +10,8 @@
 //
 // Mapping a fresh page is what growth costs: a fault a page, ~18 us on virtual machines with
 // shadow page tables, ~50 ms for a 10 MiB chunk. So once a table has a second chunk, the next one
-// is allocated and its pages mapped on a thread of its own while the current one fills, and the
-// appends that cross into it find it ready. Huge pages were tried instead and measured slower:
+// is allocated and its pages mapped on a thread of its own (core/resident.h) while the current
+// one fills, and the appends that cross into it find it ready. Huge pages were tried instead and measured slower:
 // the first touch of each 2 MiB page zeroes it inside one fault.
 
 #include <bit>
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/resident.h"
 #include "core/this_thread.h"
 
 namespace capillary {
@@ -42,14 +43,14 @@ inline void* allocate(std::size_t bytes) {
   return memory;
 }
 
-// `bytes` with every page written once, so none faults when records are written there.
+// `bytes` resident, so no page faults when records are written there.
 inline void* allocate_mapped(std::size_t bytes) {
   name_this_thread("chunk-mapper");
   // Yields to the threads answering clients, but only a little: it must be done before the chunk
   // being filled now is full.
   lower_this_thread_priority(5);
-  auto* memory = static_cast<char*>(allocate(bytes));
-  for (std::size_t at = 0; at < bytes; at += 4096) memory[at] = 0;
+  void* memory = allocate(bytes);
+  make_resident(memory, bytes);
   return memory;
 }
 

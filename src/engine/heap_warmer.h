@@ -7,7 +7,7 @@
 // first checkpoint of a 12-12-6 run at scale 1 took ~33,000 of them, a second with no payments
 // answered. Later checkpoints free the earlier one's copies first and reuse that memory; what is
 // more than that is warmed here. Halfway to a checkpoint the engine allocates blocks for it
-// (malloc maps them and touches nothing), a thread of their own writes a byte in every page, and
+// (malloc maps them and touches nothing), a thread of their own makes them resident, and
 // right before the copy the engine frees them into its heap, where the copies' allocations find
 // them resident. The blocks are smaller than the mmap threshold (main.cc), so they come from and
 // go back to the heap rather than being unmapped.
@@ -18,6 +18,7 @@
 #include <new>
 #include <vector>
 
+#include "core/resident.h"
 #include "core/this_thread.h"
 
 namespace capillary::engine {
@@ -42,9 +43,7 @@ class HeapWarmer {
       // Started halfway to a checkpoint, seconds before the copy needs it: it yields to the
       // threads answering clients.
       lower_this_thread_priority(10);
-      for (char* block : blocks) {
-        for (std::size_t at = 0; at < block_bytes; at += page) block[at] = 0;
-      }
+      for (char* block : blocks) make_resident(block, block_bytes);
     });
   }
 
@@ -58,7 +57,6 @@ class HeapWarmer {
   std::size_t bytes() const noexcept { return blocks_.size() * block_bytes; }
 
  private:
-  static constexpr std::size_t page = 4096;
   static constexpr std::size_t block_bytes = std::size_t{8} << 20;
 
   std::vector<char*> blocks_;
