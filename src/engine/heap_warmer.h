@@ -2,14 +2,14 @@
 // Memory the engine thread is about to allocate, made resident ahead of time on another thread.
 //
 // A checkpoint copies the changed chunks of the ledger and payments tables on the engine thread,
-// between two batches, into strings from malloc. Copied into memory the process has never touched,
+// a step at a time between batches (core/chunk_copies.h), into strings from malloc. Copied into memory the process has never touched,
 // each page costs a fault (tens of microseconds on virtual machines with shadow page tables): the
 // first checkpoint of a 12-12-6 run at scale 1 took ~33,000 of them, a second with no payments
 // answered. Later checkpoints free the earlier one's copies first and reuse that memory; what is
 // more than that is warmed here. Halfway to a checkpoint the engine allocates blocks for it
-// (malloc maps them and touches nothing), a thread of their own makes them resident, and
-// right before the copy the engine frees them into its heap, where the copies' allocations find
-// them resident. The blocks are smaller than the mmap threshold (main.cc), so they come from and
+// (malloc maps them and touches nothing), a thread of their own makes them resident, and right
+// before the checkpoint is taken the engine frees them into its heap, where the copies'
+// allocations find them resident. The blocks are smaller than the mmap threshold (main.cc), so they come from and
 // go back to the heap rather than being unmapped.
 
 #include <cstddef>

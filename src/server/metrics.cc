@@ -156,10 +156,10 @@ std::string Metrics::render(const engine::Stats& stats) const {
       {"capillary_engine_batch_seconds_last", "gauge", "Time the last batch took.",
        stats.batch_ms_last / 1e3},
       {"capillary_engine_checkpoint_pause_seconds_last", "gauge",
-       "Time the engine last paused to copy a checkpoint's changed chunks.",
+       "The last checkpoint's longest engine pause: taking it, or one step of copying its chunks.",
        stats.checkpoint_pause_ms_last / 1e3},
       {"capillary_engine_checkpoint_pause_seconds_max", "gauge",
-       "Longest pause to copy a checkpoint's changed chunks since open.",
+       "Longest engine pause for a checkpoint since open.",
        stats.checkpoint_pause_ms_max / 1e3},
   };
   for (const Value& value : values) {
