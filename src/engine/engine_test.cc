@@ -80,6 +80,17 @@ class EngineTest : public ::testing::Test {
     return value;
   }
 
+  // Reopening comes back to `state_hash`, and so does verifying from the checkpoint it wrote.
+  void expect_reopens_to(std::uint64_t state_hash) {
+    auto engine = open();
+    EXPECT_EQ(hash(*engine), state_hash);
+    engine.reset();
+    VerifyReport report;
+    const Status verified = verify(data_dir_, true, &report);
+    ASSERT_TRUE(verified.is_ok()) << verified.message();
+    EXPECT_EQ(report.state_hash, state_hash);
+  }
+
   // Lets every hold with a timeout expire, so no tick can change the state behind a test's back.
   void settle_holds(Engine& engine) {
     clock_.advance(std::chrono::seconds(10));
@@ -244,12 +255,7 @@ TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
     EXPECT_GT(engine->stats().checkpoint_pause_ms_max, 0.0);
     EXPECT_GE(engine->stats().checkpoint_pause_ms_max, engine->stats().checkpoint_pause_ms_last);
   }
-  auto engine = open();
-  EXPECT_EQ(hash(*engine), before);
-  VerifyReport report;
-  const Status verified = verify(data_dir_, true, &report);
-  ASSERT_TRUE(verified.is_ok()) << verified.message();
-  EXPECT_EQ(report.state_hash, before);
+  expect_reopens_to(before);
 }
 
 // Each checkpoint's chunks are copied one between each two batches, while the batches keep
@@ -289,12 +295,7 @@ TEST_F(EngineTest, CheckpointsCopiedBetweenBatchesHoldTheStateAtTheirSequence) {
     EXPECT_GE(checkpoints.size() - checkpoints.count(0), 4u);
     before = hash(*engine);
   }
-  auto engine = open();
-  EXPECT_EQ(hash(*engine), before);
-  VerifyReport report;
-  const Status verified = verify(data_dir_, true, &report);
-  ASSERT_TRUE(verified.is_ok()) << verified.message();
-  EXPECT_EQ(report.state_hash, before);
+  expect_reopens_to(before);
 }
 
 TEST_F(EngineTest, HoldsExpireByThemselvesWithoutTraffic) {
