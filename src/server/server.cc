@@ -379,7 +379,19 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     if (slot.answered) return;
     slot.answered = true;
     slot.response = std::move(response);
-    flush();
+    schedule_flush();
+  }
+
+  // The engine answers a batch at once, and a connection's pipelined requests are often in the
+  // same batch: their answers arrive together through the inbox. Writing after the last of them
+  // sends them in one write, where a write per answer cost a send each.
+  void schedule_flush() {
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->flush_scheduled_ = false;
+      self->flush();
+    });
   }
 
   // Writes every answered slot at the front of the line, in one write.
@@ -471,6 +483,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   bool unread_input_ = false;       // an error left part of a request unread
   bool closed_ = false;
   bool handling_ = false;           // within routes.handle()
+  bool flush_scheduled_ = false;    // a flush is posted to this connection's thread
   Shared& shared_;
   std::list<std::weak_ptr<Session>>::iterator registration_;
 };
