@@ -90,6 +90,13 @@ void ApiFlow::complete(const Admission& admission, std::uint64_t now_ns,
                   response.latency);
 }
 
+void ApiFlow::withdraw(const Admission& admission) {
+  CAP_ASSERT(admission.admitted());
+  const std::uint32_t before = in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  CAP_ASSERT(before >= 1);
+  breaker_.cancel(admission.probe);
+}
+
 void ApiFlow::count_rejection(Rejection rejection) {
   CAP_ASSERT(rejection != Rejection::none);
   rejections_[static_cast<std::size_t>(rejection)].fetch_add(1, std::memory_order_relaxed);

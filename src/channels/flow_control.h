@@ -78,6 +78,9 @@ class ApiFlow {
   Admission admit(std::uint64_t now_ns);
   // The answer to an admitted call; frees its concurrency slot and feeds the breaker.
   void complete(const Admission& admission, std::uint64_t now_ns, const BankResponse& response);
+  // An admitted call its caller withdrew before sending it: frees its concurrency slot and its
+  // probe, if it was one, and tells the breaker nothing. The rate token stays spent.
+  void withdraw(const Admission& admission);
   // Counts a rejection decided elsewhere (the router reports only the one it returns).
   void count_rejection(Rejection rejection);
 

@@ -216,6 +216,15 @@ BankResponse answer(BankOutcome outcome, std::chrono::microseconds latency = 1ms
   return response;
 }
 
+// Admits `calls` calls and answers each as failed: enough of them open the breaker.
+void fail_calls(ApiFlow& flow, std::uint64_t now_ns, int calls) {
+  for (int i = 0; i < calls; ++i) {
+    const Admission admission = flow.admit(now_ns);
+    ASSERT_TRUE(admission.admitted());
+    flow.complete(admission, now_ns, answer(BankOutcome::failed));
+  }
+}
+
 TEST(ApiFlow, ConcurrencyLimitRejectsAtOnceAndFreesOnCompletion) {
   ManualClock clock(start_ns);
   ApiFlow flow(7, BankApi::debit_card, {.rate_per_s = 1000, .burst = 1000, .concurrency_max = 2},
@@ -256,11 +265,7 @@ TEST(ApiFlow, OpenBreakerRejectsBeforeTakingATokenOrSlot) {
   ManualClock clock(start_ns);
   ApiFlow flow(7, BankApi::debit_card, {.rate_per_s = 100, .burst = 100, .concurrency_max = 100},
                test_policy(), clock.now_ns());
-  for (int i = 0; i < 10; ++i) {
-    const Admission admission = flow.admit(clock.now_ns());
-    ASSERT_TRUE(admission.admitted());
-    flow.complete(admission, clock.now_ns(), answer(BankOutcome::failed));
-  }
+  fail_calls(flow, clock.now_ns(), 10);
   const Admission rejected = flow.admit(clock.now_ns());
   EXPECT_EQ(rejected.rejection, Rejection::circuit_open);
   EXPECT_EQ(rejected.retry_after_s, 5u);
@@ -278,6 +283,39 @@ TEST(ApiFlow, OpenBreakerRejectsBeforeTakingATokenOrSlot) {
     flow.complete(probe, clock.now_ns(), answer(BankOutcome::declined));
   }
   EXPECT_EQ(flow.snapshot(clock.now_ns()).breaker.state, BreakerState::closed);
+}
+
+// A call withdrawn before it was sent gives its slot and its probe back, and the breaker learns
+// nothing from it: the probe it held is taken by the next call, and counted when that one answers.
+TEST(ApiFlow, AWithdrawnCallFreesItsSlotAndProbeAndTellsTheBreakerNothing) {
+  ManualClock clock(start_ns);
+  ApiFlow flow(7, BankApi::debit_card, {.rate_per_s = 100, .burst = 100, .concurrency_max = 1},
+               test_policy(), clock.now_ns());
+  const Admission withdrawn = flow.admit(clock.now_ns());
+  ASSERT_TRUE(withdrawn.admitted());
+  EXPECT_EQ(flow.admit(clock.now_ns()).rejection, Rejection::concurrency_limited);
+  flow.withdraw(withdrawn);
+  ApiFlowSnapshot snapshot = flow.snapshot(clock.now_ns());
+  EXPECT_EQ(snapshot.in_flight, 0u);
+  EXPECT_EQ(snapshot.outcomes[static_cast<std::size_t>(BankOutcome::failed)], 0u);
+
+  // Open the breaker, then withdraw both half-open probes: the next two calls probe in their place.
+  fail_calls(flow, clock.now_ns(), 10);
+  ASSERT_EQ(flow.snapshot(clock.now_ns()).breaker.state, BreakerState::open);
+  clock.advance(5s);
+  for (int i = 0; i < 2; ++i) {
+    const Admission probe = flow.admit(clock.now_ns());
+    ASSERT_TRUE(probe.admitted() && probe.probe != 0);
+    flow.withdraw(probe);
+  }
+  for (int i = 0; i < 2; ++i) {
+    const Admission probe = flow.admit(clock.now_ns());
+    ASSERT_TRUE(probe.admitted() && probe.probe != 0) << "a withdrawn probe's place is free again";
+    flow.complete(probe, clock.now_ns(), answer(BankOutcome::approved));
+  }
+  snapshot = flow.snapshot(clock.now_ns());
+  EXPECT_EQ(snapshot.breaker.state, BreakerState::closed);
+  EXPECT_EQ(snapshot.in_flight, 0u);
 }
 
 TEST(ApiFlow, MetricsRenderEveryChannelApi) {

@@ -15,6 +15,8 @@ std::string_view name(GatewayOutcome outcome) {
       return "failed";
     case GatewayOutcome::rejected:
       return "rejected";
+    case GatewayOutcome::withdrawn:
+      return "withdrawn";
   }
   return "unknown";
 }
@@ -23,8 +25,8 @@ Gateway::Gateway(const BanksConfig& config, Connector& connector, const Clock& c
     : connector_(connector), clock_(clock), router_(config, clock.now_ns()) {}
 
 void Gateway::charge(const Card& card, std::int64_t amount_fen, std::string reference,
-                     GatewayCallback callback) {
-  call(BankApi::debit_card, card, amount_fen, std::move(reference), std::move(callback));
+                     GatewayCallback callback, BeforeSend before_send) {
+  call(BankApi::debit_card, card, amount_fen, std::move(reference), std::move(callback), std::move(before_send));
 }
 
 void Gateway::payout(const Card& card, std::int64_t amount_fen, std::string reference,
@@ -63,18 +65,18 @@ GatewayResult result_of(ChannelId channel_id, BankResponse response) {
 }  // namespace
 
 void Gateway::call(BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
-                   GatewayCallback callback) {
+                   GatewayCallback callback, BeforeSend before_send) {
   CAP_ASSERT(amount_fen > 0);
   CAP_ASSERT(!reference.empty() && reference.size() <= reference_bytes_max);
   if (const ChannelId channel_id = pinned(reference); channel_id != 0) {
     return send_on(channel_id, api, BankRequest{channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
-                   std::move(callback));
+                   std::move(callback), before_send);
   }
   const Routed routed = router_.route(card.bank_code, api, clock_.now_ns());
   if (!routed.admission.admitted()) return callback(rejected(routed.admission));
   send(api, routed,
        BankRequest{routed.channel_id, card.token, card.bank_code, amount_fen, std::move(reference)},
-       std::move(callback));
+       std::move(callback), before_send);
 }
 
 void Gateway::refund(ChannelId channel_id, const Card& card, std::int64_t amount_fen,
@@ -94,7 +96,8 @@ void Gateway::call_on(ChannelId channel_id, BankApi api, const Card& card, std::
           std::move(callback));
 }
 
-void Gateway::send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback) {
+void Gateway::send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback,
+                      const BeforeSend& before_send) {
   Routed routed;
   routed.flow = router_.flow(channel_id, api);
   if (routed.flow == nullptr) {
@@ -103,11 +106,18 @@ void Gateway::send_on(ChannelId channel_id, BankApi api, BankRequest request, Ga
   routed.admission = routed.flow->admit(clock_.now_ns());
   if (!routed.admission.admitted()) return callback(rejected(routed.admission));
   routed.channel_id = channel_id;
-  send(api, routed, std::move(request), std::move(callback));
+  send(api, routed, std::move(request), std::move(callback), before_send);
 }
 
 void Gateway::send(BankApi api, const Routed& routed, BankRequest request,
-                   GatewayCallback callback) {
+                   GatewayCallback callback, const BeforeSend& before_send) {
+  if (before_send && !before_send(routed.channel_id)) {
+    routed.flow->withdraw(routed.admission);
+    GatewayResult withdrawn;
+    withdrawn.outcome = GatewayOutcome::withdrawn;
+    withdrawn.channel_id = routed.channel_id;
+    return callback(std::move(withdrawn));
+  }
   std::string reference = request.reference;
   channels::call(connector_, api, request,
                  [this, routed, reference = std::move(reference),

@@ -10,6 +10,10 @@
 //     // (rejection + retry_after_s: answer 429/503 with Retry-After, nothing was sent).
 //   });
 //
+// A caller that must write down which bank a call went to before it goes (card_retries.h) passes
+// a BeforeSend: it runs once a channel has admitted the call, and returning false withdraws it
+// unsent (GatewayOutcome::withdrawn).
+//
 // A rejected call answers before charge() returns, on the caller's thread; an admitted one
 // answers on the connector's thread. The config, connector and clock must outlive the gateway.
 //
@@ -40,12 +44,12 @@ struct Card {
   std::string bank_code;
 };
 
-enum class GatewayOutcome : std::uint8_t { approved, declined, failed, rejected };
+enum class GatewayOutcome : std::uint8_t { approved, declined, failed, rejected, withdrawn };
 std::string_view name(GatewayOutcome outcome);
 
 struct GatewayResult {
   GatewayOutcome outcome = GatewayOutcome::rejected;
-  ChannelId channel_id = 0;  // the channel called; 0 when rejected
+  ChannelId channel_id = 0;  // the channel called, or withdrawn from; 0 when rejected
   std::string bank_reference;
   std::string decline_reason;
   FailureKind failure = FailureKind::none;
@@ -55,6 +59,8 @@ struct GatewayResult {
 };
 
 using GatewayCallback = std::function<void(GatewayResult)>;
+// Told the channel a call is about to leave for, on the caller's thread; false withdraws the call.
+using BeforeSend = std::function<bool(ChannelId)>;
 
 class Gateway {
  public:
@@ -64,12 +70,12 @@ class Gateway {
 
   // Charges the card (the bank's debit_card). amount_fen > 0.
   void charge(const Card& card, std::int64_t amount_fen, std::string reference,
-              GatewayCallback callback);
+              GatewayCallback callback, BeforeSend before_send = {});
   // Pays out to the card (the bank's credit_card). amount_fen > 0.
   void payout(const Card& card, std::int64_t amount_fen, std::string reference,
               GatewayCallback callback);
   void call(BankApi api, const Card& card, std::int64_t amount_fen, std::string reference,
-            GatewayCallback callback);
+            GatewayCallback callback, BeforeSend before_send = {});
   // Credits a card payment back (the bank's credit_card, as a refund) on `channel_id`, the channel
   // that charged it: a refund is not routed, since the bank that holds the charge must return it.
   // Flow control is that channel's credit_card; a channel not configured is rejected as no_route.
@@ -104,9 +110,11 @@ class Gateway {
 
  private:
   // A call on one channel, admitted by that channel's flow control alone.
-  void send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback);
-  // Sends an admitted call and answers with the channel's result.
-  void send(BankApi api, const Routed& routed, BankRequest request, GatewayCallback callback);
+  void send_on(ChannelId channel_id, BankApi api, BankRequest request, GatewayCallback callback,
+               const BeforeSend& before_send = {});
+  // Sends an admitted call, unless before_send withdraws it, and answers with the channel's result.
+  void send(BankApi api, const Routed& routed, BankRequest request, GatewayCallback callback,
+            const BeforeSend& before_send = {});
   GatewayResult call_blocking(BankApi api, const Card& card, std::int64_t amount_fen,
                               std::string reference);
   // The channel a timed-out call with this reference went to, or 0.

@@ -81,6 +81,23 @@ void CardRetries::reverse_if_refused(const payments::Command& command, const pay
 
 Status CardRetries::begin(const CardCall& call) { return log_.put(key_of(call), call); }
 
+void CardRetries::charge(CardCall call, ChargeDone done) {
+  CAP_ASSERT(!call.refund);
+  auto logged = std::make_shared<Status>(Status::ok());
+  // Before send runs on this thread, ahead of the call leaving; `done` runs after it.
+  const channels::Card card = call.card;
+  const std::int64_t amount = call.amount;
+  std::string reference = call.reference;
+  gateway_.charge(
+      card, amount, std::move(reference),
+      [logged, done = std::move(done)](channels::GatewayResult result) { done(std::move(result), *logged); },
+      [this, call = std::move(call), logged](channels::ChannelId channel) mutable {
+        call.channel = channel;
+        *logged = begin(call);
+        return logged->is_ok();
+      });
+}
+
 // Left in the log, a finished call is sent again at the next start: the bank answers it as the
 // same operation and the journal as a replay.
 void CardRetries::end(std::uint64_t key) {
@@ -113,7 +130,12 @@ channels::GatewayResult CardRetries::send(const Call& call) {
       gateway_.call_on(call.channel, channels::BankApi::debit_card, call.card, call.amount, call.reference,
                        std::move(keep));
     } else {
-      gateway_.charge(call.card, call.amount, call.reference, std::move(keep));
+      gateway_.charge(call.card, call.amount, call.reference, std::move(keep),
+                      [this, &call](channels::ChannelId channel) {
+                        CardCall placed = call;
+                        placed.channel = channel;
+                        return begin(placed).is_ok();
+                      });
     }
   });
 }
@@ -127,7 +149,7 @@ bool CardRetries::attempt(const Call& call) {
   std::optional<channels::GatewayResult> located;
   if (call.channel == 0 && !locate(call, &located)) return false;
   const channels::GatewayResult result = located ? std::move(*located) : send(call);
-  if (result.outcome == channels::GatewayOutcome::rejected ||
+  if (result.outcome == channels::GatewayOutcome::rejected || result.outcome == channels::GatewayOutcome::withdrawn ||
       (result.outcome == channels::GatewayOutcome::failed && result.failure == channels::FailureKind::timeout)) {
     return false;
   }

@@ -17,11 +17,15 @@
 // charged it, under the reference `reversal-<charge reference>`. The money never reached the
 // ledger, so nothing is journaled; reconciliation pairs the two statement lines.
 //
-// Every card call is written to the card call log (card_call_log.h), synced, before it is sent
-// (begin), and removed once its command is journaled or a bank refused it unsent (end). At start
-// the calls left there are finished here: those the process was still waiting on when it stopped
-// as well as those it had answered 202 pending. A charge logged before routing picked its channel
-// is first looked for at each channel its card could have gone to (locate).
+// Every card call is written to the card call log (card_call_log.h), synced, with the channel it
+// goes to, before it is sent (begin, or charge for a call routing places), and removed once its
+// command is journaled or a bank refused it unsent (end). At start the calls left there are
+// finished here: those the process was still waiting on when it stopped as well as those it had
+// answered 202 pending. Each goes again to the bank it went to, which answers for a call it holds
+// and acts on one it never received, so a call still on its way when the process stopped is
+// charged once, wherever routing would send it now. A charge a log holds without a channel (logs
+// written before calls named theirs) is first looked for at each channel its card could have gone
+// to (locate).
 
 #include <chrono>
 #include <cstdint>
@@ -48,7 +52,9 @@ class CardRetries {
   static constexpr std::chrono::seconds first_retry{1};
   static constexpr std::chrono::seconds retry_interval_max{60};
 
-  // At start: time for a call the previous process sent to reach the bank before it is sent again.
+  // At start: time for a call the previous process sent to reach its bank before it is sent
+  // again. Sent to that bank, an early repeat is only answered as the same call; a charge without
+  // a channel (an older log's) is looked for first, and one still on its way would not be found.
   static constexpr std::chrono::seconds first_retry_at_start{5};
 
   struct Call : CardCall {
@@ -62,6 +68,12 @@ class CardRetries {
 
   // Queues the calls the log held at open.
   void resume(const Reclaim& reclaim);
+  // Charges `call`'s card, routed (call.channel is ignored), logging it with the channel it is
+  // about to go to first: a call that could not be logged is not sent, and `done` gets
+  // GatewayOutcome::withdrawn with the log's error. Otherwise `done` gets the gateway's result
+  // and an ok Status; the call stays logged for the caller to end() or retry().
+  using ChargeDone = std::function<void(channels::GatewayResult, Status logged)>;
+  void charge(CardCall call, ChargeDone done);
   // Logs a call about to be sent, with channel 0 when routing is yet to pick one. A call that
   // could not be logged must not be sent.
   Status begin(const CardCall& call);
@@ -86,7 +98,8 @@ class CardRetries {
   // a reversal, once the bank has answered it.
   bool attempt(const Call& call);
   bool locate(const Call& call, std::optional<channels::GatewayResult>* found);
-  // Sends the call once, on its channel, or routed when it has none yet; waits for the result.
+  // Sends the call once, on its channel, or routed when it has none yet (logged with the channel
+  // routing picks); waits for the result.
   channels::GatewayResult send(const Call& call);
   Status add(Call call, std::chrono::seconds first);
 

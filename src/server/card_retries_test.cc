@@ -1,8 +1,10 @@
 // CardRetries finishing what a stopped process left in the card call log, on a real engine and
-// gateway, with the banks simulated in process (the only part that lives outside). A charge the
-// log holds without a channel — the process stopped before routing's pick was written down — is
-// looked for at every channel its card could have gone to: taken from the one that holds it, sent
-// routed when none does, and charged once either way.
+// gateway, with the banks simulated in process (the only part that lives outside). A charge is
+// logged with the channel it goes to before it leaves, so one still on its way when the process
+// stopped is sent again to that bank, not wherever routing would send it now. A charge a log holds
+// without a channel (logs from before calls named theirs) is looked for at every channel its card
+// could have gone to: taken from the one that holds it, sent routed when none does, and charged
+// once either way.
 
 #include "server/card_retries.h"
 
@@ -29,7 +31,7 @@ using channels::BankRequest;
 using channels::BankResponse;
 
 // ICBC cards go to channel 1, then fall back to 2; both banks approve every call (the defaults:
-// no errors, no declines, limits far above what the tests send).
+// no errors, no declines). Channel 1 takes one charge a second, channel 2 far more.
 channels::BanksConfig two_channels() {
   channels::BanksConfig config;
   config.seed = 11;
@@ -37,13 +39,15 @@ channels::BanksConfig two_channels() {
     channels::ChannelConfig channel;
     channel.id = id;
     channel.name = "channel-" + std::to_string(id);
+    if (id == 1) channel.limits[static_cast<std::size_t>(BankApi::debit_card)] = {.rate_per_s = 1, .burst = 1};
     config.channels.push_back(channel);
   }
   config.routes.push_back({"ICBC", {1, 2}});
   return config;
 }
 
-// Each channel's simulated bank, answering at once on the caller's thread.
+// Each channel's simulated bank, answering at once on the caller's thread. Calls to a channel set
+// to lose them never arrive, as calls still on their way when the process stopped.
 class BanksInProcess final : public channels::Connector {
  public:
   BanksInProcess(const channels::BanksConfig& config, const Clock& clock) {
@@ -52,6 +56,10 @@ class BanksInProcess final : public channels::Connector {
     }
   }
   void debit_card(const BankRequest& request, BankCallback callback) override {
+    if (request.channel_id == losing_) {
+      ++lost_;
+      return;
+    }
     callback(response(bank(request.channel_id).handle(BankApi::debit_card, request.reference, request.amount_fen)));
   }
   void credit_card(const BankRequest& request, BankCallback callback) override {
@@ -66,6 +74,8 @@ class BanksInProcess final : public channels::Connector {
     callback(unknown);
   }
   banksim::SimulatedBank& bank(channels::ChannelId id) { return *banks_.at(id); }
+  void lose_calls_to(channels::ChannelId id) { losing_ = id; }  // 0: lose none
+  int lost() const { return lost_; }
 
  private:
   static BankResponse response(const banksim::Decision& decision) {
@@ -87,6 +97,8 @@ class BanksInProcess final : public channels::Connector {
     return response;
   }
   std::map<channels::ChannelId, std::unique_ptr<banksim::SimulatedBank>> banks_;
+  channels::ChannelId losing_ = 0;
+  int lost_ = 0;
 };
 
 constexpr std::uint64_t user = 7;
@@ -132,10 +144,17 @@ class CardRetriesTest : public ::testing::Test {
 
   // Writes `call` as a stopped process left it, then starts the retries a new process would.
   void finish_at_start(const CardCall& call) {
+    {
+      std::unique_ptr<CardCallLog> log;
+      ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
+      ASSERT_TRUE(log->put(call.command.id, call).is_ok());
+    }
+    finish_logged();
+  }
+
+  // Starts the retries a new process would, for what the log holds, and waits for them to finish.
+  void finish_logged() {
     std::unique_ptr<CardCallLog> log;
-    ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
-    ASSERT_TRUE(log->put(call.command.id, call).is_ok());
-    log.reset();
     ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
     {
       CardRetries retries(*engine_, gateway_, *log);
@@ -186,6 +205,56 @@ TEST_F(CardRetriesTest, AChargeAFallbackChannelHoldsIsTakenFromThereWithoutASeco
   EXPECT_TRUE(banks_.bank(1).approved().empty()) << "the primary would have charged the card a second time";
   EXPECT_EQ(banks_.bank(2).approved().size(), 1u);
   EXPECT_EQ(balance(payments::AccountKind::bank_clearing, 2), -amount);
+}
+
+TEST_F(CardRetriesTest, AChargeLostOnItsWayToTheFallbackIsSentThereAgainNotRoutedAfresh) {
+  // Another card's charge takes channel 1's one charge a second, so this one falls back to 2, and
+  // the process stops while it is on its way there: channel 2's bank never hears of it.
+  ASSERT_EQ(gateway_.charge_blocking({"tok-2", "ICBC"}, 100, "another-charge").channel_id, 1u);
+  banks_.lose_calls_to(2);
+  const CardCall call = top_up_charge();
+  {
+    std::unique_ptr<CardCallLog> log;
+    ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
+    CardRetries retries(*engine_, gateway_, *log);
+    bool answered = false;
+    retries.charge(call, [&](channels::GatewayResult, Status) { answered = true; });
+    ASSERT_EQ(banks_.lost(), 1) << "the charge left for channel 2";
+    EXPECT_FALSE(answered);
+  }
+  {
+    std::unique_ptr<CardCallLog> log;
+    ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
+    const auto unfinished = log->take_unfinished();
+    ASSERT_EQ(unfinished.size(), 1u);
+    EXPECT_EQ(unfinished[0].second.channel, 2u) << "logged with the channel it went to, before it went";
+  }
+  // Restarted, with channel 1 free again: the charge goes to channel 2, where the first attempt
+  // would have arrived had it been late rather than lost, and nowhere else.
+  banks_.lose_calls_to(0);
+  finish_logged();
+  EXPECT_EQ(wallet(), amount);
+  ASSERT_EQ(banks_.bank(1).approved().size(), 1u);
+  EXPECT_EQ(banks_.bank(1).approved()[0].our_reference, "another-charge") << "a second charge, at another bank";
+  EXPECT_EQ(banks_.bank(2).approved().size(), 1u);
+  EXPECT_EQ(balance(payments::AccountKind::bank_clearing, 2), -amount);
+}
+
+// A charge that cannot be logged is not sent: the gateway withdraws it, and its channel's slot is
+// free for the next call.
+TEST_F(CardRetriesTest, AChargeThatCannotBeLoggedIsNotSent) {
+  std::unique_ptr<CardCallLog> log;
+  ASSERT_TRUE(CardCallLog::open(dir_ / "card-calls", &log).is_ok());
+  CardRetries retries(*engine_, gateway_, *log);
+  channels::GatewayResult result;
+  result.outcome = channels::GatewayOutcome::approved;
+  gateway_.charge(
+      {"tok-1", "ICBC"}, amount, "unlogged", [&](channels::GatewayResult answer) { result = std::move(answer); },
+      [](channels::ChannelId) { return false; });
+  EXPECT_EQ(result.outcome, channels::GatewayOutcome::withdrawn);
+  EXPECT_EQ(result.channel_id, 1u);
+  EXPECT_TRUE(banks_.bank(1).approved().empty());
+  for (const channels::ApiFlowSnapshot& flow : gateway_.snapshot()) EXPECT_EQ(flow.in_flight, 0u);
 }
 
 }  // namespace

@@ -339,19 +339,19 @@ void PaymentApi::charge_then_submit(PaymentStep step, const Call& call) {
   if (amount <= 0) return call.fail({400, "card_amount", "a card was given but no card amount", "card"});
   channels::Card card{step.card.token, step.card.bank};
   std::string reference = charge_reference(step.command.id);
-  // Logged before it is sent, with no channel yet: a process that stops before the bank answers
-  // leaves it for the next to finish (card_retries.h).
-  if (Status logged = card_retries_->begin({step.command, card, amount, reference, false, 0}); !logged.is_ok()) {
-    return call.fail({503, "card_call_log_unavailable",
-                      fmt::format("the card call could not be recorded, so it was not sent: {}", logged.message()),
-                      {}});
-  }
-  gateway_->charge(card, amount, reference,
+  // Logged with its channel before it is sent: a process that stops before the bank answers
+  // leaves it for the next to finish, at that bank (card_retries.h).
+  card_retries_->charge({step.command, card, amount, reference, false, 0},
                    [this, call, command = step.command, card, amount,
-                    reference](channels::GatewayResult result) mutable {
+                    reference](channels::GatewayResult result, Status logged) mutable {
                      call.guarded([&] {
+                       if (result.outcome == channels::GatewayOutcome::withdrawn) {
+                         return call.fail({503, "card_call_log_unavailable",
+                                           fmt::format("the card call could not be recorded, so it was not sent: {}",
+                                                       logged.message()),
+                                           {}});
+                       }
                        if (result.outcome == channels::GatewayOutcome::rejected) {
-                         card_retries_->end(command.id);
                          Response response;
                          response.status = 429;
                          response.retry_after_s = std::max<std::uint32_t>(1, result.retry_after_s);
