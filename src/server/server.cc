@@ -134,6 +134,14 @@ class IoThread {
   // True on this io thread.
   bool current() const { return current_ == this; }
 
+  // Within a drain of the inbox, `session` writes its answers once every task drained has run,
+  // in one write however many of them it got; false outside a drain.
+  bool flush_after_drain(std::shared_ptr<Session> session) {
+    if (!draining_) return false;
+    flush_after_.push_back(std::move(session));
+    return true;
+  }
+
   // Runs `task` on this thread, after what was posted before it.
   void post(std::function<void()> task) {
     bool wake;
@@ -152,15 +160,7 @@ class IoThread {
   }
 
  private:
-  void drain() {
-    {
-      std::lock_guard lock(mutex_);
-      CAP_ASSERT(running_.empty());
-      running_.swap(inbox_);
-    }
-    for (std::function<void()>& task : running_) task();
-    running_.clear();
-  }
+  void drain();  // after Session, whose answers it writes
 
   // Whose tasks the calling thread runs: set for the life of run().
   static thread_local IoThread* current_;
@@ -169,6 +169,8 @@ class IoThread {
   std::mutex mutex_;
   std::vector<std::function<void()>> inbox_;    // guarded by mutex_
   std::vector<std::function<void()>> running_;  // drained on this thread; kept for its capacity
+  bool draining_ = false;
+  std::vector<std::shared_ptr<Session>> flush_after_;  // sessions answered in this drain
 };
 
 thread_local IoThread* IoThread::current_ = nullptr;
@@ -253,6 +255,12 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   }
 
   void post(std::function<void()> task) override { thread_.post(std::move(task)); }
+
+  // The inbox drain that answered this connection is over: its answers go out.
+  void flush_answers() {
+    flush_pending_ = false;
+    flush();
+  }
 
   // Reads no further request. An idle connection closes now; one with requests in hand answers
   // them, the last with Connection: close, and then closes.
@@ -379,19 +387,15 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     if (slot.answered) return;
     slot.answered = true;
     slot.response = std::move(response);
-    schedule_flush();
-  }
-
-  // The engine answers a batch at once, and a connection's pipelined requests are often in the
-  // same batch: their answers arrive together through the inbox. Writing after the last of them
-  // sends them in one write, where a write per answer cost a send each.
-  void schedule_flush() {
-    if (flush_scheduled_) return;
-    flush_scheduled_ = true;
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
-      self->flush_scheduled_ = false;
-      self->flush();
-    });
+    // The engine answers a batch at once, and a connection's pipelined requests are often in the
+    // same batch: their answers arrive together through the inbox. Writing after the last of them
+    // sends them in one write, where a write per answer cost a send each.
+    if (flush_pending_) return;
+    if (thread_.flush_after_drain(shared_from_this())) {
+      flush_pending_ = true;
+      return;
+    }
+    flush();
   }
 
   // Writes every answered slot at the front of the line, in one write.
@@ -483,10 +487,24 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   bool unread_input_ = false;       // an error left part of a request unread
   bool closed_ = false;
   bool handling_ = false;           // within routes.handle()
-  bool flush_scheduled_ = false;    // a flush is posted to this connection's thread
+  bool flush_pending_ = false;      // answered within an inbox drain, written at its end
   Shared& shared_;
   std::list<std::weak_ptr<Session>>::iterator registration_;
 };
+
+void IoThread::drain() {
+  {
+    std::lock_guard lock(mutex_);
+    CAP_ASSERT(running_.empty());
+    running_.swap(inbox_);
+  }
+  draining_ = true;
+  for (std::function<void()>& task : running_) task();
+  running_.clear();
+  draining_ = false;
+  for (const std::shared_ptr<Session>& session : flush_after_) session->flush_answers();
+  flush_after_.clear();
+}
 
 // Accepts connections until stopped, pausing while connections_max are open, and pins each to
 // the next io thread in turn. Runs on the first io thread.
