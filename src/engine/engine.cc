@@ -238,6 +238,7 @@ class Engine::Impl {
   std::size_t copies_bytes_last_ = 0;   // the last checkpoint's copies, reused by the next
   std::atomic<double> batch_ms_last_ = 0;
   std::atomic<double> checkpoint_pause_ms_last_ = 0, checkpoint_pause_ms_max_ = 0;
+  std::atomic<double> journal_wait_ms_total_ = 0, journal_wait_ms_max_ = 0;
 };
 
 Status Engine::Impl::open() {
@@ -519,7 +520,14 @@ std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_
   journal_thread_->start(header, body);
   history_batch_.clear();
   const std::uint64_t last_timestamp = apply_batch(state_, header, buffers_);
+  const auto applied = std::chrono::steady_clock::now();
   if (Status status = journal_thread_->wait(); !status.is_ok()) fatal(status);
+  const double waited_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - applied).count();
+  // Written by this thread alone; atomics only so that stats() may read them from another.
+  journal_wait_ms_total_.store(journal_wait_ms_total_.load(std::memory_order_relaxed) + waited_ms,
+                               std::memory_order_relaxed);
+  if (waited_ms > journal_wait_ms_max_.load(std::memory_order_relaxed)) journal_wait_ms_max_ = waited_ms;
   last_timestamp_ = last_timestamp;
   return writer_->next_sequence() - 1;
 }
@@ -698,6 +706,8 @@ Stats Engine::Impl::stats() const {
   stats.batch_ms_last = batch_ms_last_;
   stats.checkpoint_pause_ms_last = checkpoint_pause_ms_last_;
   stats.checkpoint_pause_ms_max = checkpoint_pause_ms_max_;
+  stats.journal_wait_ms_total = journal_wait_ms_total_;
+  stats.journal_wait_ms_max = journal_wait_ms_max_;
   return stats;
 }
 

@@ -254,6 +254,10 @@ TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
     // Each checkpoint's copy is timed for the metrics.
     EXPECT_GT(engine->stats().checkpoint_pause_ms_max, 0.0);
     EXPECT_GE(engine->stats().checkpoint_pause_ms_max, engine->stats().checkpoint_pause_ms_last);
+    // So is each batch's wait for its journal entry.
+    const Stats stats = engine->stats();
+    EXPECT_GT(stats.journal_wait_ms_max, 0.0);
+    EXPECT_GE(stats.journal_wait_ms_total, stats.journal_wait_ms_max);
   }
   expect_reopens_to(before);
 }

@@ -161,6 +161,12 @@ std::string Metrics::render(const engine::Stats& stats) const {
       {"capillary_engine_checkpoint_pause_seconds_max", "gauge",
        "Longest engine pause for a checkpoint since open.",
        stats.checkpoint_pause_ms_max / 1e3},
+      {"capillary_engine_journal_wait_seconds_total", "counter",
+       "Time the engine spent waiting, a batch applied, for its journal entry to be durable.",
+       stats.journal_wait_ms_total / 1e3},
+      {"capillary_engine_journal_wait_seconds_max", "gauge",
+       "Longest wait for one batch's journal entry to be durable since open.",
+       stats.journal_wait_ms_max / 1e3},
   };
   for (const Value& value : values) {
     render_value(out, value.metric, value.type, value.help, value.value);
