@@ -11,6 +11,12 @@ namespace capillary {
 // and a 64 MiB segment holds over a hundred of them.
 inline constexpr std::size_t batch_events_max = 8190;
 
+// Batches applied whose journal entries are not yet durable: the one being written and synced,
+// and the one the engine applied meanwhile. The format has one entry in flight to the disk at a
+// time; a third batch would only queue behind the second as one more small entry with a sync of
+// its own, where waiting lets what arrives meanwhile join the next, larger batch.
+inline constexpr std::size_t journal_entries_in_flight_max = 2;
+
 // Size of one journal segment file. Preallocated, so appends never extend the file's metadata.
 inline constexpr std::uint64_t journal_segment_bytes = 64ull << 20;
 

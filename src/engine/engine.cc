@@ -65,43 +65,22 @@ std::size_t events_of(const Request& request) {
   return 0;
 }
 
-// Gathers the events of the next batch's requests (all of kind `Typed`) into `events`.
-template <typename Typed, typename Event>
-void gather(std::deque<Request>& pending, std::size_t requests, std::vector<Event>* events) {
-  events->clear();
-  for (std::size_t i = 0; i < requests; ++i) {
-    const auto& request = std::get<Typed>(pending[i]);
-    events->insert(events->end(), request.events.begin(), request.events.end());
-  }
-}
-
-// Hands each request its slice of the batch's results.
-template <typename Typed, typename Result>
-void answer(std::deque<Request>& pending, std::size_t requests, const std::vector<Result>& results) {
-  std::size_t offset = 0;
-  for (std::size_t i = 0; i < requests; ++i) {
-    auto& request = std::get<Typed>(pending[i]);
-    request.done({results.data() + offset, request.events.size()});
-    offset += request.events.size();
-  }
-}
-
-template <typename Event>
-std::span<const std::byte> bytes_of(const std::vector<Event>& events) {
-  return {reinterpret_cast<const std::byte*>(events.data()), events.size() * sizeof(Event)};
-}
-
 [[noreturn]] void fatal(const Status& status) {
   std::fprintf(stderr, "capillary: stopping: %s\n", status.message().c_str());
   std::fflush(stderr);
   std::abort();
 }
 
-// Runs one job at a time on its own thread: the journal append of batch N overlaps with applying
-// batch N on the engine thread.
+// Makes journal entries durable on its own thread, one at a time and in order (the journal's
+// format allows one entry in flight), while the engine applies the next batch. After each entry
+// it publishes the entry's sequence and calls `on_durable`.
 class JournalThread {
  public:
-  explicit JournalThread(journal::Writer* writer) : writer_(writer), thread_([this] { run(); }) {}
+  JournalThread(journal::Writer* writer, std::function<void()> on_durable)
+      : writer_(writer),
+        on_durable_(std::move(on_durable)),
+        durable_(writer->next_sequence() - 1),
+        thread_([this] { run(); }) {}
   ~JournalThread() {
     {
       std::lock_guard lock(mutex_);
@@ -110,44 +89,71 @@ class JournalThread {
     wake_.notify_all();
     thread_.join();
   }
-  void start(const journal::EntryHeader& header, std::span<const std::byte> body) {
-    std::lock_guard lock(mutex_);
-    CAP_ASSERT(!busy_);
-    header_ = header;
-    body_ = body;
-    busy_ = true;
+  // `body` must stay where it is until the entry is durable.
+  void append(const journal::EntryHeader& header, std::span<const std::byte> body) {
+    {
+      std::lock_guard lock(mutex_);
+      CAP_ASSERT(queue_.size() < journal_entries_in_flight_max);
+      queue_.push_back({header, body});
+    }
     wake_.notify_all();
   }
-  Status wait() {
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return !busy_; });
-    return std::move(result_);
-  }
+  // The last sequence durable on disk. Whatever the journal thread did to the writer before
+  // publishing it happens before what a reader of it does after.
+  std::uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
 
  private:
+  struct Entry {
+    journal::EntryHeader header;
+    std::span<const std::byte> body;
+  };
+
   void run() {
     name_this_thread("journal");
     std::unique_lock lock(mutex_);
     while (true) {
-      wake_.wait(lock, [this] { return busy_ || stopping_; });
-      if (!busy_) return;
+      wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      const Entry entry = queue_.front();
       lock.unlock();
-      Status result = writer_->append(header_, body_);
+      CAP_ASSERT(entry.header.sequence == writer_->next_sequence());
+      if (Status status = writer_->append(entry.header, entry.body); !status.is_ok()) fatal(status);
       lock.lock();
-      result_ = std::move(result);
-      busy_ = false;
-      done_.notify_all();
+      // Off the queue before it is seen durable: the engine may then hand over the next one.
+      queue_.pop_front();
+      durable_.store(entry.header.sequence, std::memory_order_release);
+      lock.unlock();
+      on_durable_();
+      lock.lock();
     }
   }
 
   journal::Writer* writer_;
+  std::function<void()> on_durable_;
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  bool busy_ = false, stopping_ = false;
-  journal::EntryHeader header_{};
-  std::span<const std::byte> body_;
-  Status result_;
+  std::condition_variable wake_;
+  std::deque<Entry> queue_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> durable_;
   std::thread thread_;
+};
+
+// A batch applied to the state and handed to the journal. Nothing of it leaves the engine before
+// its entry is durable: then its requests are answered, its history and order changes handed on,
+// and the replies of the reads that saw it sent.
+struct Applied {
+  std::uint64_t sequence = 0;
+  std::uint64_t last_timestamp = 0;
+  std::uint64_t state_hash = 0;  // after the batch
+  std::uint64_t accounts = 0, transfers = 0;
+  journal::EntryKind kind = journal::EntryKind::tick;
+  std::size_t events = 0;
+  std::vector<Request> requests;
+  ReplayBuffers buffers;  // the entry's body, and the results
+  std::vector<ledger::HistoryEntry> history;
+  std::vector<payments::OrderEvent> order_events;
+  std::vector<Engine::Reply> replies;
+  std::chrono::steady_clock::time_point started;
 };
 
 }  // namespace
@@ -173,9 +179,21 @@ class Engine::Impl {
   // Takes the next batch's requests (all of one kind, within batch_events_max) off `pending`.
   void commit(journal::EntryKind kind, std::size_t requests);
   void commit_tick();
-  std::uint64_t append_and_apply(journal::EntryKind kind, std::size_t events,
-                                 std::span<const std::byte> body);
-  void publish(std::uint64_t sequence, std::size_t events);
+  std::unique_ptr<Applied> new_batch(journal::EntryKind kind);
+  // Hands the batch's entry to the journal thread and applies it meanwhile; it is answered once
+  // the entry is durable (answer_durable).
+  void append_and_apply(std::unique_ptr<Applied> batch, std::span<const std::byte> body);
+  // Answers, in order, every applied batch whose entry is durable by now.
+  void answer_durable();
+  void publish(Applied& batch);
+  // Sends `reply` once every batch applied so far is durable.
+  void hold(Engine::Reply reply);
+  // Waits until the journal holds batch `sequence` (for room in the pipeline, or to drain it).
+  void wait_durable(std::uint64_t sequence);
+  void drain();
+  bool durable_unanswered() const {
+    return !in_flight_.empty() && journal_thread_->durable() >= in_flight_.front()->sequence;
+  }
   void maybe_checkpoint();
   void copy_checkpoint(std::size_t budget);
   void note_checkpoint_pause(std::chrono::steady_clock::time_point started);
@@ -204,11 +222,17 @@ class Engine::Impl {
   // Engine-thread state.
   std::deque<Request> pending_;
   std::vector<Engine::Read> deferred_reads_;
+  // Batches applied, oldest first, until answered; then kept in spare_ for their buffers.
+  std::deque<std::unique_ptr<Applied>> in_flight_;
+  std::vector<std::unique_ptr<Applied>> spare_;
+  std::uint64_t next_sequence_ = 1;
+  // Recovery's scratch space.
   ReplayBuffers buffers_;
   std::vector<ledger::HistoryEntry> history_batch_;
   std::vector<payments::OrderEvent> order_events_;
-  std::uint64_t last_timestamp_ = 0;
+  std::uint64_t last_timestamp_ = 0;  // of the last batch applied
   std::uint64_t journal_bytes_at_checkpoint_ = 0;
+  std::atomic<std::uint64_t> journal_bytes_ = 0;  // appended since open
 
   // History thread.
   std::mutex history_mutex_;
@@ -252,9 +276,6 @@ Status Engine::Impl::open() {
     return status;
   }
   if (Status status = recover(); !status.is_ok()) return status;
-  buffers_.transfers.reserve(batch_events_max);
-  buffers_.accounts.reserve(batch_events_max);
-  buffers_.commands.reserve(batch_events_max);
   return Status::ok();
 }
 
@@ -337,7 +358,11 @@ void Engine::Impl::start() {
   accounts_ = state_.ledger.accounts().size();
   transfers_ = state_.ledger.transfers().size();
   last_ts_ = last_timestamp_;
-  journal_thread_ = std::make_unique<JournalThread>(writer_.get());
+  next_sequence_ = writer_->next_sequence();
+  journal_thread_ = std::make_unique<JournalThread>(writer_.get(), [this] {
+    { std::lock_guard lock(queue_mutex_); }
+    queue_wake_.notify_one();
+  });
   history_thread_ = std::thread([this] {
     name_this_thread("history");
     run_history();
@@ -403,7 +428,7 @@ void Engine::Impl::run() {
   while (true) {
     {
       std::unique_lock lock(queue_mutex_);
-      if (queue_.empty() && !stopping_) {
+      if (queue_.empty() && !stopping_ && !durable_unanswered()) {
         // Wake in time for the next hold to expire or deadline to fall due, even when no request
         // comes; at least every 200 ms, so a clock that jumps (a test's) is noticed.
         const auto next = state_.next_deadline();
@@ -412,33 +437,42 @@ void Engine::Impl::run() {
         const auto idle = next ? std::clamp<std::chrono::nanoseconds>(until, std::chrono::milliseconds(1),
                                                                      std::chrono::milliseconds(200))
                                : std::chrono::nanoseconds(std::chrono::milliseconds(200));
-        queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_; });
+        queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_ || durable_unanswered(); });
       }
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_) {
+        lock.unlock();
+        drain();
+        return;
+      }
       while (!queue_.empty()) {
         queue_events_ -= events_of(queue_.front());
         pending_.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
+    answer_durable();
     // What the clock made due runs before anything queued is answered, so a read at time t sees
     // every deadline up to t (an expired hold, a closed sale), not just those some write applied.
     if (const auto next = state_.next_deadline(); next && *next <= clock_->now_ns()) commit_tick();
     if (pending_.empty()) {
-      // Idle: nobody waits on a batch, so a checkpoint being copied is finished at once.
-      if (copying_checkpoint_) copy_checkpoint(std::numeric_limits<std::size_t>::max());
+      // Idle: nobody waits on a batch, so a checkpoint being copied is finished at once, and the
+      // journal thread is not touching the writer.
+      if (in_flight_.empty()) {
+        if (copying_checkpoint_) copy_checkpoint(std::numeric_limits<std::size_t>::max());
+        remove_covered_segments();
+      }
       continue;
     }
     while (!pending_.empty()) {
       if (auto* read = std::get_if<Engine::Read>(&pending_.front())) {
-        (*read)(state_);
+        hold((*read)(state_));
         pending_.pop_front();
         continue;
       }
       // Reads queued between writes of the batch do not split it: each would cost a journal
-      // entry and an fdatasync of its own. They run right after the batch commits, so they still
-      // see every write queued before them (and possibly a few queued after, which is a later
-      // durable state: read-your-writes holds).
+      // entry and an fdatasync of its own. They run right after the batch is applied, so they
+      // still see every write queued before them (and possibly a few queued after, which is a
+      // later state: read-your-writes holds).
       const journal::EntryKind kind = kind_of(pending_.front());
       std::size_t requests = 0, events = 0;
       for (auto it = pending_.begin(); it != pending_.end();) {
@@ -453,107 +487,187 @@ void Engine::Impl::run() {
         ++it;
       }
       commit(kind, requests);
-      for (Engine::Read& read : deferred_reads_) read(state_);
+      for (Engine::Read& read : deferred_reads_) hold(read(state_));
       deferred_reads_.clear();
+      answer_durable();
     }
     maybe_checkpoint();
-    remove_covered_segments();
   }
 }
 
+namespace {
+
+// Gathers the events of a batch's requests (all of kind `Typed`) into `events`.
+template <typename Typed, typename Event>
+std::span<const std::byte> gather(const std::vector<Request>& requests, std::vector<Event>* events) {
+  events->clear();
+  for (const Request& request : requests) {
+    const auto& typed = std::get<Typed>(request);
+    events->insert(events->end(), typed.events.begin(), typed.events.end());
+  }
+  return {reinterpret_cast<const std::byte*>(events->data()), events->size() * sizeof(Event)};
+}
+
+// Hands each request its slice of the batch's results.
+template <typename Typed, typename Result>
+void answer(std::vector<Request>& requests, const std::vector<Result>& results) {
+  std::size_t offset = 0;
+  for (Request& request : requests) {
+    auto& typed = std::get<Typed>(request);
+    typed.done({results.data() + offset, typed.events.size()});
+    offset += typed.events.size();
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Applied> Engine::Impl::new_batch(journal::EntryKind kind) {
+  std::unique_ptr<Applied> batch;
+  if (spare_.empty()) {
+    batch = std::make_unique<Applied>();
+  } else {
+    batch = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  batch->started = std::chrono::steady_clock::now();
+  batch->kind = kind;
+  batch->events = 0;
+  return batch;
+}
+
 void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
-  const auto started = std::chrono::steady_clock::now();
+  std::unique_ptr<Applied> batch = new_batch(kind);
+  batch->requests.assign(std::make_move_iterator(pending_.begin()),
+                         std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(requests)));
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
   std::span<const std::byte> body;
   switch (kind) {
     case journal::EntryKind::create_accounts:
-      gather<AccountsRequest>(pending_, requests, &buffers_.accounts);
-      body = bytes_of(buffers_.accounts);
+      body = gather<AccountsRequest>(batch->requests, &batch->buffers.accounts);
       break;
     case journal::EntryKind::create_transfers:
-      gather<TransfersRequest>(pending_, requests, &buffers_.transfers);
-      body = bytes_of(buffers_.transfers);
+      body = gather<TransfersRequest>(batch->requests, &batch->buffers.transfers);
       break;
     case journal::EntryKind::payments:
-      gather<PaymentsRequest>(pending_, requests, &buffers_.commands);
-      body = bytes_of(buffers_.commands);
+      body = gather<PaymentsRequest>(batch->requests, &batch->buffers.commands);
       break;
     case journal::EntryKind::tick:
       CAP_ASSERT(false);
   }
-  std::size_t events = 0;
-  for (std::size_t i = 0; i < requests; ++i) events += events_of(pending_[i]);
-  CAP_ASSERT(events > 0 && events <= batch_events_max);
-  // Published before any client hears back, so a client that waits for history after its
-  // results always waits for this batch too (read-your-writes on statements).
-  publish(append_and_apply(kind, events, body), events);
-
-  switch (kind) {
-    case journal::EntryKind::create_accounts:
-      answer<AccountsRequest>(pending_, requests, buffers_.account_results);
-      break;
-    case journal::EntryKind::create_transfers:
-      answer<TransfersRequest>(pending_, requests, buffers_.transfer_results);
-      break;
-    case journal::EntryKind::payments:
-      answer<PaymentsRequest>(pending_, requests, buffers_.outcomes);
-      break;
-    case journal::EntryKind::tick:
-      break;
-  }
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(requests));
-  batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  for (const Request& request : batch->requests) batch->events += events_of(request);
+  CAP_ASSERT(batch->events > 0 && batch->events <= batch_events_max);
+  append_and_apply(std::move(batch), body);
 }
 
-void Engine::Impl::commit_tick() { publish(append_and_apply(journal::EntryKind::tick, 0, {}), 0); }
+void Engine::Impl::commit_tick() { append_and_apply(new_batch(journal::EntryKind::tick), {}); }
 
-// Journals one batch on the journal thread while applying it here; returns once it is durable,
-// with its sequence. Nothing of the batch is visible to anyone before that.
-std::uint64_t Engine::Impl::append_and_apply(journal::EntryKind kind, std::size_t events,
-                                             std::span<const std::byte> body) {
+void Engine::Impl::append_and_apply(std::unique_ptr<Applied> batch, std::span<const std::byte> body) {
+  if (in_flight_.size() == journal_entries_in_flight_max) {
+    wait_durable(in_flight_.front()->sequence);
+    answer_durable();
+  }
   journal::EntryHeader header{};
+  header.sequence = next_sequence_++;
   // Timestamps strictly increase across balance changes, even if the wall clock steps back.
   header.timestamp = std::max(last_timestamp_ + 1, clock_->now_ns());
   header.state_hash = state_.hash();
-  header.kind = kind;
-  header.event_count = static_cast<std::uint32_t>(events);
+  header.kind = batch->kind;
+  header.event_count = static_cast<std::uint32_t>(batch->events);
   header.body_bytes = static_cast<std::uint32_t>(body.size());
-  journal_thread_->start(header, body);
-  history_batch_.clear();
-  const std::uint64_t last_timestamp = apply_batch(state_, header, buffers_);
-  const auto applied = std::chrono::steady_clock::now();
-  if (Status status = journal_thread_->wait(); !status.is_ok()) fatal(status);
+  journal_thread_->append(header, body);
+  journal_bytes_.store(journal_bytes_.load(std::memory_order_relaxed) + journal::entry_bytes(header),
+                       std::memory_order_relaxed);
+  batch->history.clear();
+  if (options_.history) state_.ledger.set_history_sink(&batch->history);
+  last_timestamp_ = apply_batch(state_, header, batch->buffers);
+  state_.payments.take_events(&batch->order_events);
+  batch->sequence = header.sequence;
+  batch->last_timestamp = last_timestamp_;
+  batch->state_hash = state_.hash();
+  batch->accounts = state_.ledger.accounts().size();
+  batch->transfers = state_.ledger.transfers().size();
+  in_flight_.push_back(std::move(batch));
+}
+
+void Engine::Impl::hold(Engine::Reply reply) {
+  if (!reply) return;
+  if (in_flight_.empty()) return reply();
+  in_flight_.back()->replies.push_back(std::move(reply));
+}
+
+void Engine::Impl::wait_durable(std::uint64_t sequence) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::unique_lock lock(queue_mutex_);
+    queue_wake_.wait(lock, [&] { return journal_thread_->durable() >= sequence; });
+  }
   const double waited_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - applied).count();
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // Written by this thread alone; atomics only so that stats() may read them from another.
   journal_wait_ms_total_.store(journal_wait_ms_total_.load(std::memory_order_relaxed) + waited_ms,
                                std::memory_order_relaxed);
   if (waited_ms > journal_wait_ms_max_.load(std::memory_order_relaxed)) journal_wait_ms_max_ = waited_ms;
-  last_timestamp_ = last_timestamp;
-  return writer_->next_sequence() - 1;
+}
+
+// Answers everything applied: for a checkpoint, which must be of a durable state, and to stop.
+void Engine::Impl::drain() {
+  if (in_flight_.empty()) return;
+  wait_durable(in_flight_.back()->sequence);
+  answer_durable();
+  CAP_ASSERT(in_flight_.empty());
+}
+
+void Engine::Impl::answer_durable() {
+  const std::uint64_t durable = journal_thread_->durable();
+  while (!in_flight_.empty() && in_flight_.front()->sequence <= durable) {
+    std::unique_ptr<Applied> batch = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    // Published before any client hears back, so a client that waits for history after its
+    // results always waits for this batch too (read-your-writes on statements).
+    publish(*batch);
+    switch (batch->kind) {
+      case journal::EntryKind::create_accounts:
+        answer<AccountsRequest>(batch->requests, batch->buffers.account_results);
+        break;
+      case journal::EntryKind::create_transfers:
+        answer<TransfersRequest>(batch->requests, batch->buffers.transfer_results);
+        break;
+      case journal::EntryKind::payments:
+        answer<PaymentsRequest>(batch->requests, batch->buffers.outcomes);
+        break;
+      case journal::EntryKind::tick:
+        break;
+    }
+    for (Engine::Reply& reply : batch->replies) reply();
+    batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - batch->started).count();
+    batch->requests.clear();
+    batch->replies.clear();
+    if (spare_.size() < journal_entries_in_flight_max) spare_.push_back(std::move(batch));
+  }
 }
 
 // Hands a durable batch's history to the history thread (waiting while its queue is full, which
-// is how a slow history store slows the engine instead of growing memory) and updates the stats.
-void Engine::Impl::publish(std::uint64_t sequence, std::size_t events) {
+// is how a slow history store slows the engine instead of growing memory) and its order changes
+// to their consumer, and updates the stats.
+void Engine::Impl::publish(Applied& batch) {
   if (options_.history) {
-    enqueue_history({sequence, std::move(history_batch_)});
+    enqueue_history({batch.sequence, std::move(batch.history)});
     std::lock_guard lock(history_mutex_);
-    history_batch_.clear();
+    batch.history.clear();
     if (!history_spare_.empty()) {
-      history_batch_ = std::move(history_spare_.back());
+      batch.history = std::move(history_spare_.back());
       history_spare_.pop_back();
     }
   }
-  state_.payments.take_events(&order_events_);
-  if (options_.on_order_events && !order_events_.empty()) options_.on_order_events(order_events_);
-  order_events_.clear();
-  last_sequence_ = sequence;
-  state_hash_ = state_.hash();
-  accounts_ = state_.ledger.accounts().size();
-  transfers_ = state_.ledger.transfers().size();
-  last_ts_ = last_timestamp_;
+  if (options_.on_order_events && !batch.order_events.empty()) options_.on_order_events(batch.order_events);
+  batch.order_events.clear();
+  last_sequence_ = batch.sequence;
+  state_hash_ = batch.state_hash;
+  accounts_ = batch.accounts;
+  transfers_ = batch.transfers;
+  last_ts_ = batch.last_timestamp;
   ++batches_;
-  events_ += events;
+  events_ += batch.events;
 }
 
 void Engine::Impl::enqueue_history(HistoryWork work) {
@@ -597,7 +711,7 @@ void Engine::Impl::wait_for_history_through(std::uint64_t sequence) {
 // while batches go on.
 void Engine::Impl::maybe_checkpoint() {
   if (copying_checkpoint_) return copy_checkpoint(options_.checkpoint_copy_step_bytes);
-  const std::uint64_t journaled = writer_->bytes_written() - journal_bytes_at_checkpoint_;
+  const std::uint64_t journaled = journal_bytes_ - journal_bytes_at_checkpoint_;
   // Halfway, the tables have changed about half of what the checkpoint will copy (a quarter more
   // covers a rate that rises meanwhile): what that is beyond the earlier checkpoint's copies,
   // which it reuses, is warmed now. The ledger's chunks count too: without them the first
@@ -611,9 +725,13 @@ void Engine::Impl::maybe_checkpoint() {
   }
   if (checkpoint_in_flight_ || journaled < options_.checkpoint_journal_bytes) return;
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();  // finished: not in flight
+  // A checkpoint is of a durable state; with the journal idle, the segments the last one covers
+  // can go too.
+  drain();
+  remove_covered_segments();
   checkpoint_in_flight_ = true;
   warmed_ = false;
-  journal_bytes_at_checkpoint_ = writer_->bytes_written();
+  journal_bytes_at_checkpoint_ = journal_bytes_;
   const auto started = std::chrono::steady_clock::now();
   checkpoint_pause_ms_last_ = 0;
   copying_checkpoint_ = prepare_checkpoint(&copy_later_);
@@ -677,8 +795,9 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint(CopyL
 }
 
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.
-// Done on the engine thread, which owns the journal writer.
+// Done on the engine thread while nothing is in flight, so the journal thread leaves the writer be.
 void Engine::Impl::remove_covered_segments() {
+  CAP_ASSERT(in_flight_.empty());
   const std::uint64_t before = checkpoint_sequence_ + 1;
   if (before <= segments_removed_before_) return;
   if (Status status = writer_->remove_segments_before(before); !status.is_ok()) fatal(status);
@@ -692,7 +811,7 @@ Stats Engine::Impl::stats() const {
   stats.state_hash = state_hash_;
   stats.batches = batches_;
   stats.events = events_;
-  stats.journal_bytes = writer_ ? writer_->bytes_written() : 0;
+  stats.journal_bytes = journal_bytes_;
   stats.accounts = accounts_;
   stats.transfers = transfers_;
   stats.history_sequence = store_->history_sequence();
@@ -781,13 +900,13 @@ std::vector<payments::Outcome> Engine::execute(std::vector<payments::Command> co
       commands, [this](auto copy, auto done) { return submit_payments(std::move(copy), std::move(done)); });
 }
 
-void Engine::read(const Read& read) {
+void Engine::read(const Inspect& inspect) {
   std::promise<void> promise;
   auto future = promise.get_future();
   submit_waiting([&] {
-    return submit_read([&](const State& state) {
-      read(state);
-      promise.set_value();
+    return submit_read([&](const State& state) -> Reply {
+      inspect(state);
+      return [&promise] { promise.set_value(); };
     });
   });
   future.get();

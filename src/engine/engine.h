@@ -2,9 +2,10 @@
 // The engine: one cell's sequencer, journal and state machine.
 //
 // Clients submit requests from any thread. One engine thread gathers them into batches of up to
-// batch_events_max events, stamps each batch, appends it to the journal and applies it to the
-// ledger while the journal thread makes it durable; a request's results are handed back only once
-// its batch is durable. Committed batches then feed the history store on a third thread.
+// batch_events_max events, stamps each batch, hands it to the journal thread and applies it to the
+// state while the journal thread makes it durable — and applies the next batch while that one is
+// still syncing. A request's results, and a read's reply, are handed back only once every batch
+// they saw is durable. Committed batches then feed the history store on a third thread.
 //
 // Recovery on open: the latest checkpoint, then every journal entry after it, each checked against
 // the state hash the entry recorded before it was first applied.
@@ -86,7 +87,13 @@ class Engine {
   using AccountResults = std::function<void(std::span<const ledger::CreateAccountResult>)>;
   using TransferResults = std::function<void(std::span<const ledger::CreateTransferResult>)>;
   using PaymentOutcomes = std::function<void(std::span<const payments::Outcome>)>;
-  using Read = std::function<void(const State&)>;
+  // A read runs on the engine thread between batches and sees every batch applied before it, the
+  // last of them perhaps still being made durable. The reply it returns (which may be empty) runs
+  // on the engine thread once they all are, so nothing a read tells can be undone by a crash:
+  // compute in the read, answer or act in its reply.
+  using Reply = std::function<void()>;
+  using Read = std::function<Reply(const State&)>;
+  using Inspect = std::function<void(const State&)>;
 
   // Recovers the data directory (creating it when new) and starts the engine's threads.
   static Status open(const Options& options, std::unique_ptr<Engine>* engine);
@@ -101,14 +108,14 @@ class Engine {
   Submit submit_accounts(std::vector<ledger::AccountSpec> events, AccountResults done);
   Submit submit_transfers(std::vector<ledger::Transfer> events, TransferResults done);
   Submit submit_payments(std::vector<payments::Command> commands, PaymentOutcomes done);
-  // Runs `read` on the engine thread between batches: it sees exactly the durable state.
   Submit submit_read(Read read);
 
   // Blocking forms of the above, for tools and tests. They wait while the queue is full.
   std::vector<ledger::CreateAccountResult> create_accounts(std::vector<ledger::AccountSpec> events);
   std::vector<ledger::CreateTransferResult> create_transfers(std::vector<ledger::Transfer> events);
   std::vector<payments::Outcome> execute(std::vector<payments::Command> commands);
-  void read(const Read& read);
+  // Runs `inspect` on the engine thread; returns once everything it saw is durable.
+  void read(const Inspect& inspect);
 
   // Waits until the history store holds every batch committed before the call.
   void wait_for_history();

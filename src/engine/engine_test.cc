@@ -178,9 +178,10 @@ TEST_F(EngineTest, AFullQueueRejectsWithOverloadedAndLosesNothingAccepted) {
   // Hold the engine thread inside a read so nothing drains while the queue fills.
   std::promise<void> release, holding;
   std::shared_future<void> released = release.get_future().share();
-  ASSERT_EQ(engine->submit_read([released, &holding](const State&) {
+  ASSERT_EQ(engine->submit_read([released, &holding](const State&) -> Engine::Reply {
               holding.set_value();
               released.wait();
+              return {};
             }),
             Submit::accepted);
   holding.get_future().wait();
@@ -391,6 +392,58 @@ TEST_F(EngineTest, ConcurrentClientsGetEveryResultExactlyOnce) {
   for (auto& client : clients) client.join();
   EXPECT_EQ(ok, 800);
   for (std::uint64_t id = 2; id <= 5; ++id) EXPECT_EQ(available(*engine, id), 200);
+}
+
+// The engine applies a batch while the one before it is still being made durable, and runs reads
+// between them, so a read may see writes a crash could still undo. Its reply must wait until they
+// are durable: here, until each write it saw has had its answer, which comes only then.
+TEST_F(EngineTest, AReadRepliesOnlyOnceEveryWriteItSawIsAnswered) {
+  auto engine = open();
+  engine->create_accounts({open_account(1), open_account(2)});
+  constexpr std::uint64_t transfers = 6000;
+  std::vector<std::atomic<bool>> answered(transfers + 1);
+  std::atomic<std::uint64_t> submitted_through = 0, failed = 0;
+  std::thread writer([&] {
+    std::mt19937_64 random(11);
+    for (std::uint64_t first = 1; first <= transfers;) {
+      const std::uint64_t count = std::min<std::uint64_t>(1 + random() % 50, transfers + 1 - first);
+      std::vector<Transfer> batch;
+      for (std::uint64_t id = first; id < first + count; ++id) batch.push_back(transfer(id, 1, 2, 1));
+      const auto done = [&, first](std::span<const CreateTransferResult> results) {
+        for (std::size_t i = 0; i < results.size(); ++i) {
+          if (results[i] != CreateTransferResult::ok) ++failed;
+          answered[first + i] = true;
+        }
+      };
+      while (engine->submit_transfers(batch, done) != Submit::accepted) std::this_thread::yield();
+      submitted_through = first + count - 1;
+      first += count;
+    }
+  });
+  std::atomic<std::uint64_t> replies = 0, seen = 0, seen_unanswered = 0;
+  std::uint64_t reads = 0;
+  while (submitted_through < transfers) {
+    const std::uint64_t newest = submitted_through;
+    const auto read = [&, newest](const State& state) -> Engine::Reply {
+      std::vector<std::uint64_t> found;
+      for (std::uint64_t id = newest; id > 0 && id + 64 > newest; --id) {
+        if (state.ledger.find_transfer(id) != nullptr) found.push_back(id);
+      }
+      return [&, found] {
+        for (const std::uint64_t id : found) seen_unanswered += answered[id] ? 0 : 1;
+        seen += found.size();
+        ++replies;
+      };
+    };
+    if (engine->submit_read(read) == Submit::accepted) ++reads;
+    std::this_thread::yield();
+  }
+  writer.join();
+  engine->read([](const State&) {});
+  EXPECT_EQ(replies, reads);
+  EXPECT_EQ(failed, 0u);
+  EXPECT_GT(seen, 0u);
+  EXPECT_EQ(seen_unanswered, 0u);
 }
 
 TEST_F(EngineTest, RefusesAJournalThatDisagreesWithItsStateHash) {

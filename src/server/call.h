@@ -38,6 +38,10 @@ class Call {
   // Runs `task` on the io thread that writes this call's answer: an engine callback handing its
   // formatting back through here answers without a further hop between threads.
   void post(std::function<void()> task) const { respond_.post(std::move(task)); }
+  // The same as an engine read's reply: posted once everything the read saw is durable.
+  std::function<void()> post_later(std::function<void()> task) const {
+    return [call = *this, task = std::move(task)]() mutable { call.post(std::move(task)); };
+  }
 
   template <typename Work>
   void guarded(Work&& work) const noexcept {

@@ -142,7 +142,7 @@ void CreditApi::handle(const Request& request, Respond respond) noexcept {
     const engine::Submit submitted = engine_.submit_read([this, call, user, allowed, now_ns](const engine::State& state) {
       const std::optional<credit::Features> features =
           allowed ? platform_features(state, user, now_ns, neutral_) : std::nullopt;
-      post_io_([this, call, user, features] {
+      return post_later(post_io_, [this, call, user, features] {
         call.guarded([&] {
           if (!features) return call.fail({404, "not_found", fmt::format("no user {} for this caller", user), {}});
           Response response;

@@ -277,7 +277,7 @@ void PaymentApi::dispatch(const Request& request, const Call& call, const auth::
         engine_.submit_read([this, call, principal, read = *wanted](const engine::State& state) {
           std::string body;
           const unsigned status = answer_product_read(state, principal, read, business_now(), &body);
-          post_io_([call, status, body = std::move(body)]() mutable {
+          return post_later(post_io_, [call, status, body = std::move(body)]() mutable {
             call.guarded([&] { call.answer(json(status, std::move(body))); });
           });
         });
@@ -519,9 +519,9 @@ void PaymentApi::answer_withdrawal(const Call& call, std::uint64_t command, std:
         const payments::WithdrawalRecord* found = state.payments.find_withdrawal(withdrawal);
         CAP_ASSERT(found != nullptr);
         if (found->state == payments::WithdrawalState::held && !answer) {
-          return post_io_([call, withdrawal] { call.guarded([&] { call.answer(withdrawal_pending(withdrawal)); }); });
+          return post_later(post_io_, [call, withdrawal] { call.guarded([&] { call.answer(withdrawal_pending(withdrawal)); }); });
         }
-        post_io_([this, call, command, withdrawal, answer] {
+        return post_later(post_io_, [this, call, command, withdrawal, answer] {
           call.guarded([&] { settle(call, settle_withdrawal(command, withdrawal, answer.value_or(payments::BankAnswer{}))); });
         });
       });
@@ -570,7 +570,7 @@ void PaymentApi::refund(PaymentStep step, const Call& call) {
         const payments::OrderRecord* found = state.payments.find_order(command.target);
         command.funding.card = card_refund_part(state, command);
         const std::uint32_t channel = command.funding.card > 0 ? found->channel : 0;
-        post_io_([this, call, command, channel, hold] {
+        return post_later(post_io_, [this, call, command, channel, hold] {
           call.guarded([&] {
             if (command.funding.card == 0) return submit(command, call, hold);
             credit_card_then_submit(command, channel, hold, call);
@@ -766,7 +766,7 @@ void PaymentApi::cashier(PaymentStep step, const Call& call) {
   const engine::Submit submitted =
       engine_.submit_read([this, call, command = step.command, channel](const engine::State& state) {
         const CashierView view = cashier_view(state, command, channel);
-        call.post([call, view] {
+        return call.post_later([call, view] {
           call.guarded([&] {
             if (!view.found) return call.fail({404, "order_not_found", "no order with this id for this buyer", {}});
             std::string body;
@@ -854,7 +854,7 @@ void PaymentApi::batch(const Request& request, const Call& call, const auth::Pri
         [this, pending, finish, cashiers = std::move(cashiers)](const engine::State& state) {
           pending->views.reserve(cashiers.size());
           for (const payments::Command& command : cashiers) pending->views.push_back(cashier_view(state, command, 0));
-          finish();
+          return finish;
         });
     // The commands (if any) are in; their answer still comes, so only a lone read can fail here.
     if (submitted != engine::Submit::accepted) {
@@ -939,7 +939,7 @@ void PaymentApi::read(const Call& call, const auth::Principal& principal, std::s
         write_settlement(body, settlement != nullptr ? *settlement : payments::SettlementRecord{id, day, 0, 0, 0, 0});
       }
     }
-    post_io_([call, status, body = std::move(body)]() mutable {
+    return post_later(post_io_, [call, status, body = std::move(body)]() mutable {
       call.guarded([&] { call.answer(json(status, std::move(body))); });
     });
   });
@@ -999,7 +999,7 @@ void PaymentApi::lookup(const Request& request, const Call& call) {
           }
         }
         body += "]}";
-        post_io_([call, body = std::move(body)]() mutable {
+        return post_later(post_io_, [call, body = std::move(body)]() mutable {
           call.guarded([&] { call.answer(json(200, std::move(body))); });
         });
       });
@@ -1105,7 +1105,7 @@ void PaymentApi::reconcile(const Request& request, const Call& call) {
                    "{{\"channel\":{},\"statement_lines\":{},\"ledger_movements\":{},\"matched\":{},"
                    "\"reversed\":{},\"mismatches\":{},\"listed\":[{}]}}",
                    channel, lines->size(), ledger_side.size(), matched, reversed, mismatched, list);
-    post_io_([call, body = std::move(body)]() mutable {
+    return post_later(post_io_, [call, body = std::move(body)]() mutable {
       call.guarded([&] { call.answer(json(200, std::move(body))); });
     });
   });

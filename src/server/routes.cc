@@ -315,6 +315,7 @@ template <typename Read, typename Answer>
 void Routes::read_then(const Call& call, Read read, Answer answer) {
   const engine::Submit outcome =
       engine_.submit_read([this, call, read, answer](const engine::State& state) {
+        engine::Engine::Reply reply;
         call.guarded([&] {
           // Ledger routes read the ledger alone; product routes read the whole state.
           auto value = [&] {
@@ -324,8 +325,9 @@ void Routes::read_then(const Call& call, Read read, Answer answer) {
               return read(state);
             }
           }();
-          call.post([call, answer, value = std::move(value)] { call.guarded([&] { answer(value); }); });
+          reply = call.post_later([call, answer, value = std::move(value)] { call.guarded([&] { answer(value); }); });
         });
+        return reply;
       });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));
 }
@@ -526,7 +528,9 @@ void Routes::status(const Call& call) {
 void Routes::readyz(const Call& call) {
   if (stopping_.load()) return call.fail({503, "stopping", "the server is shutting down", {}});
   const engine::Submit outcome = engine_.submit_read(
-      [call](const engine::State&) { call.answer(ok("{\"status\":\"ready\"}")); });
+      [call](const engine::State&) -> engine::Engine::Reply {
+        return [call] { call.answer(ok("{\"status\":\"ready\"}")); };
+      });
   if (outcome != engine::Submit::accepted) call.fail(refused(outcome));
 }
 

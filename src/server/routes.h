@@ -53,6 +53,11 @@ struct Response {
 // Runs a task on another thread.
 using Post = std::function<void(std::function<void()>)>;
 
+// An engine read's reply (engine::Engine::Read) that hands `task` to `post`, which must outlive it.
+inline std::function<void()> post_later(const Post& post, std::function<void()> task) {
+  return [&post, task = std::move(task)]() mutable { post(std::move(task)); };
+}
+
 // Where a request's answer goes: the server implements it per connection.
 class Responder {
  public:
