@@ -68,8 +68,9 @@ struct Stats {
   // the last checkpoint's, and the longest since open.
   double checkpoint_pause_ms_last = 0;
   double checkpoint_pause_ms_max = 0;
-  // Time the engine thread spent waiting, batch applied, for the batch's journal entry to be
-  // durable (write and fdatasync): in all since open, and the longest one wait.
+  // Time the engine thread spent waiting for journal entries to be durable, with as many batches
+  // in flight as it may have, or draining them for a checkpoint: in all since open, and the
+  // longest one wait.
   double journal_wait_ms_total = 0;
   double journal_wait_ms_max = 0;
 };

@@ -162,10 +162,10 @@ std::string Metrics::render(const engine::Stats& stats) const {
        "Longest engine pause for a checkpoint since open.",
        stats.checkpoint_pause_ms_max / 1e3},
       {"capillary_engine_journal_wait_seconds_total", "counter",
-       "Time the engine spent waiting, a batch applied, for its journal entry to be durable.",
+       "Time the engine spent waiting for the journal, two batches in flight or draining them.",
        stats.journal_wait_ms_total / 1e3},
       {"capillary_engine_journal_wait_seconds_max", "gauge",
-       "Longest wait for one batch's journal entry to be durable since open.",
+       "Longest single wait for the journal since open.",
        stats.journal_wait_ms_max / 1e3},
   };
   for (const Value& value : values) {
