@@ -402,10 +402,13 @@ TEST_F(EngineTest, AReadRepliesOnlyOnceEveryWriteItSawIsAnswered) {
   engine->create_accounts({open_account(1), open_account(2)});
   constexpr std::uint64_t transfers = 6000;
   std::vector<std::atomic<bool>> answered(transfers + 1);
-  std::atomic<std::uint64_t> submitted_through = 0, failed = 0;
+  std::atomic<std::uint64_t> submitted_through = 0, failed = 0, requests_answered = 0;
   std::thread writer([&] {
     std::mt19937_64 random(11);
-    for (std::uint64_t first = 1; first <= transfers;) {
+    std::uint64_t requests = 0;
+    for (std::uint64_t first = 1; first <= transfers; ++requests) {
+      // A few requests outstanding at a time, so the reads below come in among them.
+      while (requests > requests_answered + 4) std::this_thread::yield();
       const std::uint64_t count = std::min<std::uint64_t>(1 + random() % 50, transfers + 1 - first);
       std::vector<Transfer> batch;
       for (std::uint64_t id = first; id < first + count; ++id) batch.push_back(transfer(id, 1, 2, 1));
@@ -414,6 +417,7 @@ TEST_F(EngineTest, AReadRepliesOnlyOnceEveryWriteItSawIsAnswered) {
           if (results[i] != CreateTransferResult::ok) ++failed;
           answered[first + i] = true;
         }
+        ++requests_answered;
       };
       while (engine->submit_transfers(batch, done) != Submit::accepted) std::this_thread::yield();
       submitted_through = first + count - 1;
