@@ -72,15 +72,12 @@ std::size_t events_of(const Request& request) {
 }
 
 // Makes journal entries durable on its own thread, one at a time and in order (the journal's
-// format allows one entry in flight), while the engine applies the next batch. After each entry
-// it publishes the entry's sequence and calls `on_durable`.
+// format allows one entry in flight), while the engine applies the next batch; then calls
+// `on_durable` with the entry's sequence, on this thread.
 class JournalThread {
  public:
-  JournalThread(journal::Writer* writer, std::function<void()> on_durable)
-      : writer_(writer),
-        on_durable_(std::move(on_durable)),
-        durable_(writer->next_sequence() - 1),
-        thread_([this] { run(); }) {}
+  JournalThread(journal::Writer* writer, std::function<void(std::uint64_t)> on_durable)
+      : writer_(writer), on_durable_(std::move(on_durable)), thread_([this] { run(); }) {}
   ~JournalThread() {
     {
       std::lock_guard lock(mutex_);
@@ -98,9 +95,6 @@ class JournalThread {
     }
     wake_.notify_all();
   }
-  // The last sequence durable on disk. Whatever the journal thread did to the writer before
-  // publishing it happens before what a reader of it does after.
-  std::uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
 
  private:
   struct Entry {
@@ -119,28 +113,26 @@ class JournalThread {
       CAP_ASSERT(entry.header.sequence == writer_->next_sequence());
       if (Status status = writer_->append(entry.header, entry.body); !status.is_ok()) fatal(status);
       lock.lock();
-      // Off the queue before it is seen durable: the engine may then hand over the next one.
+      // Off the queue before it is answered: the engine may then hand over the next one.
       queue_.pop_front();
-      durable_.store(entry.header.sequence, std::memory_order_release);
       lock.unlock();
-      on_durable_();
+      on_durable_(entry.header.sequence);
       lock.lock();
     }
   }
 
   journal::Writer* writer_;
-  std::function<void()> on_durable_;
+  std::function<void(std::uint64_t)> on_durable_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Entry> queue_;
   bool stopping_ = false;
-  std::atomic<std::uint64_t> durable_;
   std::thread thread_;
 };
 
 // A batch applied to the state and handed to the journal. Nothing of it leaves the engine before
-// its entry is durable: then its requests are answered, its history and order changes handed on,
-// and the replies of the reads that saw it sent.
+// its entry is durable: then the journal thread answers its requests, hands on its history and
+// order changes, and sends the replies of the reads that saw it (Engine::Impl::complete).
 struct Applied {
   std::uint64_t sequence = 0;
   std::uint64_t last_timestamp = 0;
@@ -181,18 +173,19 @@ class Engine::Impl {
   void commit_tick();
   std::unique_ptr<Applied> new_batch(journal::EntryKind kind);
   // Hands the batch's entry to the journal thread and applies it meanwhile; it is answered once
-  // the entry is durable (answer_durable).
+  // the entry is durable (complete).
   void append_and_apply(std::unique_ptr<Applied> batch, std::span<const std::byte> body);
-  // Answers, in order, every applied batch whose entry is durable by now.
-  void answer_durable();
+  // On the journal thread, once batch `sequence` (the oldest in flight) is durable: answers it.
+  void complete(std::uint64_t sequence);
   void publish(Applied& batch);
-  // Sends `reply` once every batch applied so far is durable.
+  // Sends `reply` once every batch applied so far is durable and answered.
   void hold(Engine::Reply reply);
-  // Waits until the journal holds batch `sequence` (for room in the pipeline, or to drain it).
-  void wait_durable(std::uint64_t sequence);
-  void drain();
-  bool durable_unanswered() const {
-    return !in_flight_.empty() && journal_thread_->durable() >= in_flight_.front()->sequence;
+  // Waits while the journal has more than `batches` in flight, to make room or to drain.
+  void wait_for_journal(std::size_t batches);
+  void drain() { wait_for_journal(0); }
+  bool journal_idle() {
+    std::lock_guard lock(flight_mutex_);
+    return in_flight_.empty();
   }
   void maybe_checkpoint();
   void copy_checkpoint(std::size_t budget);
@@ -222,7 +215,10 @@ class Engine::Impl {
   // Engine-thread state.
   std::deque<Request> pending_;
   std::vector<Engine::Read> deferred_reads_;
-  // Batches applied, oldest first, until answered; then kept in spare_ for their buffers.
+  // Batches applied, oldest first, until the journal thread has answered them; then kept in
+  // spare_ for their buffers. The engine thread adds to them, the journal thread takes them off.
+  std::mutex flight_mutex_;
+  std::condition_variable flight_wake_;
   std::deque<std::unique_ptr<Applied>> in_flight_;
   std::vector<std::unique_ptr<Applied>> spare_;
   std::uint64_t next_sequence_ = 1;
@@ -359,10 +355,8 @@ void Engine::Impl::start() {
   transfers_ = state_.ledger.transfers().size();
   last_ts_ = last_timestamp_;
   next_sequence_ = writer_->next_sequence();
-  journal_thread_ = std::make_unique<JournalThread>(writer_.get(), [this] {
-    { std::lock_guard lock(queue_mutex_); }
-    queue_wake_.notify_one();
-  });
+  journal_thread_ = std::make_unique<JournalThread>(writer_.get(),
+                                                    [this](std::uint64_t sequence) { complete(sequence); });
   history_thread_ = std::thread([this] {
     name_this_thread("history");
     run_history();
@@ -428,7 +422,7 @@ void Engine::Impl::run() {
   while (true) {
     {
       std::unique_lock lock(queue_mutex_);
-      if (queue_.empty() && !stopping_ && !durable_unanswered()) {
+      if (queue_.empty() && !stopping_) {
         // Wake in time for the next hold to expire or deadline to fall due, even when no request
         // comes; at least every 200 ms, so a clock that jumps (a test's) is noticed.
         const auto next = state_.next_deadline();
@@ -437,7 +431,7 @@ void Engine::Impl::run() {
         const auto idle = next ? std::clamp<std::chrono::nanoseconds>(until, std::chrono::milliseconds(1),
                                                                      std::chrono::milliseconds(200))
                                : std::chrono::nanoseconds(std::chrono::milliseconds(200));
-        queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_ || durable_unanswered(); });
+        queue_wake_.wait_for(lock, idle, [this] { return !queue_.empty() || stopping_; });
       }
       if (queue_.empty() && stopping_) {
         lock.unlock();
@@ -450,14 +444,13 @@ void Engine::Impl::run() {
         queue_.pop_front();
       }
     }
-    answer_durable();
     // What the clock made due runs before anything queued is answered, so a read at time t sees
     // every deadline up to t (an expired hold, a closed sale), not just those some write applied.
     if (const auto next = state_.next_deadline(); next && *next <= clock_->now_ns()) commit_tick();
     if (pending_.empty()) {
       // Idle: nobody waits on a batch, so a checkpoint being copied is finished at once, and the
       // journal thread is not touching the writer.
-      if (in_flight_.empty()) {
+      if (journal_idle()) {
         if (copying_checkpoint_) copy_checkpoint(std::numeric_limits<std::size_t>::max());
         remove_covered_segments();
       }
@@ -489,7 +482,6 @@ void Engine::Impl::run() {
       commit(kind, requests);
       for (Engine::Read& read : deferred_reads_) hold(read(state_));
       deferred_reads_.clear();
-      answer_durable();
     }
     maybe_checkpoint();
   }
@@ -523,12 +515,14 @@ void answer(std::vector<Request>& requests, const std::vector<Result>& results) 
 
 std::unique_ptr<Applied> Engine::Impl::new_batch(journal::EntryKind kind) {
   std::unique_ptr<Applied> batch;
-  if (spare_.empty()) {
-    batch = std::make_unique<Applied>();
-  } else {
-    batch = std::move(spare_.back());
-    spare_.pop_back();
+  {
+    std::lock_guard lock(flight_mutex_);
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
   }
+  if (!batch) batch = std::make_unique<Applied>();
   batch->started = std::chrono::steady_clock::now();
   batch->kind = kind;
   batch->events = 0;
@@ -562,10 +556,7 @@ void Engine::Impl::commit(journal::EntryKind kind, std::size_t requests) {
 void Engine::Impl::commit_tick() { append_and_apply(new_batch(journal::EntryKind::tick), {}); }
 
 void Engine::Impl::append_and_apply(std::unique_ptr<Applied> batch, std::span<const std::byte> body) {
-  if (in_flight_.size() == journal_entries_in_flight_max) {
-    wait_durable(in_flight_.front()->sequence);
-    answer_durable();
-  }
+  wait_for_journal(journal_entries_in_flight_max - 1);
   journal::EntryHeader header{};
   header.sequence = next_sequence_++;
   // Timestamps strictly increase across balance changes, even if the wall clock steps back.
@@ -586,21 +577,29 @@ void Engine::Impl::append_and_apply(std::unique_ptr<Applied> batch, std::span<co
   batch->state_hash = state_.hash();
   batch->accounts = state_.ledger.accounts().size();
   batch->transfers = state_.ledger.transfers().size();
-  in_flight_.push_back(std::move(batch));
+  // From here the journal thread owns the batch; the engine thread only adds replies to it.
+  {
+    std::lock_guard lock(flight_mutex_);
+    in_flight_.push_back(std::move(batch));
+  }
+  flight_wake_.notify_all();
 }
 
 void Engine::Impl::hold(Engine::Reply reply) {
   if (!reply) return;
-  if (in_flight_.empty()) return reply();
-  in_flight_.back()->replies.push_back(std::move(reply));
+  {
+    std::lock_guard lock(flight_mutex_);
+    if (!in_flight_.empty()) return in_flight_.back()->replies.push_back(std::move(reply));
+  }
+  reply();
 }
 
-void Engine::Impl::wait_durable(std::uint64_t sequence) {
+void Engine::Impl::wait_for_journal(std::size_t batches) {
+  std::unique_lock lock(flight_mutex_);
+  if (in_flight_.size() <= batches) return;
   const auto started = std::chrono::steady_clock::now();
-  {
-    std::unique_lock lock(queue_mutex_);
-    queue_wake_.wait(lock, [&] { return journal_thread_->durable() >= sequence; });
-  }
+  flight_wake_.wait(lock, [&] { return in_flight_.size() <= batches; });
+  lock.unlock();
   const double waited_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // Written by this thread alone; atomics only so that stats() may read them from another.
@@ -609,41 +608,48 @@ void Engine::Impl::wait_durable(std::uint64_t sequence) {
   if (waited_ms > journal_wait_ms_max_.load(std::memory_order_relaxed)) journal_wait_ms_max_ = waited_ms;
 }
 
-// Answers everything applied: for a checkpoint, which must be of a durable state, and to stop.
-void Engine::Impl::drain() {
-  if (in_flight_.empty()) return;
-  wait_durable(in_flight_.back()->sequence);
-  answer_durable();
-  CAP_ASSERT(in_flight_.empty());
-}
-
-void Engine::Impl::answer_durable() {
-  const std::uint64_t durable = journal_thread_->durable();
-  while (!in_flight_.empty() && in_flight_.front()->sequence <= durable) {
-    std::unique_ptr<Applied> batch = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    // Published before any client hears back, so a client that waits for history after its
-    // results always waits for this batch too (read-your-writes on statements).
-    publish(*batch);
-    switch (batch->kind) {
-      case journal::EntryKind::create_accounts:
-        answer<AccountsRequest>(batch->requests, batch->buffers.account_results);
-        break;
-      case journal::EntryKind::create_transfers:
-        answer<TransfersRequest>(batch->requests, batch->buffers.transfer_results);
-        break;
-      case journal::EntryKind::payments:
-        answer<PaymentsRequest>(batch->requests, batch->buffers.outcomes);
-        break;
-      case journal::EntryKind::tick:
-        break;
-    }
-    for (Engine::Reply& reply : batch->replies) reply();
-    batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - batch->started).count();
-    batch->requests.clear();
-    batch->replies.clear();
-    if (spare_.size() < journal_entries_in_flight_max) spare_.push_back(std::move(batch));
+// The journal thread answers as soon as the sync returns, not when the engine thread next looks
+// up from applying a batch, which at the peak takes milliseconds.
+void Engine::Impl::complete(std::uint64_t sequence) {
+  Applied* batch = nullptr;
+  {
+    std::unique_lock lock(flight_mutex_);
+    // The entry may be durable before the engine has finished applying its batch.
+    flight_wake_.wait(lock, [&] { return !in_flight_.empty() && in_flight_.front()->sequence == sequence; });
+    batch = in_flight_.front().get();
   }
+  // Published before any client hears back, so a client that waits for history after its
+  // results always waits for this batch too (read-your-writes on statements).
+  publish(*batch);
+  switch (batch->kind) {
+    case journal::EntryKind::create_accounts:
+      answer<AccountsRequest>(batch->requests, batch->buffers.account_results);
+      break;
+    case journal::EntryKind::create_transfers:
+      answer<TransfersRequest>(batch->requests, batch->buffers.transfer_results);
+      break;
+    case journal::EntryKind::payments:
+      answer<PaymentsRequest>(batch->requests, batch->buffers.outcomes);
+      break;
+    case journal::EntryKind::tick:
+      break;
+  }
+  // Off the list only now, so a read that finds nothing in flight runs its reply after every
+  // answer it could have seen.
+  std::unique_ptr<Applied> answered;
+  std::vector<Engine::Reply> replies;
+  {
+    std::lock_guard lock(flight_mutex_);
+    answered = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    replies.swap(answered->replies);
+  }
+  flight_wake_.notify_all();
+  for (Engine::Reply& reply : replies) reply();
+  batch_ms_last_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - answered->started).count();
+  answered->requests.clear();
+  std::lock_guard lock(flight_mutex_);
+  if (spare_.size() < journal_entries_in_flight_max) spare_.push_back(std::move(answered));
 }
 
 // Hands a durable batch's history to the history thread (waiting while its queue is full, which
@@ -797,7 +803,7 @@ std::unique_ptr<store::PendingCheckpoint> Engine::Impl::prepare_checkpoint(CopyL
 // Journal segments wholly covered by a durable checkpoint are no longer needed for recovery.
 // Done on the engine thread while nothing is in flight, so the journal thread leaves the writer be.
 void Engine::Impl::remove_covered_segments() {
-  CAP_ASSERT(in_flight_.empty());
+  CAP_ASSERT(journal_idle());
   const std::uint64_t before = checkpoint_sequence_ + 1;
   if (before <= segments_removed_before_) return;
   if (Status status = writer_->remove_segments_before(before); !status.is_ok()) fatal(status);
