@@ -44,7 +44,7 @@ struct Options {
   std::size_t checkpoint_copy_step_bytes = 8u << 20;
   std::uint32_t accounts_reserve = 0;
   std::uint32_t transfers_reserve = 0;
-  // Called on the engine thread with each durable batch's order state changes (merchant
+  // Called on the journal thread with each durable batch's order state changes (merchant
   // notifications), in order; it must be quick (hand off, do not block).
   std::function<void(std::span<const payments::OrderEvent>)> on_order_events;
 };
@@ -90,7 +90,8 @@ class Engine {
   using PaymentOutcomes = std::function<void(std::span<const payments::Outcome>)>;
   // A read runs on the engine thread between batches and sees every batch applied before it, the
   // last of them perhaps still being made durable. The reply it returns (which may be empty) runs
-  // on the engine thread once they all are, so nothing a read tells can be undone by a crash:
+  // on the journal thread once they all are (or at once, on the engine thread, when they
+  // already are), so nothing a read tells can be undone by a crash:
   // compute in the read, answer or act in its reply.
   using Reply = std::function<void()>;
   using Read = std::function<Reply(const State&)>;
@@ -103,7 +104,7 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Thread-safe. `done` runs on the engine thread once the events are durable, with one result
+  // Thread-safe. `done` runs on the journal thread once the events are durable, with one result
   // per event in order; it must be quick (hand off, do not block). The events of one request stay
   // in one batch, so a linked chain never spans two journal entries.
   Submit submit_accounts(std::vector<ledger::AccountSpec> events, AccountResults done);

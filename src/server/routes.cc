@@ -298,7 +298,7 @@ template <typename Result, typename Event, typename Submit>
 void Routes::submit_events(std::vector<Event> events, const Call& call, Submit submit) {
   const engine::Submit outcome =
       submit(std::move(events), [this, call](std::span<const Result> results) {
-        // On the engine thread: copy the one-byte codes and leave.
+        // On the journal thread: copy the one-byte codes and leave.
         call.post([this, call, results = std::vector<Result>(results.begin(), results.end())] {
           call.guarded([&] {
             metrics_.record_results(std::span<const Result>(results));
