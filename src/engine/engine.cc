@@ -215,13 +215,13 @@ class Engine::Impl {
   // Engine-thread state.
   std::deque<Request> pending_;
   std::vector<Engine::Read> deferred_reads_;
+  std::uint64_t next_sequence_ = 1;  // of the next batch to apply
   // Batches applied, oldest first, until the journal thread has answered them; then kept in
   // spare_ for their buffers. The engine thread adds to them, the journal thread takes them off.
   std::mutex flight_mutex_;
   std::condition_variable flight_wake_;
   std::deque<std::unique_ptr<Applied>> in_flight_;
   std::vector<std::unique_ptr<Applied>> spare_;
-  std::uint64_t next_sequence_ = 1;
   // Recovery's scratch space.
   ReplayBuffers buffers_;
   std::vector<ledger::HistoryEntry> history_batch_;
