@@ -255,7 +255,7 @@ TEST_F(EngineTest, CheckpointsBoundTheJournalAndRecoveryResumesFromThem) {
     // Each checkpoint's copy is timed for the metrics.
     EXPECT_GT(engine->stats().checkpoint_pause_ms_max, 0.0);
     EXPECT_GE(engine->stats().checkpoint_pause_ms_max, engine->stats().checkpoint_pause_ms_last);
-    // So is each batch's wait for its journal entry.
+    // So is the engine's wait for the journal: at least draining it before each checkpoint.
     const Stats stats = engine->stats();
     EXPECT_GT(stats.journal_wait_ms_max, 0.0);
     EXPECT_GE(stats.journal_wait_ms_total, stats.journal_wait_ms_max);
