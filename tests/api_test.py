@@ -440,6 +440,43 @@ class ApiTest(unittest.TestCase):
             self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply)
             self.assertIn(b'"bad_request"', reply)
 
+    def test_pipelined_requests_answered_in_order(self):
+        # Requests that share a read are parsed from the buffer one after another, and a request
+        # that arrives a byte at a time is parsed as its bytes come; the answers keep their order.
+        accounts = self.open_accounts(3)
+        def lookup(id):
+            body = json.dumps({"ids": [id]}).encode()
+            return (b"POST /v1/lookup/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        requests = [lookup(id) for id in accounts] + [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"]
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as raw:
+            raw.sendall(b"".join(requests))
+            for byte in lookup(accounts[0]):
+                raw.sendall(bytes([byte]))
+            raw.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := raw.recv(65536):
+                reply += chunk
+        answers = reply.split(b"HTTP/1.1 ")[1:]
+        self.assertEqual(len(answers), 5, reply)
+        self.assertTrue(all(answer.startswith(b"200 OK") for answer in answers), reply)
+        ids = [json.loads(answer.split(b"\r\n\r\n", 1)[1])["accounts"][0]["id"]
+               for answer in answers[:3] + answers[4:]]
+        self.assertEqual(ids, [str(id) for id in accounts] + [str(accounts[0])])
+
+    def test_request_cut_short_is_not_answered(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as raw:
+            raw.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                        b"POST /v1/lookup/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+            raw.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := raw.recv(65536):
+                reply += chunk
+        # The whole request is answered; the one cut short closes the connection unanswered.
+        self.assertEqual(reply.count(b"HTTP/1.1 "), 1, reply)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK"), reply)
+        self.call("GET", "/healthz")
+
     # Lookups
 
     def test_lookup_many(self):
