@@ -42,12 +42,18 @@ EVP_MD_CTX* absorbed(const std::array<std::uint8_t, sha256_block_bytes>& padded_
 
 constexpr std::uint8_t inner_pad = 0x36, outer_pad = 0x5c;
 
-int hex_value(char digit) {
-  if (digit >= '0' && digit <= '9') return digit - '0';
-  if (digit >= 'a' && digit <= 'f') return digit - 'a' + 10;
-  if (digit >= 'A' && digit <= 'F') return digit - 'A' + 10;
-  return -1;
-}
+// Each byte's value as a hex digit, or 0xff. A signature's digits are random, so comparisons by
+// range mispredict on about every other digit: a table lookup decoded a signature in a fraction
+// of the time, which mattered at three signed requests per paid order.
+constexpr std::array<std::uint8_t, 256> hex_values = [] {
+  std::array<std::uint8_t, 256> values{};
+  values.fill(0xff);
+  for (int digit = 0; digit < 10; ++digit) values['0' + digit] = static_cast<std::uint8_t>(digit);
+  for (int digit = 0; digit < 6; ++digit) {
+    values['a' + digit] = values['A' + digit] = static_cast<std::uint8_t>(10 + digit);
+  }
+  return values;
+}();
 
 }  // namespace
 
@@ -102,12 +108,15 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
 
 bool from_hex(std::string_view hex, std::span<std::uint8_t> out) {
   if (hex.size() != out.size() * 2) return false;
+  // Invalid digits are 0xff: or-ing every value together tells whether any was, with no branch.
+  std::uint8_t invalid = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int high = hex_value(hex[2 * i]), low = hex_value(hex[2 * i + 1]);
-    if (high < 0 || low < 0) return false;
-    out[i] = static_cast<std::uint8_t>(high << 4 | low);
+    const std::uint8_t high = hex_values[static_cast<unsigned char>(hex[2 * i])];
+    const std::uint8_t low = hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+    invalid |= high | low;
+    out[i] = static_cast<std::uint8_t>(high << 4 | (low & 0xf));
   }
-  return true;
+  return (invalid & 0xf0) == 0;
 }
 
 }  // namespace capillary::auth

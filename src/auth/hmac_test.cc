@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,26 @@ TEST(Hex, RoundTripAndRejections) {
   EXPECT_FALSE(from_hex("007f80ff0", decoded));     // too short
   EXPECT_FALSE(from_hex("007f80ff0a00", decoded));  // too long
   EXPECT_FALSE(from_hex("007f80ff0g", decoded));    // not a digit
+}
+
+TEST(Hex, EveryByteInEveryPlace) {
+  // Each of the 256 byte values as the high and as the low digit: decoded when it is one of
+  // 0-9, a-f or A-F, rejected otherwise.
+  const std::string digits = "0123456789abcdef";
+  for (int c = 0; c < 256; ++c) {
+    const char byte = static_cast<char>(c);
+    const std::size_t lower = digits.find(static_cast<char>(std::tolower(c)));
+    const bool valid = lower != std::string::npos;
+    for (const bool high : {true, false}) {
+      std::string hex = "5a";
+      hex[high ? 0 : 1] = byte;
+      std::array<std::uint8_t, 1> decoded{};
+      ASSERT_EQ(from_hex(hex, decoded), valid) << c;
+      if (valid) {
+        EXPECT_EQ(decoded[0], high ? lower << 4 | 0xa : 0x50 | lower) << c;
+      }
+    }
+  }
 }
 
 }  // namespace
