@@ -13,6 +13,7 @@ library only.
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -463,6 +464,27 @@ class ApiTest(unittest.TestCase):
         ids = [json.loads(answer.split(b"\r\n\r\n", 1)[1])["accounts"][0]["id"]
                for answer in answers[:3] + answers[4:]]
         self.assertEqual(ids, [str(id) for id in accounts] + [str(accounts[0])])
+
+    def test_answers_to_a_client_slow_to_read(self):
+        # Nothing is read until every request is sent: the answers (~5 MB) fill the socket's
+        # buffers (4 MiB at most for sending on Linux) and wait for the client, some of them
+        # written in part. Each still arrives whole and in order.
+        count = 200
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as raw:
+            raw.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+            time.sleep(0.5)
+            raw.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := raw.recv(65536):
+                reply += chunk
+        answers = reply.split(b"HTTP/1.1 200 OK\r\n")[1:]
+        self.assertEqual(len(answers), count)
+        for answer in answers:
+            head, body = answer.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            self.assertGreater(length, 20000)
+            self.assertEqual(len(body), length)
+            self.assertIn(b"capillary_engine_batches_total", body)
 
     def test_request_cut_short_is_not_answered(self):
         with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as raw:

@@ -56,7 +56,7 @@ using tcp = net::ip::tcp;
 // still sends, so the client reads our error response instead of a connection reset.
 constexpr std::chrono::seconds linger_timeout{2};
 
-// Bytes read from a socket at a time; Beast's own cap per read.
+// Bytes read from a socket at a time, at most.
 constexpr std::size_t read_buffer_bytes = 64 * 1024;
 
 constexpr std::chrono::milliseconds accept_retry_interval{100};
@@ -218,9 +218,11 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
  public:
   Session(tcp::socket socket, IoThread& thread, Shared& shared)
       : stream_(std::move(socket)), thread_(thread), shared_(shared) {
-    // Beast reads no more than the buffer's free capacity at a time (at least 512 bytes): without
-    // room reserved, a batch body of ~1 MiB would arrive in a thousand small reads.
+    // Room for a whole read from the start, so the buffer does not grow through the first reads.
     buffer_.reserve(read_buffer_bytes);
+    // Writes are tried at once, and must not block when the client is slow to read.
+    beast::error_code ignored;
+    stream_.socket().non_blocking(true, ignored);
   }
 
   ~Session() override {
@@ -464,6 +466,13 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     }
     if (out_.empty()) return finish_if_done();
     writing_ = true;
+    // Answers mostly fit the socket's send buffer. Written at once, they need no asynchronous
+    // write, which would post its completion and arm the stream's timer.
+    beast::error_code error;
+    const std::size_t written = stream_.socket().write_some(net::buffer(out_), error);
+    if (!error && written == out_.size()) return on_written({});
+    if (error && error != net::error::would_block) return on_written(error);
+    out_.erase(0, written);
     stream_.expires_after(shared_.options.idle_timeout);
     net::async_write(stream_, net::buffer(out_),
                      [self = shared_from_this()](beast::error_code error, std::size_t) {
