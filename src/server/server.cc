@@ -284,6 +284,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   // a turn of the stream's timer.
   void read_requests() {
     for (;;) {
+      if (closed_) return;  // a failed write closed it: what is still buffered goes unhandled
       if (read_closed_ || shared_.stopping.load()) {
         read_closed_ = true;
         return finish_if_done();
