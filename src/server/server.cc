@@ -311,10 +311,11 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     }
     reading_ = true;
     stream_.expires_after(shared_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(read_buffer_bytes),
-                            [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
-                              self->on_read(error, bytes);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(read_buffer_bytes),
+        [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
+          self->on_read(error, bytes);
+        });
   }
 
   enum class Parsed { request, more, failed };
@@ -345,7 +346,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     reading_ = false;
     // The end of the stream inside a request cuts it short; between requests it is a client done
     // asking.
-    if (error == net::error::eof) error = parser_->got_some() ? http::error::partial_message : http::error::end_of_stream;
+    if (error == net::error::eof) {
+      error = parser_->got_some() ? http::error::partial_message : http::error::end_of_stream;
+    }
     if (error) return on_read_error(error);
     buffer_.commit(bytes);
     read_requests();
