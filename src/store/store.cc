@@ -399,7 +399,8 @@ Status Store::write_checkpoint(PendingCheckpoint& checkpoint) {
   // finishes and ingestion syncs the manifest.
   const std::string file = fmt::format("{}/checkpoint-{}.sst", checkpoint_db_->GetName(),
                                        checkpoint.meta.sequence);
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(checkpoint_db_->GetDBOptions()), checkpoint_db_->GetOptions());
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(checkpoint_db_->GetDBOptions()),
+                                checkpoint_db_->GetOptions());
   rocksdb::Status written = writer.Open(file);
   // A table file takes its keys in order: the entries below the parts' prefix, the parts, the
   // rest (no entry key starts with the prefix).
